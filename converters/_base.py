@@ -1,0 +1,115 @@
+"""The plug-in contracts of the converters layer.
+
+Three roles, each a small class registered in ``converters._registry``:
+
+* a :class:`Framework` recognises an upload cheaply (``sniff``, safe to run in the
+  API process: it never executes code from the file nor imports the framework) and,
+  inside the isolated worker only, loads it as a :class:`SourceModel`;
+* a :class:`SourceModel` runs the uploaded model on named numpy inputs, and knows its
+  signature with meaningful input/output names;
+* a :class:`Converter`, registered under ``(framework, target)``, writes one artifact
+  (a file or a folder) for a source model.
+
+Validation is one shared routine (``converters._validation``) that compares
+``SourceModel.predict`` with the artifact loaded through ``runtime.load_file``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from runtime import Signature
+
+__all__ = [
+    "ConversionOutput",
+    "Converter",
+    "Framework",
+    "Sample",
+    "SourceModel",
+    "Tolerance",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerance:
+    """Absolute and relative tolerance for float outputs; labels always match exactly."""
+
+    atol: float = 1e-4
+    rtol: float = 1e-3
+
+    def to_dict(self) -> dict[str, float]:
+        return {"atol": self.atol, "rtol": self.rtol}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Named validation inputs, the batch on axis 0 of every array."""
+
+    inputs: dict[str, Any]  # ndarray per input, or a pandas DataFrame under "__frame__"
+    origin: str = "generated"  # "uploaded" | "generated" | "uploaded+generated"
+
+    @property
+    def rows(self) -> int:
+        first = next(iter(self.inputs.values()))
+        return int(len(first))
+
+
+class SourceModel(Protocol):
+    """An uploaded model loaded in the worker, ready to be run and converted."""
+
+    framework: str
+    signature: Signature
+    native: object  # the framework's own object (estimator, ExportedProgram, keras.Model, ...)
+
+    def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the source model; outputs keyed by the names in ``signature.outputs``."""
+        ...
+
+    def generate_inputs(self, rows: int, seed: int = 0) -> dict[str, np.ndarray]:
+        """Inputs built from the signature: batch 1 rows, zeros, large magnitudes, random."""
+        ...
+
+
+class Framework(Protocol):
+    """Recognises and loads one framework's upload formats."""
+
+    name: ClassVar[str]
+    extensions: ClassVar[tuple[str, ...]]  # accepted file name endings, for messages
+
+    def sniff(self, path: Path, filename: str) -> bool:
+        """Cheap, safe content check: is this file an upload of this framework?"""
+        ...
+
+    def load(self, path: Path, filename: str, options: dict[str, Any]) -> SourceModel:
+        """Load the upload (worker process only). Raises ``InvalidUpload`` with a reason."""
+        ...
+
+
+@dataclass
+class ConversionOutput:
+    """What a converter wrote: ``path`` is a file or a folder inside the out dir."""
+
+    path: Path
+    media_type: str
+    signature: Signature
+    converter: dict[str, Any] = field(default_factory=dict)  # name, versions, opset, notes
+
+
+class Converter(Protocol):
+    """Converts a source model of ``framework`` into a ``target`` artifact."""
+
+    framework: ClassVar[str]  # "onnx" | "sklearn" | "torch" | "keras" | "tensorflow"
+    target: ClassVar[str]  # "onnx" | "pmml" | "savedmodel"
+    tolerance: ClassVar[Tolerance]
+
+    def applies(self, source: SourceModel) -> str | None:
+        """None when the target applies, else the reason it does not (artifact ``skipped``)."""
+        ...
+
+    def convert(self, source: SourceModel, sample: Sample, out_dir: Path) -> ConversionOutput:
+        """Write the artifact under ``out_dir``. Raises ``ConversionError`` with a reason."""
+        ...

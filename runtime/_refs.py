@@ -1,0 +1,109 @@
+"""Model references: ``name``, ``name:3``, ``name:latest``, ``name@alias``.
+
+:meth:`ModelRef.parse` is the only parser of this grammar in the code base.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from runtime.errors import InvalidModelRef
+
+__all__ = ["ALIAS_RE", "NAME_RE", "ModelRef", "check_alias", "check_name"]
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+ALIAS_RE = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
+_RESERVED_ALIASES = frozenset({"latest"})
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a valid model name, else raise :class:`InvalidModelRef`."""
+    if not NAME_RE.fullmatch(name):
+        raise InvalidModelRef(
+            f"invalid model name {name!r}: use 1-128 characters from letters, digits, '.', '_' "
+            "and '-', starting with a letter or digit (e.g. 'fraud-clf')"
+        )
+    return name
+
+
+def check_alias(alias: str) -> str:
+    """Return ``alias`` if it is a valid alias name, else raise :class:`InvalidModelRef`."""
+    if alias.lower() in _RESERVED_ALIASES:
+        raise InvalidModelRef(
+            f"invalid alias {alias!r}: 'latest' is implicit (always the newest version); "
+            "choose another name such as 'production'"
+        )
+    if not ALIAS_RE.fullmatch(alias):
+        raise InvalidModelRef(
+            f"invalid alias {alias!r}: start with a letter, then up to 63 letters, digits, "
+            "'.', '_' or '-' (e.g. 'production', 'staging')"
+        )
+    return alias
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """A parsed, immutable reference to a model version.
+
+    Exactly one of ``version`` and ``alias`` is set, or neither (meaning latest).
+
+    >>> ModelRef.parse("fraud-clf:3")
+    ModelRef(name='fraud-clf', version=3, alias=None)
+    >>> str(ModelRef.parse("fraud-clf@production"))
+    'fraud-clf@production'
+    """
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+    def __post_init__(self) -> None:
+        check_name(self.name)
+        if self.version is not None and self.alias is not None:
+            raise InvalidModelRef("a model reference takes a version or an alias, not both")
+        if self.version is not None and self.version < 1:
+            raise InvalidModelRef(f"invalid version {self.version}: versions start at 1")
+        if self.alias is not None:
+            check_alias(self.alias)
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        """Parse ``name``, ``name:N``, ``name:latest`` or ``name@alias``.
+
+        Raises :class:`InvalidModelRef` with a hint when the text does not parse.
+        """
+        text = text.strip()
+        if "@" in text:
+            name, _, alias = text.partition("@")
+            return cls(name, alias=alias)
+        if ":" in text:
+            name, _, tail = text.partition(":")
+            if tail == "latest":
+                return cls(name)
+            if not tail.isdigit():
+                raise InvalidModelRef(
+                    f"invalid model reference {text!r}: after ':' put a version number or "
+                    f"'latest' (e.g. '{name}:3'); for an alias write '{name}@{tail or 'alias'}'"
+                )
+            return cls(name, version=int(tail))
+        return cls(text)
+
+    @property
+    def ref(self) -> str:
+        """The part after the name as the REST API takes it: ``3``, ``latest`` or the alias."""
+        if self.version is not None:
+            return str(self.version)
+        return self.alias if self.alias is not None else "latest"
+
+    @property
+    def is_pinned(self) -> bool:
+        """True when the reference names an exact, immutable version."""
+        return self.version is not None
+
+    def __str__(self) -> str:
+        if self.version is not None:
+            return f"{self.name}:{self.version}"
+        if self.alias is not None:
+            return f"{self.name}@{self.alias}"
+        return f"{self.name}:latest"

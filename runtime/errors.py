@@ -1,0 +1,109 @@
+"""The one error hierarchy of modelport.
+
+Every package raises subclasses of :class:`ModelportError`; the API maps them to
+RFC 9457 problem details in one place (``api/errors.py``), clients map problem
+details back to these classes. Messages name the object and the value and say
+what to do next.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AliasNotFound",
+    "ArtifactNotFound",
+    "ConversionError",
+    "IntegrityError",
+    "InvalidModelRef",
+    "InvalidUpload",
+    "MissingDependency",
+    "ModelNotFound",
+    "ModelportError",
+    "NotCached",
+    "PayloadTooLarge",
+    "RegistryUnavailable",
+    "SignatureError",
+    "UnsupportedFormat",
+    "UnsupportedMediaType",
+    "ValidationFailed",
+    "VersionNotFound",
+    "Conflict",
+]
+
+
+class ModelportError(Exception):
+    """Base class of every error modelport raises on purpose."""
+
+
+class InvalidModelRef(ModelportError, ValueError):
+    """A model name, version or alias reference does not follow the grammar."""
+
+
+class ModelNotFound(ModelportError, LookupError):
+    """No model of that name exists."""
+
+
+class VersionNotFound(ModelportError, LookupError):
+    """The model exists but has no such version."""
+
+
+class AliasNotFound(ModelportError, LookupError):
+    """The model exists but has no such alias."""
+
+
+class ArtifactNotFound(ModelportError, LookupError):
+    """The version has no artifact of the requested format (or none usable)."""
+
+
+class Conflict(ModelportError):
+    """The request conflicts with the current state (e.g. a version still converting)."""
+
+
+class InvalidUpload(ModelportError, ValueError):
+    """An uploaded file or form field is not acceptable."""
+
+
+class UnsupportedMediaType(InvalidUpload):
+    """The upload's file type is refused (e.g. a pickle while pickles are disabled)."""
+
+
+class PayloadTooLarge(InvalidUpload):
+    """The upload exceeds the configured size limit."""
+
+
+class UnsupportedFormat(ModelportError, ValueError):
+    """No loader or converter exists for the requested format or framework."""
+
+
+class MissingDependency(ModelportError, ImportError):
+    """An optional dependency is needed; the message names the pip extra."""
+
+
+class ConversionError(ModelportError):
+    """A converter failed on a model."""
+
+
+class ValidationFailed(ModelportError):
+    """An artifact's outputs differ from the source model's beyond tolerance.
+
+    ``report`` holds the full comparison, every mismatch included.
+    """
+
+    def __init__(self, message: str, report: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.report = report or {}
+
+
+class SignatureError(ModelportError, ValueError):
+    """Inputs given to a model do not match its stored signature."""
+
+
+class IntegrityError(ModelportError):
+    """Downloaded or cached bytes do not hash to the expected sha256."""
+
+
+class RegistryUnavailable(ModelportError, ConnectionError):
+    """The registry could not be reached (and nothing usable is cached)."""
+
+
+class NotCached(ModelportError, LookupError):
+    """Offline, and the requested model is not in the local cache."""

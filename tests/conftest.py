@@ -1,0 +1,188 @@
+"""Shared fixtures: database URLs for both backends, a live registry over real HTTP,
+and factories for tiny real models.
+
+Every test that touches the registry's database runs twice, once on SQLite and once
+on PostgreSQL (``MODELPORT_TEST_PG_URL``, default the local trust-auth server's
+``test`` database). When PostgreSQL is unreachable the PostgreSQL half is skipped,
+unless ``MODELPORT_REQUIRE_POSTGRES=1`` (CI), where it is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get(
+    "MODELPORT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _require(env: str) -> bool:
+    return os.environ.get(env, "") not in ("", "0", "false")
+
+
+def _pg_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class PgDatabase:
+    url: str
+    name: str
+
+
+def _create_pg_database() -> PgDatabase:
+    import psycopg
+
+    name = f"mp_{uuid.uuid4().hex[:12]}"
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return PgDatabase(url=f"{base}/{name}", name=name)
+
+
+def _drop_pg_database(db: PgDatabase) -> None:
+    import psycopg
+
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
+
+
+def _database_url(backend: str, tmp: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp / 'registry.db'}"
+        return
+    if not _pg_reachable():
+        if _require("MODELPORT_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required (MODELPORT_REQUIRE_POSTGRES=1)")
+        pytest.skip("PostgreSQL on 127.0.0.1:5432 is not reachable")
+    db = _create_pg_database()
+    try:
+        yield db.url
+    finally:
+        _drop_pg_database(db)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database on each backend (function scope)."""
+    yield from _database_url(request.param, tmp_path)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveRegistry:
+    """A registry server running in its own process, reached over real HTTP."""
+
+    url: str
+    data_dir: Path
+    database_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_registry(
+    data_dir: Path, database_url: str, extra_env: dict[str, str] | None = None
+) -> LiveRegistry:
+    """Start ``modelport serve`` equivalent (uvicorn on the app factory) and wait for /readyz."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
+    env.update(
+        {
+            "MODELPORT_DATA_DIR": str(data_dir),
+            "MODELPORT_DATABASE_URL": database_url,
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    env.update(extra_env or {})
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"server-{port}.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"registry exited early:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return LiveRegistry(url, data_dir, database_url, proc, log_path)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError(f"registry did not become ready:\n{log_path.read_text()}")
+
+
+def stop_registry(reg: LiveRegistry) -> None:
+    reg.process.terminate()
+    try:
+        reg.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        reg.process.kill()
+        reg.process.wait()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def live_registry(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveRegistry]:
+    """One registry server per backend for the whole session.
+
+    Tests share it, so each test uses its own model names (see ``unique_name``).
+    """
+    tmp = tmp_path_factory.mktemp(f"registry-{request.param}")
+    gen = _database_url(request.param, tmp)
+    url = next(gen)
+    reg = start_registry(tmp / "data", url)
+    try:
+        yield reg
+    finally:
+        stop_registry(reg)
+        gen.close()
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> str:
+    """A model name no other test uses."""
+    base = request.node.name.split("[")[0].replace("test_", "")[:40].replace("_", "-")
+    return f"{base}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def registry_client(live_registry: LiveRegistry) -> Iterator[httpx.Client]:
+    with live_registry.client() as c:
+        yield c

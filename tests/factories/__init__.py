@@ -1,0 +1,1 @@
+"""Plain factories for tiny real models used across the test tree."""
