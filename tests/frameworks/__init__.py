@@ -1,0 +1,1 @@
+"""Per-framework tables of tiny real models (see ``_cases.FrameworkCase``)."""
