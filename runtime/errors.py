@@ -27,6 +27,9 @@ __all__ = [
     "ValidationFailed",
     "VersionNotFound",
     "Conflict",
+    "DeviceUnavailable",
+    "InferenceError",
+    "InvalidDevice",
 ]
 
 
@@ -107,3 +110,15 @@ class RegistryUnavailable(ModelportError, ConnectionError):
 
 class NotCached(ModelportError, LookupError):
     """Offline, and the requested model is not in the local cache."""
+
+
+class DeviceUnavailable(ModelportError, RuntimeError):
+    """The requested device (e.g. ``cuda``) is not offered by this machine's onnxruntime."""
+
+
+class InvalidDevice(ModelportError, ValueError):
+    """A device string does not parse (expected ``cpu``, ``cuda``, ``cuda:N`` or ``auto``)."""
+
+
+class InferenceError(ModelportError, RuntimeError):
+    """The backend failed while running a model on inputs that passed the signature checks."""
