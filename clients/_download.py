@@ -1,0 +1,160 @@
+"""Streamed, verified artifact downloads.
+
+The bytes go to a temporary file next to the destination while being hashed;
+only when the sha256 matches the registry's record (and the ``ETag``) is the file
+fsynced and renamed into place, so a destination never holds a partial or
+corrupt artifact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from clients._errors import error_from_response, unavailable
+from clients._multipart import Progress
+from clients._types import ArtifactInfo, VersionInfo
+from runtime.errors import ArtifactNotFound, IntegrityError
+
+if TYPE_CHECKING:
+    from clients._registry import Registry
+
+__all__ = ["MANIFEST_NAME", "choose_artifact", "download_artifact"]
+
+MANIFEST_NAME = "modelport.json"
+PREFERRED = ("onnx", "savedmodel", "pmml")
+_EXTENSIONS = {"onnx": ".onnx", "pmml": ".pmml", "savedmodel": ".tar"}
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_CHUNK = 1 << 20
+
+
+def choose_artifact(info: VersionInfo, format: str | None) -> ArtifactInfo:
+    """The artifact to download: ``format`` if given, else the best servable one."""
+    available = ", ".join(f"{a.format} ({a.status})" for a in info.artifacts) or "none"
+    if format is not None:
+        art = info.artifact(format)
+        if art is None or not art.sha256:
+            raise ArtifactNotFound(
+                f"{info.ref} has no downloadable {format!r} artifact; available: {available}"
+            )
+        return art
+    for fmt in PREFERRED:
+        art = info.artifact(fmt)
+        if art is not None and art.servable and art.sha256:
+            return art
+    art = info.artifact("source")
+    if art is not None and art.sha256:
+        return art
+    raise ArtifactNotFound(f"{info.ref} has nothing to download yet; artifacts: {available}")
+
+
+def _filename(info: VersionInfo, art: ArtifactInfo) -> str:
+    if art.format == "source":
+        original = Path(str(info.source.get("filename") or "")).name
+        stem = _SAFE.sub("_", original).lstrip(".")
+        return f"{info.name}-{info.version}-{stem}" if stem else f"{info.name}-{info.version}.bin"
+    ext = _EXTENSIONS.get(art.format, ".bin")
+    if art.raw.get("files") and not ext.endswith(".tar"):
+        ext += ".tar"  # a multi-file artifact (e.g. ONNX with external data) is a tar
+    return f"{info.name}-{info.version}{ext}"
+
+
+def _is_folder(dest: Path, text: str) -> bool:
+    if dest.is_dir():
+        return True
+    if text.endswith(("/", os.sep)):
+        return True
+    return not dest.exists() and dest.suffix == ""
+
+
+def _etag_sha(response: httpx.Response) -> str | None:
+    etag = response.headers.get("etag")
+    if not etag:
+        return None
+    return etag.removeprefix("W/").strip('"') or None
+
+
+def _write_stream(
+    response: httpx.Response, target: Path, expected: str, progress: Progress | None, total: int
+) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        done = 0
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in response.iter_bytes(_CHUNK):
+                fh.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+            fh.flush()
+            os.fsync(fh.fileno())
+        actual = digest.hexdigest()
+        header = _etag_sha(response)
+        if actual != expected or (header is not None and header != expected):
+            raise IntegrityError(
+                f"downloaded bytes hash to {actual}, but the registry records {expected} "
+                f"(ETag {header}); the file was discarded, try the pull again"
+            )
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_manifest(folder: Path, info: VersionInfo, art: ArtifactInfo, filename: str) -> Path:
+    manifest: dict[str, Any] = {
+        "name": info.name,
+        "version": info.version,
+        "format": art.format,
+        "sha256": art.sha256,
+        "size": art.size,
+        "signature": art.raw.get("signature") or info.raw.get("signature"),
+        "framework": info.framework,
+        "filename": filename,
+        "files": art.raw.get("files"),
+    }
+    path = folder / MANIFEST_NAME
+    tmp = folder / f".{MANIFEST_NAME}.part"
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def download_artifact(
+    registry: Registry,
+    info: VersionInfo,
+    format: str | None,
+    dest: Path,
+    dest_text: str,
+    progress: Progress | None,
+) -> Path:
+    """Download the chosen artifact of ``info`` to ``dest``; return the file's path."""
+    art = choose_artifact(info, format)
+    assert art.sha256 is not None
+    folder_mode = _is_folder(dest, dest_text)
+    filename = _filename(info, art)
+    target = dest / filename if folder_mode else dest
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path = f"/api/v1/models/{info.name}/versions/{info.version}/artifacts/{art.format}"
+    try:
+        with registry._stream(path) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise error_from_response(response)
+            total = int(response.headers.get("content-length") or art.size or 0)
+            _write_stream(response, target, art.sha256, progress, total)
+    except httpx.TransportError as exc:
+        raise unavailable(registry.url, exc) from exc
+    if folder_mode:
+        _write_manifest(target.parent, info, art, filename)
+    return target

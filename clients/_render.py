@@ -1,0 +1,171 @@
+"""Human output of the CLI: tables, version details, progress bars."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from clients._multipart import Progress as ProgressCallback
+from clients._types import ArtifactInfo, ModelInfo, VersionInfo
+
+__all__ = [
+    "artifact_summary",
+    "models_table",
+    "print_json",
+    "transfer_progress",
+    "version_details",
+    "versions_table",
+]
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as JSON to stdout, exactly (no colour, no wrapping)."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _max_abs_diff(report: Any) -> float | None:
+    """The largest ``max_abs_diff`` anywhere in a validation report."""
+    found: list[float] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "max_abs_diff" and isinstance(value, int | float):
+                    found.append(float(value))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(report)
+    return max(found) if found else None
+
+
+def artifact_summary(art: ArtifactInfo) -> str:
+    """One line per target, e.g. ``onnx: passed, max abs diff 3e-07``."""
+    text = f"{art.format}: {art.status}"
+    diff = _max_abs_diff(art.validation)
+    if diff is not None:
+        text += f", max abs diff {diff:.3g}"
+    if art.error:
+        text += f" ({art.error})"
+    return text
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def models_table(models: Iterable[ModelInfo]) -> Table:
+    table = Table(box=None, header_style="bold")
+    for col in ("NAME", "LATEST", "VERSIONS", "ALIASES", "UPDATED", "DESCRIPTION"):
+        table.add_column(col, overflow="fold")
+    for m in models:
+        aliases = ", ".join(f"{a}->{v}" for a, v in sorted(m.aliases.items()))
+        table.add_row(
+            m.name,
+            "-" if m.latest_version is None else str(m.latest_version),
+            str(m.version_count),
+            aliases or "-",
+            (m.updated_at or "-")[:19],
+            m.description or "",
+        )
+    return table
+
+
+def versions_table(versions: Iterable[VersionInfo]) -> Table:
+    table = Table(box=None, header_style="bold")
+    for col in ("VERSION", "STATUS", "FRAMEWORK", "ARTIFACTS", "ALIASES", "CREATED"):
+        table.add_column(col, overflow="fold")
+    for v in versions:
+        arts = ", ".join(f"{a.format}:{a.status}" for a in v.artifacts if a.format != "source")
+        table.add_row(
+            str(v.version),
+            v.status,
+            v.framework or "-",
+            arts or "-",
+            ", ".join(v.aliases) or "-",
+            (v.created_at or "-")[:19],
+        )
+    return table
+
+
+def version_details(console: Console, v: VersionInfo) -> None:
+    console.print(f"[bold]{v.ref}[/bold]  status: {v.status}  framework: {v.framework or '-'}")
+    if v.aliases:
+        console.print(f"aliases: {', '.join(v.aliases)}")
+    if v.description:
+        console.print(f"description: {v.description}")
+    if v.tags:
+        console.print("tags: " + ", ".join(f"{k}={val}" for k, val in sorted(v.tags.items())))
+    if v.source:
+        src = v.source
+        console.print(
+            f"source: {src.get('filename', '-')}  sha256 {src.get('sha256', '-')}  "
+            f"{_size(src.get('size'))}"
+        )
+    if v.error:
+        console.print(f"[red]error:[/red] {v.error}")
+    sig = Table(title="signature", box=None, header_style="bold", title_justify="left")
+    for col in ("", "NAME", "DTYPE", "SHAPE"):
+        sig.add_column(col)
+    for kind, specs in (("input", v.signature.inputs), ("output", v.signature.outputs)):
+        for spec in specs:
+            sig.add_row(kind, spec.name, spec.dtype, spec.shape_text())
+    if v.signature.inputs or v.signature.outputs:
+        console.print(sig)
+    arts = Table(title="artifacts", box=None, header_style="bold", title_justify="left")
+    for col in ("FORMAT", "STATUS", "SIZE", "SHA256", "VALIDATION"):
+        arts.add_column(col, overflow="fold")
+    for a in v.artifacts:
+        diff = _max_abs_diff(a.validation)
+        note = f"max abs diff {diff:.3g}" if diff is not None else (a.error or "")
+        arts.add_row(a.format, a.status, _size(a.size), (a.sha256 or "-")[:16], note)
+    console.print(arts)
+
+
+@contextmanager
+def transfer_progress(
+    console: Console, description: str, enabled: bool
+) -> Iterator[ProgressCallback | None]:
+    """A rich progress bar for an upload or download, or ``None`` when disabled."""
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total or None)
+
+        yield update

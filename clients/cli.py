@@ -1,0 +1,373 @@
+"""The ``modelport`` command line: a thin layer over :class:`clients.Registry`.
+
+Exit codes: 0 success, 1 other error, 2 usage error, 3 registry unreachable,
+4 not found, 5 invalid input or upload, 6 integrity (hash mismatch),
+7 conversion failed or timed out waiting. Errors print one line on stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from clients._errors import WaitTimeout
+from clients._registry import Registry
+from clients._render import (
+    artifact_summary,
+    models_table,
+    print_json,
+    transfer_progress,
+    version_details,
+    versions_table,
+)
+from clients._types import VersionInfo
+from runtime import ModelRef
+from runtime.errors import (
+    IntegrityError,
+    InvalidUpload,
+    ModelportError,
+    RegistryUnavailable,
+)
+
+__all__ = ["EXIT_CODES", "app", "main"]
+
+app = typer.Typer(
+    name="modelport",
+    help="modelport: push models to a registry, get validated portable artifacts back.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database maintenance of a registry server.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+EXIT_FAILED = 7
+EXIT_CODES: list[tuple[type[BaseException], int]] = [
+    (RegistryUnavailable, 3),
+    (LookupError, 4),
+    (IntegrityError, 6),
+    (WaitTimeout, EXIT_FAILED),
+    (ValueError, 5),
+    (ModelportError, 1),
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+class State:
+    def __init__(self, url: str | None, token: str | None, quiet: bool) -> None:
+        self.url = url
+        self.token = token
+        self.quiet = quiet
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def registry(self) -> Registry:
+        return Registry(self.url, self.token)
+
+    @property
+    def show_progress(self) -> bool:
+        return not self.quiet and self.err.is_terminal
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.err.print(text)
+
+
+def _state(ctx: typer.Context) -> State:
+    state = ctx.find_root().obj
+    if not isinstance(state, State):  # a subcommand invoked without the root callback
+        state = State(None, None, False)
+        ctx.find_root().obj = state
+    return state
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    sys.stdout.flush()
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[red]error:[/red] {escape(message)}", markup=True
+    )
+    return typer.Exit(code)
+
+
+def exit_code(exc: BaseException) -> int:
+    """The process exit code for an error (see the module docstring)."""
+    return next(code for cls, code in EXIT_CODES if isinstance(exc, cls))
+
+
+def handled(func: F) -> F:
+    """Turn the project's errors into one line on stderr and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ModelportError as exc:
+            raise _fail(str(exc), exit_code(exc)) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted", 130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", envvar="MODELPORT_URL", help="Registry URL.", show_default=False),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="MODELPORT_TOKEN", help="Bearer token.", show_default=False),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Global options (before the command): --url, --token, --quiet."""
+    ctx.obj = State(url, token, quiet)
+
+
+# -- server side ------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Data folder (database, blobs).")
+    ] = None,
+    reload: Annotated[bool, typer.Option("--reload/--no-reload", help="Dev reload.")] = False,
+) -> None:
+    """Start the registry (API and web UI) with uvicorn."""
+    try:
+        uvicorn = importlib.import_module("uvicorn")
+    except ImportError:
+        raise _fail(
+            "the registry server is not installed; run: pip install 'modelport[server]'", 1
+        ) from None
+    if data is not None:
+        data.mkdir(parents=True, exist_ok=True)
+        os.environ["MODELPORT_DATA_DIR"] = str(data.resolve())
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, reload=reload)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (MODELPORT_DATABASE_URL, default SQLite)."""
+    try:
+        registry = importlib.import_module("registry")
+    except ImportError as exc:
+        raise _fail(
+            f"the registry server is not installed ({exc}); run: pip install 'modelport[server]'",
+            1,
+        ) from None
+    try:
+        registry.upgrade_database(registry.get_settings())
+    except ModelportError as exc:
+        raise _fail(str(exc), exit_code(exc)) from None
+    Console(stderr=True).print("database is up to date")
+
+
+# -- models -----------------------------------------------------------------------------
+
+
+def _parse_tags(tags: list[str]) -> dict[str, str] | None:
+    if not tags:
+        return None
+    parsed: dict[str, str] = {}
+    for item in tags:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidUpload(f"invalid tag {item!r}: write --tag key=value")
+        parsed[key] = value
+    return parsed
+
+
+class _TargetPrinter:
+    """Prints a line whenever a target's status changes while waiting."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.seen: dict[str, str] = {}
+        self.status = ""
+
+    def __call__(self, info: VersionInfo) -> None:
+        if info.status != self.status:
+            self.status = info.status
+            self.state.note(f"{info.ref}: {info.status}")
+        for art in info.artifacts:
+            if art.format != "source" and self.seen.get(art.format) != art.status:
+                self.seen[art.format] = art.status
+                self.state.note(f"  {artifact_summary(art)}")
+
+
+@app.command()
+@handled
+def push(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Model file or folder (a folder is zipped).")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Model name.")],
+    framework: Annotated[str | None, typer.Option(help="Source framework.")] = None,
+    targets: Annotated[
+        str | None, typer.Option(help="Comma list of formats, e.g. onnx,pmml.")
+    ] = None,
+    sample: Annotated[Path | None, typer.Option(help="Validation inputs (.npy/.npz).")] = None,
+    description: Annotated[str | None, typer.Option(help="Version description.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="key=value, repeatable.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for conversion to finish.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 600.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Upload a model file as a new version of NAME."""
+    state = _state(ctx)
+    with (
+        state.registry() as reg,
+        transfer_progress(state.err, f"upload {file.name}", state.show_progress) as bar,
+    ):
+        result = reg.push(
+            file,
+            name,
+            framework=framework,
+            targets=targets,
+            sample=sample,
+            description=description,
+            tags=_parse_tags(tag or []),
+            progress=bar,
+        )
+    state.note(f"pushed {result.ref} ({result.status}, job {result.job_id})")
+    if not wait:
+        if as_json:
+            print_json(result.to_dict())
+        else:
+            state.out.print(result.ref)
+        return
+    with state.registry() as reg:
+        info = reg.wait(result.name, result.version, timeout, on_update=_TargetPrinter(state))
+    if as_json:
+        print_json(info.to_dict())
+    else:
+        state.out.print(f"{info.ref} {info.status}")
+    if info.status != "ready":
+        raise _fail(f"{info.ref} failed: {info.error or 'no artifact passed validation'}", 7)
+
+
+@app.command("ls")
+@handled
+def list_(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="List the versions of this model.")] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", help="Search models by name or description.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List models, or the versions of NAME."""
+    state = _state(ctx)
+    with state.registry() as reg:
+        if name is None:
+            models = list(reg.models(query))
+            if as_json:
+                print_json([m.to_dict() for m in models])
+            else:
+                state.out.print(models_table(models))
+            return
+        versions = reg.versions(name)
+    if as_json:
+        print_json([v.to_dict() for v in versions])
+    else:
+        state.out.print(versions_table(versions))
+
+
+@app.command()
+@handled
+def show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="name, name:N, name:latest or name@alias.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a version: status, signature, artifacts and their validation."""
+    state = _state(ctx)
+    with state.registry() as reg:
+        info = reg.show(ref)
+    if as_json:
+        print_json(info.to_dict())
+    else:
+        version_details(state.out, info)
+
+
+@app.command()
+@handled
+def pull(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="name, name:N, name:latest or name@alias.")],
+    format: Annotated[
+        str | None, typer.Option("--format", "-f", help="onnx, pmml, savedmodel or source.")
+    ] = None,
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Folder (gets modelport.json too) or file.")
+    ] = ".",
+    as_json: JsonOpt = False,
+) -> None:
+    """Download an artifact, verified against its sha256."""
+    state = _state(ctx)
+    with (
+        state.registry() as reg,
+        transfer_progress(state.err, f"download {ref}", state.show_progress) as bar,
+    ):
+        path = reg.pull(ref, format, output, progress=bar)
+    if as_json:
+        print_json({"ref": ref, "path": str(path), "size": path.stat().st_size})
+    else:
+        state.out.print(str(path))
+
+
+@app.command()
+@handled
+def alias(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="name:N to point at (with --delete: the name).")],
+    alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="Alias, e.g. production.")],
+    delete: Annotated[bool, typer.Option("--delete", help="Remove the alias instead.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Point ALIAS at a version (alias lin:3 production), or remove it (--delete lin production)."""
+    state = _state(ctx)
+    with state.registry() as reg:
+        if delete:
+            reg.delete_alias(target, alias_name)
+            if as_json:
+                print_json({"name": target, "alias": alias_name, "deleted": True})
+            else:
+                state.out.print(f"deleted {target}@{alias_name}")
+            return
+        ref = ModelRef.parse(target)
+        if ref.version is None:
+            raise _fail(
+                f"alias needs an exact version: write '{ref.name}:N ALIAS' (e.g. {ref.name}:1)", 5
+            )
+        info = reg.set_alias(ref.name, alias_name, ref.version)
+    if as_json:
+        print_json(info.to_dict())
+    else:
+        state.out.print(f"{info.name}@{info.alias} -> {info.version}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
