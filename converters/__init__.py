@@ -1,1 +1,56 @@
-"""modelport package."""
+"""modelport converters: detect an upload's framework, convert it to portable formats,
+and validate every artifact numerically against the source model.
+
+The API process only uses the cheap, safe parts (``detect_framework``,
+``applicable_targets``); loading and converting happen in the isolated worker
+(``python -m converters.worker JOB_DIR``).
+
+>>> from converters import detect_framework, applicable_targets
+>>> fw = detect_framework(path, "model.skops")      # doctest: +SKIP
+>>> applicable_targets("sklearn")
+['onnx', 'pmml']
+"""
+
+from converters._base import (
+    ConversionOutput,
+    Converter,
+    Framework,
+    Sample,
+    SourceModel,
+    Tolerance,
+)
+from converters._detect import ACCEPTED, FRAMEWORKS, detect_framework
+from converters._errors import RegistrationError
+from converters._registry import (
+    ENTRY_POINT_GROUP,
+    TARGETS,
+    applicable_targets,
+    get_converter,
+    get_framework,
+    register_converter,
+    register_framework,
+    registered_converters,
+    registered_frameworks,
+)
+
+__all__ = [
+    "ACCEPTED",
+    "ENTRY_POINT_GROUP",
+    "FRAMEWORKS",
+    "TARGETS",
+    "ConversionOutput",
+    "Converter",
+    "Framework",
+    "RegistrationError",
+    "Sample",
+    "SourceModel",
+    "Tolerance",
+    "applicable_targets",
+    "detect_framework",
+    "get_converter",
+    "get_framework",
+    "register_converter",
+    "register_framework",
+    "registered_converters",
+    "registered_frameworks",
+]

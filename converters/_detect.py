@@ -1,0 +1,297 @@
+"""Cheap, safe framework detection from an upload's content.
+
+Safe for the API process: nothing from the file is executed, no training framework is
+imported. Pickles are only *scanned* (their opcodes listed with ``pickletools``), never
+loaded; archives are only listed; ONNX is parsed as a protobuf message.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import pickletools
+import tarfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from runtime.errors import InvalidUpload, UnsupportedMediaType
+
+__all__ = ["ACCEPTED", "FRAMEWORKS", "detect_framework"]
+
+FRAMEWORKS = ("onnx", "sklearn", "torch", "keras", "tensorflow")
+
+ACCEPTED = (
+    "Accepted uploads: ONNX (.onnx); scikit-learn (.skops from skops.io.dump; "
+    ".pkl/.joblib only when the server allows pickles); PyTorch (.pt2 from "
+    "torch.export.save, TorchScript .pt from torch.jit.save); Keras (.keras, legacy .h5); "
+    "TensorFlow SavedModel folder packed as .zip, .tar.gz or .tgz."
+)
+
+_ALIASES = {
+    "scikit-learn": "sklearn",
+    "scikit_learn": "sklearn",
+    "pytorch": "torch",
+    "tf": "tensorflow",
+}
+
+_SKOPS_HINT = (
+    "Pickle files can run arbitrary code when loaded, so this registry does not accept them. "
+    "Save the estimator with skops instead: `import skops.io as sio; "
+    "sio.dump(model, 'model.skops')` and upload model.skops "
+    "(or ask the operator to enable MODELPORT_ALLOW_PICKLE)."
+)
+
+_TORCH_HINT = (
+    "A pickled torch nn.Module or state dict (torch.save) cannot be loaded safely. "
+    "Export the model instead: `ep = torch.export.export(model.eval(), (example_input,)); "
+    "torch.export.save(ep, 'model.pt2')` and upload model.pt2 "
+    "(or save TorchScript with `torch.jit.script(model).save('model.pt')`)."
+)
+
+_PICKLE_EXTS = (".pkl", ".pickle", ".joblib")
+_MAX_ARCHIVE_MEMBERS = 100_000
+_MAX_PICKLE_OPS = 2_000_000
+
+
+def detect_framework(
+    path: Path, filename: str, declared: str | None = None, *, allow_pickle: bool = False
+) -> str:
+    """Name the framework of the upload at ``path`` (``onnx``, ``sklearn``, ``torch``, ...).
+
+    ``filename`` is the name the user gave (only its ending is used, as a hint).
+    ``declared``, if given, must agree with the content.
+
+    Raises ``UnsupportedMediaType`` for pickles (unless ``allow_pickle``) and pickled
+    torch modules, ``InvalidUpload`` for anything unrecognised or a ``declared``
+    framework that disagrees with the file.
+
+    >>> detect_framework(Path("model.onnx"), "model.onnx")  # doctest: +SKIP
+    'onnx'
+    """
+    want = _normalise_declared(declared)
+    found = _sniff(Path(path), filename, allow_pickle)
+    if want is not None and want != found:
+        raise InvalidUpload(
+            f"the upload {filename!r} was declared as framework {want!r} but its content is "
+            f"a {found!r} model; drop the framework field or upload a {want} file. {ACCEPTED}"
+        )
+    return found
+
+
+def _normalise_declared(declared: str | None) -> str | None:
+    if declared is None or not declared.strip():
+        return None
+    name = declared.strip().lower()
+    name = _ALIASES.get(name, name)
+    if name not in FRAMEWORKS:
+        raise InvalidUpload(
+            f"unknown framework {declared!r}; use one of {', '.join(FRAMEWORKS)} "
+            "or leave it out to detect it from the file"
+        )
+    return name
+
+
+def _sniff(path: Path, filename: str, allow_pickle: bool) -> str:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise InvalidUpload(f"cannot read the upload {filename!r}: {exc}") from exc
+    if not head:
+        raise InvalidUpload(f"the upload {filename!r} is empty. {ACCEPTED}")
+    lower = filename.lower()
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return _sniff_zip(path, filename)
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return _sniff_hdf5(path, filename)
+    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00":
+        return _sniff_compressed(path, filename, head, allow_pickle)
+    if _looks_like_pickle(head) or (lower.endswith(_PICKLE_EXTS) and head[:1] in (b"x", b"Z")):
+        return _sniff_pickle(path, filename, allow_pickle)
+    if _is_onnx(path):
+        return "onnx"
+    if lower.endswith(".onnx"):
+        raise InvalidUpload(
+            f"{filename!r} is not a valid ONNX model: it does not parse as an ONNX ModelProto "
+            f"with a graph. Re-export it (onnx.save) and upload again. {ACCEPTED}"
+        )
+    raise InvalidUpload(f"the format of {filename!r} is not recognised. {ACCEPTED}")
+
+
+# --- zip -------------------------------------------------------------------
+
+
+def _zip_names(path: Path, filename: str) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InvalidUpload(f"{filename!r} is a damaged zip archive: {exc}. {ACCEPTED}") from exc
+    if len(infos) > _MAX_ARCHIVE_MEMBERS:
+        raise InvalidUpload(
+            f"{filename!r} has {len(infos)} members, more than {_MAX_ARCHIVE_MEMBERS}"
+        )
+    return [i.filename for i in infos]
+
+
+def _sniff_zip(path: Path, filename: str) -> str:
+    names = _zip_names(path, filename)
+    rel = _strip_single_top(names)
+    name_set = set(names)
+    if "schema.json" in name_set:
+        return "sklearn"
+    if "config.json" in name_set and "model.weights.h5" in name_set:
+        return "keras"
+    if _has_saved_model(names):
+        return "tensorflow"
+    if rel is not None:
+        rel_set = set(rel)
+        if "archive_format" in rel_set and any(n.startswith("models/") for n in rel):
+            return "torch"  # torch.export.save (.pt2)
+        if "constants.pkl" in rel_set and any(n.startswith("code/") for n in rel):
+            return "torch"  # TorchScript (torch.jit.save)
+        if "data.pkl" in rel_set:
+            raise UnsupportedMediaType(
+                f"{filename!r} is a torch.save pickle archive. {_TORCH_HINT}"
+            )
+    raise InvalidUpload(
+        f"{filename!r} is a zip archive of no known model format (no skops schema.json, "
+        f"Keras config.json + model.weights.h5, saved_model.pb, or torch archive). {ACCEPTED}"
+    )
+
+
+def _strip_single_top(names: list[str]) -> list[str] | None:
+    """Member names below the archive's single top folder, or None if there is none."""
+    tops = {PurePosixPath(n).parts[0] for n in names if PurePosixPath(n).parts}
+    if len(tops) != 1:
+        return None
+    top = next(iter(tops))
+    return [n[len(top) + 1 :] for n in names if n.startswith(top + "/")]
+
+
+def _has_saved_model(names: list[str]) -> bool:
+    """``saved_model.pb`` at the root, or inside exactly one top folder."""
+    clean = [n[2:] if n.startswith("./") else n for n in names]
+    if "saved_model.pb" in clean:
+        return True
+    rel = _strip_single_top([n for n in clean if n])
+    return rel is not None and "saved_model.pb" in rel
+
+
+# --- hdf5 / compressed / pickle ---------------------------------------------
+
+
+def _sniff_hdf5(path: Path, filename: str) -> str:
+    try:
+        import h5py
+    except ImportError:  # fall back to a byte search in the file's header region
+        with path.open("rb") as fh:
+            found = b"model_config" in fh.read(1 << 20)
+    else:
+        try:
+            with h5py.File(path, "r") as f:
+                found = "model_config" in f.attrs
+        except (OSError, ValueError) as exc:
+            raise InvalidUpload(f"{filename!r} is a damaged HDF5 file: {exc}") from exc
+    if found:
+        return "keras"
+    raise InvalidUpload(
+        f"{filename!r} is an HDF5 file without a Keras model_config (weights only?). "
+        f"Save the whole model with model.save('model.keras'). {ACCEPTED}"
+    )
+
+
+def _sniff_compressed(path: Path, filename: str, head: bytes, allow_pickle: bool) -> str:
+    members = _tar_names(path)
+    if members is not None:
+        if _has_saved_model(members):
+            return "tensorflow"
+        raise InvalidUpload(
+            f"{filename!r} is a tar archive without saved_model.pb at its root or inside "
+            f"one top folder. {ACCEPTED}"
+        )
+    if filename.lower().endswith(_PICKLE_EXTS + (".gz", ".bz2", ".xz")):
+        return _sniff_pickle(path, filename, allow_pickle, compressed=head)
+    raise InvalidUpload(f"{filename!r} is a compressed file of no known model format. {ACCEPTED}")
+
+
+def _tar_names(path: Path) -> list[str] | None:
+    try:
+        with tarfile.open(path, "r:*") as tf:
+            names: list[str] = []
+            for member in tf:
+                names.append(member.name)
+                if len(names) > _MAX_ARCHIVE_MEMBERS:
+                    break
+            return names
+    except (tarfile.TarError, OSError, EOFError, ValueError, lzma.LZMAError):
+        return None
+
+
+def _looks_like_pickle(head: bytes) -> bool:
+    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def _pickle_globals(data: bytes) -> set[str]:
+    """Module names a pickle stream references (scanned, never executed)."""
+    modules: set[str] = set()
+    strings: list[str] = []
+    try:
+        for count, (op, arg, _pos) in enumerate(pickletools.genops(data)):
+            if count > _MAX_PICKLE_OPS:
+                break
+            if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+                strings.append(str(arg))
+            elif op.name in ("GLOBAL", "INST") and isinstance(arg, str):
+                modules.add(arg.split(" ", 1)[0])
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                modules.add(strings[-2])
+    except Exception:  # noqa: S110 - a truncated or joblib-framed stream: keep what was seen
+        pass
+    return modules
+
+
+def _read_pickle_bytes(path: Path, compressed: bytes | None) -> bytes:
+    limit = 256 << 20
+    if compressed is None:
+        with path.open("rb") as fh:
+            raw = fh.read(limit)
+        if raw[:1] in (b"x", b"Z"):  # joblib zlib stream
+            import zlib
+
+            try:
+                start = raw.index(b"x") if raw[:2] == b"ZF" else 0
+                return zlib.decompressobj().decompress(raw[start:], limit)
+            except (zlib.error, ValueError):
+                return raw
+        return raw
+    opener = {b"\x1f\x8b": gzip.open, b"BZ": bz2.open, b"\xfd7": lzma.open}[compressed[:2]]
+    try:
+        with opener(path, "rb") as fh:
+            return fh.read(limit)
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise InvalidUpload(f"cannot decompress the upload: {exc}") from exc
+
+
+def _sniff_pickle(
+    path: Path, filename: str, allow_pickle: bool, compressed: bytes | None = None
+) -> str:
+    modules = _pickle_globals(_read_pickle_bytes(path, compressed))
+    if any(m == "torch" or m.startswith("torch.") for m in modules):
+        raise UnsupportedMediaType(f"{filename!r} is a pickled torch object. {_TORCH_HINT}")
+    if not allow_pickle:
+        raise UnsupportedMediaType(f"{filename!r} is a pickle/joblib file. {_SKOPS_HINT}")
+    return "sklearn"
+
+
+def _is_onnx(path: Path) -> bool:
+    try:
+        import onnx
+    except ImportError:  # pragma: no cover - onnx ships with the server extra
+        return False
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - any parse failure means "not ONNX"
+        return False
+    return bool(model.HasField("graph") and model.ir_version > 0 and len(model.graph.output) > 0)

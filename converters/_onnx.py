@@ -1,0 +1,204 @@
+"""ONNX uploads: deep checks, signature extraction, and the pass-through artifact.
+
+``onnx_signature`` is shared with every converter that writes ONNX.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar
+
+import numpy as np
+
+from converters._base import ConversionOutput, Sample, Tolerance
+from converters._registry import import_optional
+from converters._samples import generate_inputs
+from runtime import Signature, TensorSpec
+from runtime.errors import ConversionError, InvalidUpload
+
+__all__ = [
+    "OnnxFramework",
+    "OnnxPassthrough",
+    "OnnxSource",
+    "check_external_data",
+    "library_versions",
+    "onnx_signature",
+]
+
+MEDIA_TYPE = "application/onnx"
+
+
+def _onnx() -> Any:
+    return import_optional("onnx", extra="server")
+
+
+def _elem_dtype(elem_type: int) -> str:
+    onnx = _onnx()
+    if elem_type == onnx.TensorProto.STRING:
+        return "str"
+    if elem_type == onnx.TensorProto.UNDEFINED:
+        return "undefined"
+    try:
+        return str(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)))
+    except (KeyError, TypeError, ValueError):
+        return onnx.TensorProto.DataType.Name(elem_type).lower()
+
+
+def _value_spec(value: Any) -> TensorSpec:
+    t = value.type
+    kind = t.WhichOneof("value")
+    if kind != "tensor_type":
+        return TensorSpec(value.name, kind or "unknown", None)
+    tensor = t.tensor_type
+    shape: tuple[int | str | None, ...] | None = None
+    if tensor.HasField("shape"):
+        dims: list[int | str | None] = []
+        for d in tensor.shape.dim:
+            if d.HasField("dim_value"):
+                dims.append(int(d.dim_value))
+            elif d.HasField("dim_param"):
+                dims.append(str(d.dim_param))
+            else:
+                dims.append(None)
+        shape = tuple(dims)
+    return TensorSpec(value.name, _elem_dtype(tensor.elem_type), shape)
+
+
+def onnx_signature(model: Any) -> Signature:
+    """Inputs (initializers excluded) and outputs of an ``onnx.ModelProto``."""
+    graph = model.graph
+    weights = {i.name for i in graph.initializer}
+    return Signature(
+        inputs=tuple(_value_spec(v) for v in graph.input if v.name not in weights),
+        outputs=tuple(_value_spec(v) for v in graph.output),
+    )
+
+
+def check_external_data(model: Any, model_dir: Path) -> None:
+    """Refuse external-data locations that are absolute or leave ``model_dir``."""
+    onnx = _onnx()
+    root = model_dir.resolve()
+    tensors = list(model.graph.initializer)
+    for node in model.graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                tensors.append(attr.t)
+    for tensor in tensors:
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        pure = PurePosixPath(location.replace("\\", "/"))
+        target = (root / location).resolve()
+        if (
+            not location
+            or pure.is_absolute()
+            or ".." in pure.parts
+            or ":" in location
+            or not target.is_relative_to(root)
+        ):
+            raise InvalidUpload(
+                f"tensor {tensor.name!r} keeps its data at {location!r}, outside the model's "
+                "folder; external data must be a relative path next to the model"
+            )
+
+
+def library_versions(*names: str) -> dict[str, str]:
+    """Installed versions of the named distributions (missing ones left out)."""
+    from importlib import metadata
+
+    out: dict[str, str] = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+class OnnxSource:
+    """An uploaded ONNX model, run with onnxruntime as the reference."""
+
+    framework = "onnx"
+
+    def __init__(self, path: Path, model: Any) -> None:
+        self.path = path
+        self.native = model
+        self.signature = onnx_signature(model)
+        self.opset = {o.domain or "ai.onnx": int(o.version) for o in model.opset_import}
+        self._session: Any = None
+
+    def _sess(self) -> Any:
+        if self._session is None:
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3
+            self._session = ort.InferenceSession(
+                str(self.path), opts, providers=["CPUExecutionProvider"]
+            )
+        return self._session
+
+    def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        names = self.signature.output_names
+        feeds = {spec.name: inputs[spec.name] for spec in self.signature.inputs}
+        return dict(zip(names, self._sess().run(names, feeds), strict=True))
+
+    def generate_inputs(self, rows: int, seed: int = 0) -> dict[str, np.ndarray]:
+        return generate_inputs(self.signature, rows, seed)
+
+
+class OnnxFramework:
+    """``.onnx`` uploads: parse, full checker pass, safe external data, signature."""
+
+    name: ClassVar[str] = "onnx"
+    extensions: ClassVar[tuple[str, ...]] = (".onnx",)
+
+    def sniff(self, path: Path, filename: str) -> bool:
+        from converters._detect import _is_onnx
+
+        return _is_onnx(path)
+
+    def load(self, path: Path, filename: str, options: dict[str, Any]) -> OnnxSource:
+        onnx = _onnx()
+        try:
+            model = onnx.load(str(path), load_external_data=False)
+        except Exception as exc:  # noqa: BLE001 - protobuf raises several types
+            raise InvalidUpload(f"{filename!r} does not parse as an ONNX model: {exc}") from exc
+        if not model.HasField("graph") or not model.graph.output:
+            raise InvalidUpload(f"{filename!r} is an ONNX file without a graph or outputs")
+        check_external_data(model, path.parent)
+        try:
+            onnx.checker.check_model(str(path), full_check=True)
+        except Exception as exc:  # noqa: BLE001 - checker/shape-inference errors vary
+            raise InvalidUpload(f"{filename!r} fails the ONNX checker: {exc}") from exc
+        return OnnxSource(path, model)
+
+
+class OnnxPassthrough:
+    """The ``onnx`` artifact of an ONNX upload: the file as given, proven to run."""
+
+    framework: ClassVar[str] = "onnx"
+    target: ClassVar[str] = "onnx"
+    tolerance: ClassVar[Tolerance] = Tolerance(atol=1e-5, rtol=1e-4)
+
+    def applies(self, source: Any) -> str | None:
+        return None
+
+    def convert(self, source: Any, sample: Sample, out_dir: Path) -> ConversionOutput:
+        if not isinstance(source, OnnxSource):
+            raise ConversionError("the ONNX pass-through only takes ONNX uploads")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        dest = out_dir / "model.onnx"
+        shutil.copyfile(source.path, dest)
+        opset = source.opset.get("ai.onnx")
+        return ConversionOutput(
+            path=dest,
+            media_type=MEDIA_TYPE,
+            signature=source.signature,
+            converter={
+                "name": "onnx-passthrough",
+                "versions": library_versions("onnx", "onnxruntime"),
+                "opset": opset,
+            },
+        )

@@ -1,0 +1,209 @@
+"""The one shared validation routine: source model vs artifact, output by output.
+
+The artifact is loaded through ``runtime.load_file`` (the code users run). Each batch
+of inputs (the uploaded sample, generated rows, and the first row alone as a batch of
+one) goes through both; outputs are compared by name, then shape, then value: labels
+(integer, bool, string outputs) exactly, floats within ``atol + rtol * |reference|``.
+
+The report (JSON-ready) gives, per output, the max absolute and relative difference,
+the mismatch count, the number of values compared, the tolerance and the verdict.
+A report whose reference outputs are all (near) constant is ``weak``: equal outputs of a
+constant model prove little.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converters._base import Sample, SourceModel, Tolerance
+
+__all__ = ["OutputStats", "load_artifact", "make_batches", "validate"]
+
+_WEAK_STD = 1e-6
+
+
+def load_artifact(path: Path, fmt: str) -> Any:
+    """Load an artifact with the runtime's own loader (``runtime.load_file``)."""
+    import runtime
+
+    return runtime.load_file(path, format=fmt)  # type: ignore[attr-defined]
+
+
+def make_batches(sample: Sample) -> list[tuple[str, dict[str, Any]]]:
+    """The batches validation runs: the whole sample, then its first row alone."""
+    inputs = sample.inputs
+    first = {k: v[:1] for k, v in inputs.items()}
+    return [(sample.origin, inputs), ("batch-1", first)]
+
+
+@dataclass
+class OutputStats:
+    """Accumulated comparison of one output across batches."""
+
+    name: str
+    exact: bool
+    tolerance: Tolerance
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    mismatches: int = 0
+    samples: int = 0
+    reasons: list[str] = field(default_factory=list)
+    refs: list[np.ndarray] = field(default_factory=list)
+    dtype: str = ""
+    shape: list[int] = field(default_factory=list)
+
+    def add(self, batch: str, ref: np.ndarray, got: np.ndarray) -> None:
+        self.refs.append(ref)
+        if not self.dtype:
+            self.dtype, self.shape = str(ref.dtype), list(ref.shape)
+        self.samples += int(ref.size)
+        if got.shape != ref.shape:
+            self.mismatches += int(ref.size)
+            self.reasons.append(f"{batch}: shape {list(got.shape)} != source {list(ref.shape)}")
+            return
+        if self.exact:
+            self._add_exact(batch, ref, got)
+        else:
+            self._add_close(batch, ref, got)
+
+    def _add_exact(self, batch: str, ref: np.ndarray, got: np.ndarray) -> None:
+        if ref.dtype.kind in "OUS" or got.dtype.kind in "OUS":
+            same = ref.astype(str) == got.astype(str)
+        else:
+            same = ref == got
+        bad = int(same.size - np.count_nonzero(same))
+        if bad:
+            self.mismatches += bad
+            self.reasons.append(f"{batch}: {bad} label(s) differ")
+            if ref.dtype.kind in "biuf" and got.dtype.kind in "biuf":
+                self.max_abs = max(self.max_abs, float(np.max(np.abs(ref - got.astype(ref.dtype)))))
+
+    def _add_close(self, batch: str, ref: np.ndarray, got: np.ndarray) -> None:
+        r = ref.astype(np.float64)
+        g = got.astype(np.float64)
+        both_nan = np.isnan(r) & np.isnan(g)
+        diff = np.where(both_nan, 0.0, np.abs(r - g))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        if diff.size:
+            rel = diff / np.maximum(np.abs(r), np.finfo(np.float64).tiny)
+            rel = np.where(diff == 0, 0.0, rel)
+            self.max_abs = max(self.max_abs, float(np.max(diff)))
+            self.max_rel = max(self.max_rel, float(np.max(rel)))
+        tol = self.tolerance
+        bad = int(np.count_nonzero(diff > tol.atol + tol.rtol * np.abs(np.nan_to_num(r))))
+        if bad:
+            self.mismatches += bad
+            self.reasons.append(f"{batch}: {bad} value(s) beyond atol={tol.atol} rtol={tol.rtol}")
+
+    def weak(self) -> bool:
+        """True when the reference values hardly vary across rows."""
+        refs = [r for r in self.refs if r.ndim and r.shape[0] > 1]
+        if not refs:
+            return False
+        ref = refs[0]
+        if self.exact or ref.dtype.kind not in "fc":
+            flat = ref.reshape(ref.shape[0], -1)
+            return bool(np.all(flat == flat[:1]))
+        flat = ref.reshape(ref.shape[0], -1).astype(np.float64)
+        flat = flat[np.all(np.isfinite(flat), axis=1)]
+        if flat.shape[0] < 2:
+            return False
+        scale = 1.0 + float(np.mean(np.abs(flat)))
+        return bool(np.max(np.std(flat, axis=0)) <= _WEAK_STD * scale)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "compare": "exact" if self.exact else "allclose",
+            "dtype": self.dtype,
+            "shape": self.shape,
+            "max_abs_diff": self.max_abs,
+            "max_rel_diff": self.max_rel,
+            "mismatches": self.mismatches,
+            "samples": self.samples,
+            "tolerance": None if self.exact else self.tolerance.to_dict(),
+            "passed": self.mismatches == 0 and not self.reasons,
+            "weak": self.weak(),
+            "reasons": self.reasons,
+        }
+
+
+def _is_label(values: np.ndarray) -> bool:
+    return values.dtype.kind in "biuOUS"
+
+
+def _as_array(value: Any) -> np.ndarray:
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        keys = sorted(value[0])
+        return np.array([[row[k] for k in keys] for row in value])
+    return np.asarray(value)
+
+
+def validate(
+    source: SourceModel,
+    artifact: Any,
+    sample: Sample,
+    tolerance: Tolerance,
+    *,
+    loader: str = "runtime.load_file",
+) -> dict[str, Any]:
+    """Compare ``source`` with a loaded ``artifact`` (anything with ``run(inputs) -> dict``).
+
+    Returns the report; its ``status`` is ``passed``, ``weak`` or ``failed``. Nothing
+    is raised for a mismatch: the caller stores the report either way.
+    """
+    stats: dict[str, OutputStats] = {}
+    missing: set[str] = set()
+    batches = make_batches(sample)
+    for batch, inputs in batches:
+        ref = {k: _as_array(v) for k, v in source.predict(inputs).items()}
+        got_raw = artifact.run(inputs)
+        for name, ref_value in ref.items():
+            if name not in got_raw:
+                missing.add(name)
+                continue
+            entry = stats.setdefault(name, OutputStats(name, _is_label(ref_value), tolerance))
+            entry.add(batch, ref_value, _as_array(got_raw[name]))
+    outputs = [s.to_dict() for s in stats.values()]
+    return _report(outputs, sorted(missing), sample, batches, tolerance, loader)
+
+
+def _report(
+    outputs: list[dict[str, Any]],
+    missing: list[str],
+    sample: Sample,
+    batches: list[tuple[str, dict[str, Any]]],
+    tolerance: Tolerance,
+    loader: str,
+) -> dict[str, Any]:
+    passed = not missing and bool(outputs) and all(o["passed"] for o in outputs)
+    weak = passed and all(o["weak"] for o in outputs)
+    status = "failed" if not passed else ("weak" if weak else "passed")
+    max_abs = max((o["max_abs_diff"] for o in outputs), default=0.0)
+    summary = f"{status}, max abs diff {max_abs:.3g}"
+    if missing:
+        summary += f"; artifact lacks output(s) {', '.join(missing)}"
+    failing = [o["name"] for o in outputs if not o["passed"]]
+    if failing:
+        summary += f"; mismatch in {', '.join(failing)}"
+    if weak:
+        summary += "; reference outputs are (near) constant, so equality proves little"
+    return {
+        "status": status,
+        "passed": passed,
+        "weak": weak,
+        "summary": summary,
+        "loader": loader,
+        "tolerance": tolerance.to_dict(),
+        "sample": {
+            "origin": sample.origin,
+            "rows": sample.rows,
+            "batches": [{"name": n, "rows": int(len(next(iter(b.values()))))} for n, b in batches],
+        },
+        "missing_outputs": missing,
+        "outputs": outputs,
+    }
