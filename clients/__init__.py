@@ -7,7 +7,7 @@
 """
 
 from clients._download import MANIFEST_NAME
-from clients._errors import RegistryError, WaitTimeout
+from clients._errors import RegistryError, ResourceNotFound, WaitTimeout
 from clients._registry import DEFAULT_URL, Registry
 from clients._types import (
     AliasInfo,
@@ -28,6 +28,7 @@ __all__ = [
     "PushResult",
     "Registry",
     "RegistryError",
+    "ResourceNotFound",
     "VersionInfo",
     "WaitTimeout",
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "PROBLEM_TYPES",
     "STATUS_FALLBACK",
     "RegistryError",
+    "ResourceNotFound",
     "WaitTimeout",
     "error_from_response",
     "unavailable",
@@ -30,6 +31,10 @@ __all__ = [
 
 class RegistryError(rt.ModelportError):
     """The registry answered with an error no more specific class describes."""
+
+
+class ResourceNotFound(RegistryError, LookupError):
+    """A 404 for something other than a model, version, alias or artifact (e.g. a job)."""
 
 
 class WaitTimeout(rt.ModelportError, TimeoutError):
@@ -57,12 +62,15 @@ PROBLEM_TYPES: dict[str, type[rt.ModelportError]] = {
     "IntegrityError": rt.IntegrityError,
     "RegistryUnavailable": rt.RegistryUnavailable,
     "NotCached": rt.NotCached,
+    "DeviceUnavailable": rt.DeviceUnavailable,
+    "InvalidDevice": rt.InvalidDevice,
+    "InferenceError": rt.InferenceError,
 }
 
 # When the problem type names no known class (or the body is not a problem at all,
 # e.g. a proxy's HTML page), the status decides.
 STATUS_FALLBACK: dict[int, type[rt.ModelportError]] = {
-    404: rt.ModelNotFound,
+    404: ResourceNotFound,
     409: rt.Conflict,
     413: rt.PayloadTooLarge,
     415: rt.UnsupportedMediaType,
