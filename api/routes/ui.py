@@ -1,0 +1,508 @@
+"""The web UI: server-rendered pages over the same registry service as REST v1.
+
+Stable URLs: ``/`` (models), ``/models/{name}``, ``/models/{name}/versions/{n}``,
+``/models/{name}/compare?a=N&b=M`` and ``/upload``; assets under ``/static/``. Pages
+never render a user string as a template (Jinja2 autoescape is on for every file),
+and a missing model or version is an HTML 404 page, not problem+json.
+
+The page scripts talk to REST v1 for uploads, aliases and live job progress.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+import jinja2
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from api.deps import RegistryDep
+from registry import Artifact, ModelVersion
+from registry._browse import SORTS, ModelQuery, browse_models
+from runtime import Signature
+from runtime.errors import ModelportError
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+_HERE = Path(__file__).resolve().parent.parent
+_TEMPLATES = _HERE / "templates"
+_STATIC = _HERE / "static"
+FRAMEWORKS = ("onnx", "sklearn", "torch", "keras", "tensorflow")
+FORMATS = ("onnx", "pmml", "savedmodel")
+_LIVE = ("pending", "converting")
+_HTML = "text/html; charset=utf-8"
+T = TypeVar("T")
+
+
+# -- formatting filters -------------------------------------------------------------
+
+
+def _sci(value: Any) -> str:
+    if value is None or value == "":
+        return "–"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number == 0:
+        return "0"
+    if math.isnan(number) or math.isinf(number):
+        return str(number)
+    if 1e-3 <= abs(number) < 1e4:
+        return f"{number:.4g}"
+    return f"{number:.2e}"
+
+
+def _filesize(value: Any) -> str:
+    if value is None:
+        return "–"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"  # pragma: no cover
+
+
+def _shape(shape: Any) -> str:
+    if shape is None:
+        return "?"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "–"
+
+
+# The bar spans err/tol from 1e-6 to 10 on a log scale; the tolerance sits at 6/7.
+_BAR_LOW, _BAR_HIGH = -6.0, 1.0
+
+
+def _errbar(value: Any, tol: Any) -> dict[str, Any] | None:
+    try:
+        err, limit = float(value), float(tol)
+    except (TypeError, ValueError):
+        return None
+    if limit <= 0 or math.isnan(err):
+        return None
+    ratio = err / limit
+    position = math.log10(ratio) if ratio > 0 else _BAR_LOW
+    span = _BAR_HIGH - _BAR_LOW
+    fill = min(max((position - _BAR_LOW) / span, 0.0), 1.0) * 100
+    return {"fill": round(fill, 1), "tol": round(-_BAR_LOW / span * 100, 1), "over": ratio > 1}
+
+
+def _url_model(name: str) -> str:
+    return "/models/" + quote(name, safe="")
+
+
+def _url_version(name: str, version: int) -> str:
+    return f"{_url_model(name)}/versions/{int(version)}"
+
+
+def _static_files() -> dict[str, str]:
+    """Every asset and a short content hash, so URLs change when the file does."""
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:12]
+        for p in sorted(_STATIC.iterdir())
+        if p.is_file()
+    }
+
+
+_ASSETS = _static_files()
+
+
+def _static_url(filename: str) -> str:
+    return f"/static/{filename}?v={_ASSETS.get(filename, '0')}"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        autoescape=True,  # every template, whatever its extension
+        undefined=jinja2.ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        sci=_sci, filesize=_filesize, shape=_shape, iso=_iso, when=_when, errbar=_errbar
+    )
+    env.globals.update(static_url=_static_url, url_model=_url_model, url_version=_url_version)
+    return env
+
+
+_ENV = _environment()
+
+
+def render(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render ``template`` with ``context`` (autoescaped) into an HTML response."""
+    html = _ENV.get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status_code, media_type=_HTML)
+
+
+def error_page(status_code: int, title: str, detail: str) -> HTMLResponse:
+    return render("error.html", status_code, title=title, detail=detail, status_code=status_code)
+
+
+def _guard(call: Callable[[], T]) -> T | HTMLResponse:
+    """Run a registry call; a not-found or bad reference becomes an HTML error page."""
+    try:
+        return call()
+    except LookupError as exc:
+        return error_page(404, "Not found", str(exc))
+    except (ValueError, ModelportError) as exc:
+        return error_page(400, "Bad request", str(exc))
+
+
+# -- view models ----------------------------------------------------------------------
+
+_ABS_KEYS = ("max_abs_diff", "max_abs", "max_abs_error", "abs_diff", "max_absolute_difference")
+_REL_KEYS = ("max_rel_diff", "max_rel", "max_rel_error", "rel_diff", "max_relative_difference")
+_OK_KEYS = ("passed", "ok", "within_tolerance", "match")
+_OUTPUT_KEYS = ("outputs", "per_output", "comparisons", "results")
+
+
+def _first(data: dict[str, Any], keys: Iterable[str]) -> Any:
+    return next((data[k] for k in keys if k in data and data[k] is not None), None)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value)
+    if isinstance(value, float):
+        return _sci(value)
+    return "–" if value is None else str(value)
+
+
+def _report(validation: dict[str, Any] | None) -> SimpleNamespace:
+    """Per-output rows and remaining facts of a validation report, whatever its nesting."""
+    if not validation:
+        return SimpleNamespace(rows=[], facts=[], max_abs=None)
+    tolerance = validation.get("tolerance") or {}
+    raw = _first(validation, _OUTPUT_KEYS) or []
+    if isinstance(raw, dict):
+        raw = [{"name": k, **(v if isinstance(v, dict) else {"value": v})} for k, v in raw.items()]
+    rows = []
+    for item in raw:
+        if not isinstance(item, dict):
+            continue
+        ok = _first(item, _OK_KEYS)
+        own = item.get("tolerance") if isinstance(item.get("tolerance"), dict) else {}
+        rows.append(
+            SimpleNamespace(
+                name=str(item.get("name", item.get("output", "?"))),
+                max_abs=_first(item, _ABS_KEYS),
+                max_rel=_first(item, _REL_KEYS),
+                atol=own.get("atol", item.get("atol", tolerance.get("atol"))),
+                rtol=own.get("rtol", item.get("rtol", tolerance.get("rtol"))),
+                exact=item.get("compare") == "exact" or bool(item.get("exact")),
+                ok=None if ok is None else bool(ok),
+                reasons=[str(r) for r in item.get("reasons") or []],
+                dtype=item.get("dtype"),
+            )
+        )
+    skip = {*_OUTPUT_KEYS, "tolerance", "status", "passed", "weak"}
+    facts = [
+        (k.replace("_", " "), _plain(v))
+        for k, v in validation.items()
+        if k not in skip and v not in (None, [], {})
+    ]
+    if tolerance:
+        facts.insert(0, ("tolerance", _plain(tolerance)))
+    diffs = [float(r.max_abs) for r in rows if isinstance(r.max_abs, int | float)]
+    return SimpleNamespace(rows=rows, facts=facts, max_abs=max(diffs) if diffs else None)
+
+
+def _artifact_view(name: str, number: int, art: Artifact) -> SimpleNamespace:
+    report = _report(art.validation)
+    converter = art.converter or {}
+    return SimpleNamespace(
+        format=art.format,
+        status=art.status,
+        sha256=art.sha256,
+        size=art.size,
+        media_type=art.media_type,
+        signature=art.signature,
+        error=art.error,
+        files=art.files or [],
+        converter=converter,
+        converter_facts=[(k, _plain(v)) for k, v in converter.items()],
+        report=report,
+        max_abs=report.max_abs,
+        downloadable=bool(art.sha256),
+        download_url=(
+            f"/api/v1/models/{quote(name, safe='')}/versions/{number}/artifacts/{art.format}"
+        ),
+    )
+
+
+def _version_view(v: ModelVersion) -> SimpleNamespace:
+    return SimpleNamespace(
+        name=v.name,
+        version=v.version,
+        status=v.status,
+        framework=v.framework,
+        source=v.source,
+        description=v.description,
+        tags=v.tags,
+        signature=v.signature,
+        lineage=v.lineage or {},
+        created_by=v.created_by,
+        created_at=v.created_at,
+        aliases=v.aliases,
+        error=v.error,
+        job_id=v.job_id,
+        artifacts=[_artifact_view(v.name, v.version, a) for a in v.artifacts],
+    )
+
+
+def _duration(start: datetime | None, end: datetime | None) -> str | None:
+    if start is None or end is None:
+        return None
+    return f"{(end - start).total_seconds():.2f} s"
+
+
+def _job_view(registry: Any, job_id: str | None) -> SimpleNamespace | None:
+    if not job_id:
+        return None
+    try:
+        job = registry.get_job(job_id)
+    except LookupError:
+        return None
+    return SimpleNamespace(
+        status=job.status,
+        attempts=job.attempts,
+        error=job.error,
+        created_at=job.created_at,
+        waited=_duration(job.created_at, job.started_at),
+        ran=_duration(job.started_at, job.finished_at),
+        timings=job.timings or {},
+    )
+
+
+def _lineage_facts(v: SimpleNamespace, job: SimpleNamespace | None) -> list[tuple[str, str]]:
+    facts = [(k.replace("_", " "), _plain(val)) for k, val in v.lineage.items()]
+    if job is not None:
+        facts += [(f"{k.replace('_', ' ')} (s)", _plain(val)) for k, val in job.timings.items()]
+    return facts
+
+
+# -- pages ---------------------------------------------------------------------------
+
+
+@router.get("/static/{filename}", name="ui_static")
+def static_file(filename: str) -> Response:
+    """The UI's own assets (a fixed list: nothing from the URL becomes a path)."""
+    if filename not in _ASSETS:
+        return Response("not found", status_code=404, media_type="text/plain")
+    return FileResponse(
+        _STATIC / filename,
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+@router.get("/", response_class=HTMLResponse, name="ui_models")
+def models_page(
+    request: Request,
+    registry: RegistryDep,
+    q: str = "",
+    tag: str = "",
+    alias: str = "",
+    framework: str = "",
+    format: str = "",
+    sort: str = "updated",
+    cursor: str | None = None,
+    limit: str = "50",
+) -> Response:
+    query = ModelQuery(
+        q=q.strip(),
+        tag=tag.strip(),
+        alias=alias.strip(),
+        framework=framework,
+        format=format,
+        sort=sort,
+        limit=int(limit) if limit.isdigit() else 0,
+        cursor=cursor or None,
+    )
+    found = _guard(lambda: browse_models(registry.db, query))
+    if isinstance(found, HTMLResponse):
+        return found
+    params = {k: v for k, v in request.query_params.items() if k != "cursor" and v}
+    page = SimpleNamespace(
+        rows=found.items,
+        next_url="/?" + urlencode({**params, "cursor": found.next_cursor})
+        if found.next_cursor
+        else None,
+        first_url=("/?" + urlencode(params)) if cursor else None,
+    )
+    return render(
+        "models.html",
+        nav="models",
+        page=page,
+        query=query,
+        filtered=query.filtered,
+        frameworks=FRAMEWORKS,
+        formats=FORMATS,
+        sorts=list(SORTS.items()),
+    )
+
+
+@router.get("/upload", response_class=HTMLResponse, name="ui_upload")
+def upload_page(name: str = "") -> Response:
+    return render("upload.html", nav="upload", targets=FORMATS, prefill_name=name)
+
+
+@router.get("/models/{name}", response_class=HTMLResponse, name="ui_model")
+def model_page(registry: RegistryDep, name: str, cursor: str | None = None) -> Response:
+    model = _guard(lambda: registry.get_model(name))
+    if isinstance(model, HTMLResponse):
+        return model
+    versions = _guard(lambda: registry.list_versions(name, limit=50, cursor=cursor or None))
+    if isinstance(versions, HTMLResponse):
+        return versions
+    base = _url_model(name)
+    return render(
+        "model.html",
+        nav="models",
+        model=model,
+        versions=[_version_view(v) for v in versions.items],
+        older_url=f"{base}?{urlencode({'cursor': versions.next_cursor})}#versions"
+        if versions.next_cursor
+        else None,
+        newer_url=f"{base}#versions" if cursor else None,
+    )
+
+
+def _version_context(registry: Any, name: str, ref: str) -> dict[str, Any] | HTMLResponse:
+    model = _guard(lambda: registry.get_model(name))
+    if isinstance(model, HTMLResponse):
+        return model
+    found = _guard(lambda: registry.get_version(name, int(ref) if ref.isdigit() else ref))
+    if isinstance(found, HTMLResponse):
+        return found
+    v = _version_view(found)
+    job = _job_view(registry, v.job_id)
+    url = _url_version(name, v.version)
+    return {
+        "model": model,
+        "v": v,
+        "job": job,
+        "lineage_facts": _lineage_facts(v, job),
+        "api_version_url": f"/api/v1/models/{quote(name, safe='')}/versions/{v.version}",
+        "fragment_url": f"{url}/fragment",
+        "live": v.status in _LIVE,
+    }
+
+
+@router.get("/models/{name}/versions/{ref}", response_class=HTMLResponse, name="ui_version")
+def version_page(registry: RegistryDep, name: str, ref: str) -> Response:
+    context = _version_context(registry, name, ref)
+    if isinstance(context, HTMLResponse):
+        return context
+    if ref != str(context["v"].version):  # `latest` or an alias: go to the stable URL
+        return RedirectResponse(_url_version(name, context["v"].version), status_code=307)
+    return render("version.html", nav="models", **context)
+
+
+@router.get(
+    "/models/{name}/versions/{ref}/fragment",
+    response_class=HTMLResponse,
+    name="ui_version_fragment",
+)
+def version_fragment(registry: RegistryDep, name: str, ref: str) -> Response:
+    """The version page's body alone, swapped in by the live-progress script."""
+    context = _version_context(registry, name, ref)
+    if isinstance(context, HTMLResponse):
+        return context
+    response = render("_version_body.html", **context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _spec_texts(signature: dict[str, Any] | None) -> dict[tuple[str, str], str]:
+    sig = Signature.from_dict(signature)
+    out: dict[tuple[str, str], str] = {}
+    for kind, specs in (("input", sig.inputs), ("output", sig.outputs)):
+        for t in specs:
+            out[(kind, t.name)] = f"{t.dtype} {t.shape_text()}"
+    return out
+
+
+def _signature_rows(a: SimpleNamespace, b: SimpleNamespace) -> list[SimpleNamespace]:
+    left, right = _spec_texts(a.signature), _spec_texts(b.signature)
+    keys = list(left) + [k for k in right if k not in left]
+    rows = []
+    for key in keys:
+        x, y = left.get(key), right.get(key)
+        change = (
+            "same" if x == y else "added" if x is None else "removed" if y is None else "changed"
+        )
+        rows.append(SimpleNamespace(kind=key[0], name=key[1], a=x, b=y, change=change))
+    return rows
+
+
+def _format_rows(a: SimpleNamespace, b: SimpleNamespace) -> list[SimpleNamespace]:
+    left = {x.format: x for x in a.artifacts}
+    right = {x.format: x for x in b.artifacts}
+    order = ["source", *FORMATS]
+    formats = sorted(set(left) | set(right), key=lambda f: order.index(f) if f in order else 99)
+    return [SimpleNamespace(format=f, a=left.get(f), b=right.get(f)) for f in formats]
+
+
+def _size_delta(a: int | None, b: int | None) -> str:
+    if a is None or b is None or a == b:
+        return ""
+    sign = "+" if b > a else "−"
+    return f"({sign}{_filesize(abs(b - a))})"
+
+
+@router.get("/models/{name}/compare", response_class=HTMLResponse, name="ui_compare")
+def compare_page(registry: RegistryDep, name: str, a: str = "", b: str = "") -> Response:
+    if not (a.isdigit() and b.isdigit()):
+        return error_page(
+            400,
+            "Pick two versions",
+            f"compare needs two version numbers, e.g. {_url_model(name)}/compare?a=1&b=2",
+        )
+    model = _guard(lambda: registry.get_model(name))
+    if isinstance(model, HTMLResponse):
+        return model
+    left = _guard(lambda: registry.get_version(name, int(a)))
+    if isinstance(left, HTMLResponse):
+        return left
+    right = _guard(lambda: registry.get_version(name, int(b)))
+    if isinstance(right, HTMLResponse):
+        return right
+    va, vb = _version_view(left), _version_view(right)
+    sig_rows = _signature_rows(va, vb)
+    return render(
+        "compare.html",
+        nav="models",
+        model=model,
+        a=va,
+        b=vb,
+        sig_rows=sig_rows,
+        sig_same=bool(sig_rows) and all(r.change == "same" for r in sig_rows),
+        format_rows=_format_rows(va, vb),
+        size_delta=_size_delta(va.source.size, vb.source.size),
+    )
+
+
+def _json_dumps(value: Any) -> str:  # kept for templates that embed data safely
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
