@@ -1,1 +1,53 @@
-"""modelport package."""
+"""modelport registry: versions, aliases, content-addressed artifacts and conversion jobs.
+
+>>> from registry import Registry, Settings, upgrade_database
+>>> settings = Settings(data_dir=Path("./modelport-data"))     # doctest: +SKIP
+>>> upgrade_database(settings)                                  # doctest: +SKIP
+>>> Registry(settings).get_version("fraud-clf", "latest")       # doctest: +SKIP
+"""
+
+from registry._blobs import Blob, BlobStore, LocalBlobStore, StagedBlob
+from registry._db import Database
+from registry._domain import (
+    Alias,
+    Artifact,
+    ArtifactStream,
+    Job,
+    Model,
+    ModelVersion,
+    Page,
+    SourceFile,
+)
+from registry._errors import JobNotFound
+from registry._jobs import JobRunner
+from registry._migrate import current_revision, head_revision, upgrade_database
+from registry._packing import pack_directory
+from registry._service import CreatedVersion, Registry, parse_tags
+from registry._settings import Settings, get_settings
+
+__all__ = [
+    "Alias",
+    "Artifact",
+    "ArtifactStream",
+    "Blob",
+    "BlobStore",
+    "CreatedVersion",
+    "Database",
+    "Job",
+    "JobNotFound",
+    "JobRunner",
+    "LocalBlobStore",
+    "Model",
+    "ModelVersion",
+    "Page",
+    "Registry",
+    "Settings",
+    "SourceFile",
+    "StagedBlob",
+    "current_revision",
+    "get_settings",
+    "head_revision",
+    "pack_directory",
+    "parse_tags",
+    "upgrade_database",
+]

@@ -1,0 +1,111 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+Run it with ``uvicorn --factory api.app:create_app`` (configuration from
+``MODELPORT_*`` environment variables) or ``modelport serve``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.errors import PROBLEM, install_error_handlers
+from api.routes import health, jobs, models, ui
+from registry import JobRunner, Registry, Settings, get_settings, upgrade_database
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("modelport.api")
+
+_FORM_OVERHEAD = 1024 * 1024  # multipart framing and the small form fields
+
+
+class UploadLimit:
+    """Refuse uploads whose declared Content-Length is over the limit before reading them.
+
+    Bodies without a length are still capped while they are copied into the blob store.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT"):
+            length = dict(scope["headers"]).get(b"content-length")
+            if (
+                length is not None
+                and length.isdigit()
+                and int(length) > self.limit + _FORM_OVERHEAD
+            ):
+                await self._refuse(scope, send, int(length))
+                return
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, send: Send, length: int) -> None:
+        body = json.dumps(
+            {
+                "type": "/problems/PayloadTooLarge",
+                "title": "PayloadTooLarge",
+                "status": 413,
+                "detail": f"request body of {length} bytes exceeds the upload limit of "
+                f"{self.limit} bytes; raise MODELPORT_MAX_UPLOAD_BYTES on the server "
+                "or upload a smaller file",
+                "instance": scope.get("path", ""),
+            }
+        ).encode()
+        headers = [
+            (b"content-type", PROBLEM.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the registry app. Without ``settings``, they are read from the environment.
+
+    Starting the app migrates the database (``MODELPORT_MIGRATE_ON_START``, on by
+    default) and starts the job runner threads.
+    """
+    settings = settings or get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            upgrade_database(settings)
+        registry = Registry(settings)
+        runner = JobRunner(registry) if settings.worker_concurrency > 0 else None
+        app.state.registry = registry
+        app.state.runner = runner
+        if runner is not None:
+            runner.start()
+        try:
+            yield
+        finally:
+            if runner is not None:
+                runner.stop()
+            registry.close()
+
+    app = FastAPI(
+        title="modelport registry",
+        version="1",
+        summary="Versioned models, converted and validated into portable artifacts.",
+        lifespan=lifespan,
+        docs_url="/docs",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(models.router)
+    app.include_router(jobs.router)
+    app.include_router(ui.router)
+    app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
+    return app

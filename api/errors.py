@@ -1,0 +1,149 @@
+"""Every error as an RFC 9457 problem document; HTTP statuses live only here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from registry import JobNotFound
+from runtime.errors import (
+    AliasNotFound,
+    ArtifactNotFound,
+    Conflict,
+    ConversionError,
+    IntegrityError,
+    InvalidModelRef,
+    InvalidUpload,
+    MissingDependency,
+    ModelNotFound,
+    ModelportError,
+    NotCached,
+    PayloadTooLarge,
+    RegistryUnavailable,
+    SignatureError,
+    UnsupportedFormat,
+    UnsupportedMediaType,
+    ValidationFailed,
+    VersionNotFound,
+)
+
+__all__ = ["STATUS", "install_error_handlers", "problem", "status_for"]
+
+log = logging.getLogger("modelport.api")
+
+PROBLEM = "application/problem+json"
+
+STATUS: dict[type[ModelportError], int] = {
+    InvalidModelRef: 422,
+    ModelNotFound: 404,
+    VersionNotFound: 404,
+    AliasNotFound: 404,
+    ArtifactNotFound: 404,
+    JobNotFound: 404,
+    NotCached: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    InvalidUpload: 422,
+    UnsupportedFormat: 422,
+    ConversionError: 422,
+    ValidationFailed: 422,
+    SignatureError: 422,
+    MissingDependency: 501,
+    IntegrityError: 500,
+    RegistryUnavailable: 503,
+}
+
+_HTTP_TITLES = {
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+    416: "RangeNotSatisfiable",
+}
+_HTTP_HINTS = {
+    404: "no such resource; see the API reference at /docs",
+    405: "method not allowed on this path; see the API reference at /docs",
+}
+
+
+def status_for(exc: ModelportError) -> int:
+    """The HTTP status of a modelport error: the first class in its MRO that is mapped."""
+    return next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 500)
+
+
+def problem(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": f"/problems/{title}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+async def _modelport_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ModelportError)
+    status = status_for(exc)
+    if status >= 500:
+        log.error("request failed: %s", exc, exc_info=exc)
+    detail = str(exc) if status < 500 or status in (501, 503) else "internal error; see server logs"
+    return problem(request, status, type(exc).__name__, detail)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        out.append(
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
+        )
+    return jsonable_encoder(out)  # type: ignore[no-any-return]
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _field_errors(exc)
+    parts = [f"{'.'.join(e['loc'][1:] or e['loc'])}: {e['msg']}" for e in errors]
+    detail = "invalid request: " + "; ".join(parts) + "; see the API reference at /docs"
+    return problem(request, 422, "RequestValidationError", detail, errors=errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    title = _HTTP_TITLES.get(exc.status_code, "HTTPError")
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if detail in ("Not Found", "Method Not Allowed"):
+        detail = _HTTP_HINTS.get(exc.status_code, detail)
+    return problem(request, exc.status_code, title, detail, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s", request.url.path, exc_info=exc)
+    return problem(request, 500, "InternalError", "internal error; see server logs")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error through :func:`problem`."""
+    app.add_exception_handler(ModelportError, _modelport_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

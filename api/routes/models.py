@@ -1,0 +1,209 @@
+"""Models, versions, artifacts and aliases."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated, BinaryIO
+
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
+
+from api.deps import RegistryDep, RunnerDep
+from api.errors import problem
+from api.routes._ranges import RangeNotSatisfiable, parse_range
+from api.schemas import (
+    AliasBody,
+    AliasOut,
+    ModelOut,
+    ModelPage,
+    UploadAccepted,
+    VersionOut,
+    VersionPage,
+)
+from registry import parse_tags
+from runtime.errors import InvalidUpload
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["models"])
+
+_CHUNK = 256 * 1024
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1-200).")]
+Cursor = Annotated[
+    str | None, Query(max_length=512, description="next_cursor of the previous page.")
+]
+
+
+def _float_field(name: str, raw: str | None) -> float | None:
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidUpload(f"{name} must be a number such as 1e-4, got {raw[:40]!r}") from None
+
+
+@router.post(
+    "/models/{name}/versions",
+    status_code=202,
+    response_model=UploadAccepted,
+    summary="Upload a model file as a new version",
+)
+def create_version(
+    name: str,
+    request: Request,
+    response: Response,
+    registry: RegistryDep,
+    runner: RunnerDep,
+    file: Annotated[UploadFile, File(description="The model file (e.g. model.onnx).")],
+    framework: Annotated[str | None, Form(max_length=32)] = None,
+    targets: Annotated[str | None, Form(max_length=200, description="Comma list.")] = None,
+    sample: Annotated[UploadFile | None, File(description=".npy/.npz inputs")] = None,
+    description: Annotated[str, Form(max_length=10_000)] = "",
+    tags: Annotated[str | None, Form(max_length=100_000, description="JSON object")] = None,
+    created_by: Annotated[str | None, Form(max_length=255)] = None,
+    atol: Annotated[str | None, Form(max_length=40)] = None,
+    rtol: Annotated[str | None, Form(max_length=40)] = None,
+) -> UploadAccepted:
+    tolerance = {
+        k: v
+        for k, v in (("atol", _float_field("atol", atol)), ("rtol", _float_field("rtol", rtol)))
+        if v is not None
+    }
+    has_sample = sample is not None and bool(sample.filename)
+    created = registry.create_version(
+        name,
+        file.file,
+        file.filename,
+        framework=framework or None,
+        targets=[t for t in (targets or "").split(",") if t.strip()] or None,
+        sample=sample.file if has_sample and sample is not None else None,
+        sample_filename=sample.filename if sample is not None else None,
+        description=description,
+        tags=parse_tags(tags),
+        created_by=created_by or None,
+        tolerance=tolerance or None,
+    )
+    if runner is not None:
+        runner.notify()
+    response.headers["Location"] = str(
+        request.url_for("get_version", name=created.name, ref=str(created.version)).path
+    )
+    return UploadAccepted(
+        name=created.name, version=created.version, status=created.status, job_id=created.job_id
+    )
+
+
+@router.get("/models", response_model=ModelPage, summary="List or search models")
+def list_models(
+    registry: RegistryDep,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Matches name, description, tags.")
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> ModelPage:
+    page = registry.list_models(q=q, limit=limit, cursor=cursor)
+    return ModelPage(items=[ModelOut.of(m) for m in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/models/{name}", response_model=ModelOut, summary="One model")
+def get_model(name: str, registry: RegistryDep) -> ModelOut:
+    return ModelOut.of(registry.get_model(name))
+
+
+@router.get("/models/{name}/versions", response_model=VersionPage, summary="Versions, newest first")
+def list_versions(
+    name: str, registry: RegistryDep, limit: Limit = 50, cursor: Cursor = None
+) -> VersionPage:
+    page = registry.list_versions(name, limit=limit, cursor=cursor)
+    return VersionPage(items=[VersionOut.of(v) for v in page.items], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/models/{name}/versions/{ref}",
+    response_model=VersionOut,
+    summary="One version by number, 'latest' or alias",
+)
+def get_version(name: str, ref: str, registry: RegistryDep) -> VersionOut:
+    return VersionOut.of(registry.get_version(name, ref))
+
+
+def _iter_range(fh: BinaryIO, start: int, length: int) -> Iterator[bytes]:
+    try:
+        fh.seek(start)
+        left = length
+        while left > 0:
+            chunk = fh.read(min(_CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+    finally:
+        fh.close()
+
+
+@router.get(
+    "/models/{name}/versions/{ref}/artifacts/{format}",
+    summary="Download an artifact (Range supported)",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}, 206: {}, 416: {}},
+)
+def download_artifact(
+    name: str, ref: str, format: str, request: Request, registry: RegistryDep
+) -> Response:
+    info, fh = registry.open_artifact(name, ref, format)
+    art = info.artifact
+    size = int(art.size or 0)
+    etag = f'"{art.sha256}"'
+    safe = _UNSAFE.sub("_", info.filename) or "artifact"
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "X-Modelport-Sha256": str(art.sha256),
+        "Content-Disposition": f'attachment; filename="{safe}"',
+        "Cache-Control": "public, max-age=31536000, immutable" if ref.isdigit() else "no-cache",
+    }
+    if request.headers.get("if-none-match") in (etag, art.sha256):
+        fh.close()
+        return Response(status_code=304, headers=headers)
+    if_range = request.headers.get("if-range")
+    range_header = request.headers.get("range") if if_range in (None, etag) else None
+    try:
+        span = parse_range(range_header, size)
+    except RangeNotSatisfiable:
+        fh.close()
+        return problem(
+            request,
+            416,
+            "RangeNotSatisfiable",
+            f"range {range_header!r} lies outside the artifact of {size} bytes; "
+            f"request bytes between 0 and {max(size - 1, 0)}",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    media = art.media_type or "application/octet-stream"
+    if span is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(_iter_range(fh, 0, size), media_type=media, headers=headers)
+    start, end = span
+    headers["Content-Length"] = str(end - start + 1)
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return StreamingResponse(
+        _iter_range(fh, start, end - start + 1), status_code=206, media_type=media, headers=headers
+    )
+
+
+@router.put(
+    "/models/{name}/aliases/{alias}", response_model=AliasOut, summary="Set or move an alias"
+)
+def set_alias(name: str, alias: str, body: AliasBody, registry: RegistryDep) -> AliasOut:
+    return AliasOut.of(registry.set_alias(name, alias, body.version))
+
+
+@router.delete("/models/{name}/aliases/{alias}", status_code=204, summary="Remove an alias")
+def delete_alias(name: str, alias: str, registry: RegistryDep) -> Response:
+    registry.delete_alias(name, alias)
+    return Response(status_code=204)

@@ -1,0 +1,379 @@
+"""The job runner: claims queued jobs and runs each in an isolated worker process.
+
+For every job the runner prepares a private directory, runs
+``python -m converters.worker JOB_DIR`` with a wall-clock timeout, an address-space
+limit and an environment without any ``MODELPORT_*`` variable, then stores what the
+worker wrote (see "Conversion worker protocol" in docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from registry._orm import ArtifactRow, JobRow, VersionRow, utcnow
+from registry._packing import pack_directory
+from registry._service import Registry, safe_suffix
+
+__all__ = ["JobRunner"]
+
+log = logging.getLogger("modelport.jobs")
+
+MAX_ATTEMPTS = 2  # a crashed worker is retried once
+_USABLE = ("passed", "weak")
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _WorkerCrashed(Exception):
+    """The worker died without a result; worth one more try."""
+
+
+class _JobFailed(Exception):
+    """The job cannot succeed (timeout, memory, bad result); no retry."""
+
+
+@dataclass
+class _Claim:
+    job_id: str
+    version_id: int
+    attempts: int
+
+
+class JobRunner:
+    """Background threads that drain the job queue of one registry.
+
+    >>> runner = JobRunner(registry); runner.start()     # doctest: +SKIP
+    >>> runner.stop()                                     # doctest: +SKIP
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.settings = registry.settings
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._procs: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Requeue jobs left running by a previous process, then start the threads."""
+        self.requeue_interrupted()
+        for i in range(self.settings.worker_concurrency):
+            t = threading.Thread(target=self._loop, name=f"modelport-jobs-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            proc.kill()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads.clear()
+
+    def notify(self) -> None:
+        """Wake a sleeping runner (called after an upload queued a job)."""
+        self._wake.set()
+
+    def requeue_interrupted(self) -> int:
+        with self.registry.db.write() as s:
+            res = s.execute(
+                update(JobRow).where(JobRow.status == "running").values(status="queued")
+            )
+            s.execute(
+                update(VersionRow)
+                .where(
+                    VersionRow.status == "converting",
+                    VersionRow.id.in_(select(JobRow.version_id).where(JobRow.status == "queued")),
+                )
+                .values(status="pending")
+            )
+            return int(res.rowcount or 0)  # type: ignore[attr-defined]
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:
+                log.exception("job runner iteration failed")
+                worked = False
+            if not worked:
+                self._wake.wait(self.settings.job_poll_s)
+                self._wake.clear()
+
+    # -- one job -------------------------------------------------------------------
+
+    def run_once(self) -> bool:
+        """Claim and run one queued job; False when the queue was empty."""
+        claim = self._claim()
+        if claim is None:
+            return False
+        t0 = time.monotonic()
+        timings: dict[str, float] = {}
+        job_dir = Path(tempfile.mkdtemp(prefix=f"job-{claim.job_id}-", dir=self._jobs_root()))
+        try:
+            self._prepare(claim, job_dir)
+            timings["prepare_s"] = round(time.monotonic() - t0, 4)
+            t1 = time.monotonic()
+            result = self._run_worker(job_dir)
+            timings["worker_s"] = round(time.monotonic() - t1, 4)
+            t2 = time.monotonic()
+            self._record(claim, job_dir, result, timings, t2)
+        except _WorkerCrashed as exc:
+            timings["worker_s"] = round(time.monotonic() - t0, 4)
+            self._crashed(claim, str(exc), timings)
+        except _JobFailed as exc:
+            self._fail(claim, str(exc), timings)
+        except Exception as exc:
+            log.exception("job %s failed", claim.job_id)
+            self._fail(claim, f"internal error while running the job: {exc}", timings)
+        finally:
+            shutil.rmtree(job_dir, ignore_errors=True)
+        return True
+
+    def _jobs_root(self) -> Path:
+        root = self.settings.jobs_dir
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    def _claim(self) -> _Claim | None:
+        """Take the oldest queued job. The conditional UPDATE makes two claimers safe."""
+        for _ in range(5):
+            with self.registry.db.write() as s:
+                row = s.execute(
+                    select(JobRow.id, JobRow.version_id, JobRow.attempts)
+                    .where(JobRow.status == "queued")
+                    .order_by(JobRow.created_at, JobRow.id)
+                    .limit(1)
+                ).first()
+                if row is None:
+                    return None
+                job_id, version_id, attempts = row
+                now = utcnow()
+                res = s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id, JobRow.status == "queued")
+                    .values(status="running", attempts=attempts + 1, started_at=now)
+                )
+                if res.rowcount != 1:  # type: ignore[attr-defined]
+                    continue
+                s.execute(
+                    update(VersionRow)
+                    .where(VersionRow.id == version_id)
+                    .values(status="converting", updated_at=now)
+                )
+                return _Claim(job_id, version_id, attempts + 1)
+        return None
+
+    def _prepare(self, claim: _Claim, job_dir: Path) -> None:
+        with self.registry.db.read() as s:
+            v = s.get(VersionRow, claim.version_id)
+            assert v is not None
+            source_name = "model" + safe_suffix(v.source_filename)
+            request: dict[str, Any] = {
+                "source": f"input/{source_name}",
+                "filename": v.source_filename,
+                "framework": v.framework,
+                "targets": list(v.targets or []),
+                "sample": f"input/sample.{v.sample_kind}" if v.sample_sha256 else None,
+                "tolerance": v.tolerance,
+                "options": {"allow_pickle": self.settings.allow_pickle},
+            }
+            source_sha, sample_sha = v.source_sha256, v.sample_sha256
+        (job_dir / "input").mkdir()
+        (job_dir / "out").mkdir()
+        store = self.registry.store
+        store.copy_to(source_sha, job_dir / request["source"])
+        if sample_sha:
+            store.copy_to(sample_sha, job_dir / request["sample"])
+        (job_dir / "request.json").write_text(json.dumps(request, indent=2))
+
+    def _worker_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
+        path = env.get("PYTHONPATH", "")
+        env["PYTHONPATH"] = str(_ROOT) + (os.pathsep + path if path else "")
+        return env
+
+    def _limits(self) -> Any:
+        mb = self.settings.job_memory_mb
+        if mb <= 0 or sys.platform != "linux":
+            return None
+        limit = mb * 1024 * 1024
+
+        def apply() -> None:  # runs in the child between fork and exec: no locks taken
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+        return apply
+
+    def _run_worker(self, job_dir: Path) -> dict[str, Any]:
+        cmd = [self.settings.worker_python, "-m", "converters.worker", str(job_dir)]
+        log_path = job_dir / "worker.log"
+        timeout = self.settings.job_timeout_s
+        with log_path.open("wb") as out:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=job_dir,
+                env=self._worker_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=self._limits(),
+                process_group=0,
+            )
+            with self._lock:
+                self._procs.add(proc)
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise _JobFailed(
+                    f"the conversion worker timed out after {timeout:g}s and was stopped; "
+                    "raise MODELPORT_JOB_TIMEOUT_S or upload a smaller model"
+                ) from None
+            finally:
+                with self._lock:
+                    self._procs.discard(proc)
+        tail = log_path.read_text(errors="replace")[-2000:]
+        if self._stop.is_set():
+            raise _WorkerCrashed("the server stopped while the job was running")
+        result_path = job_dir / "result.json"
+        if result_path.is_file():
+            try:
+                result = json.loads(result_path.read_text())
+            except ValueError as exc:
+                raise _JobFailed(f"the worker wrote an unreadable result.json: {exc}") from None
+            if not isinstance(result, dict):
+                raise _JobFailed("the worker wrote a result.json that is not an object")
+            return result
+        if "MemoryError" in tail or "std::bad_alloc" in tail:
+            raise _JobFailed(
+                f"the conversion worker ran out of memory (limit {self.settings.job_memory_mb} "
+                "MB); raise MODELPORT_JOB_MEMORY_MB or upload a smaller model"
+            )
+        raise _WorkerCrashed(
+            f"the conversion worker exited with code {code} without a result: {tail.strip()[-600:]}"
+        )
+
+    # -- results -------------------------------------------------------------------
+
+    def _store_artifact(self, job_dir: Path, item: dict[str, Any]) -> dict[str, Any]:
+        fmt = str(item.get("format", ""))
+        fields: dict[str, Any] = {
+            "format": fmt,
+            "status": str(item.get("status", "error")),
+            "media_type": item.get("media_type"),
+            "validation": item.get("validation"),
+            "converter": item.get("converter"),
+            "signature": item.get("signature"),
+            "error": item.get("error"),
+            "sha256": None,
+            "size": None,
+            "files": None,
+        }
+        rel = item.get("path")
+        if not rel:
+            return fields
+        path = (job_dir / str(rel)).resolve()
+        if not path.is_relative_to(job_dir.resolve()) or not path.exists():
+            fields.update(status="error", error=f"the worker reported a missing path {rel!r}")
+            return fields
+        if path.is_dir():
+            tar = job_dir / f"{fmt}.tar"
+            fields["files"] = pack_directory(path, tar)
+            fields["media_type"] = "application/x-tar"
+            path = tar
+        blob = self.registry.store.put_file(path)
+        fields.update(sha256=blob.sha256, size=blob.size)
+        return fields
+
+    def _record(
+        self,
+        claim: _Claim,
+        job_dir: Path,
+        result: dict[str, Any],
+        timings: dict[str, float],
+        t_store: float,
+    ) -> None:
+        items = [i for i in result.get("artifacts") or [] if isinstance(i, dict)]
+        stored = [self._store_artifact(job_dir, i) for i in items if i.get("format") != "source"]
+        timings["store_s"] = round(time.monotonic() - t_store, 4)
+        usable = [a for a in stored if a["status"] in _USABLE]
+        error = None
+        if not usable:
+            reasons = [f"{a['format']}: {a['error'] or a['status']}" for a in stored]
+            error = result.get("error") or "; ".join(reasons) or "the worker produced no artifact"
+        now = utcnow()
+        with self.registry.db.write() as s:
+            v = s.get(VersionRow, claim.version_id)
+            assert v is not None
+            for old in s.scalars(
+                select(ArtifactRow).where(
+                    ArtifactRow.version_id == v.id, ArtifactRow.format != "source"
+                )
+            ):
+                s.delete(old)
+            s.flush()
+            for a in stored:
+                s.add(ArtifactRow(version_id=v.id, created_at=now, **a))
+            if isinstance(result.get("signature"), dict):
+                v.signature = result["signature"]
+            if isinstance(result.get("lineage"), dict):
+                v.lineage = result["lineage"]
+            v.status = "ready" if usable else "failed"
+            v.error = None if usable else str(error)
+            v.updated_at = now
+            job = s.get(JobRow, claim.job_id)
+            assert job is not None
+            job.status = "succeeded" if usable else "failed"
+            job.error = None if usable else str(error)
+            job.finished_at = now
+            job.timings = timings
+
+    def _crashed(self, claim: _Claim, reason: str, timings: dict[str, float]) -> None:
+        if self._stop.is_set():
+            return  # left 'running'; requeued on the next start
+        if claim.attempts < MAX_ATTEMPTS:
+            log.warning("job %s: %s; retrying", claim.job_id, reason)
+            with self.registry.db.write() as s:
+                s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == claim.job_id)
+                    .values(status="queued", error=reason, timings=timings)
+                )
+            return
+        self._fail(claim, reason, timings)
+
+    def _fail(self, claim: _Claim, reason: str, timings: dict[str, float]) -> None:
+        if self._stop.is_set():
+            return
+        now = utcnow()
+        with self.registry.db.write() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == claim.job_id)
+                .values(status="failed", error=reason, finished_at=now, timings=timings)
+            )
+            s.execute(
+                update(VersionRow)
+                .where(VersionRow.id == claim.version_id)
+                .values(status="failed", error=reason, updated_at=now)
+            )

@@ -1,0 +1,623 @@
+"""The registry service: the one object the API talks to."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any, BinaryIO
+
+from sqlalchemy import String, cast, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from registry._blobs import LocalBlobStore, StagedBlob
+from registry._cursor import decode_cursor, encode_cursor
+from registry._db import Database
+from registry._domain import (
+    ARTIFACT_FORMATS,
+    Alias,
+    Artifact,
+    ArtifactStream,
+    Job,
+    Model,
+    ModelVersion,
+    Page,
+    SourceFile,
+    aware,
+)
+from registry._errors import JobNotFound
+from registry._orm import AliasRow, ArtifactRow, JobRow, ModelRow, VersionRow, utcnow
+from registry._settings import Settings
+from runtime import check_alias, check_name
+from runtime.errors import (
+    AliasNotFound,
+    ArtifactNotFound,
+    InvalidModelRef,
+    InvalidUpload,
+    ModelNotFound,
+    UnsupportedFormat,
+    VersionNotFound,
+)
+
+__all__ = ["CreatedVersion", "Registry"]
+
+MAX_LIMIT = 200
+_SAFE_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,12}")
+_MEDIA_TYPES = {"onnx": "application/onnx"}
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedVersion:
+    """What an accepted upload returns."""
+
+    name: str
+    version: int
+    status: str
+    job_id: str
+
+
+def clean_filename(filename: str | None) -> str:
+    """The last path component of a client's file name (display only, never a path)."""
+    raw = (filename or "").strip()
+    base = PureWindowsPath(PurePosixPath(raw).name).name.strip()
+    base = "".join(ch for ch in base if ch.isprintable())[:255]
+    if not base or base in (".", ".."):
+        raise InvalidUpload(
+            "the uploaded file has no name; send it with a file name like 'model.onnx'"
+        )
+    return base
+
+
+def safe_suffix(filename: str) -> str:
+    """A file ending such as ``.onnx`` or ``.tar.gz`` made only of letters and digits."""
+    parts = PurePosixPath(filename.lower()).suffixes[-2:]
+    kept = [p for p in parts if _SAFE_SUFFIX.fullmatch(p)]
+    if len(kept) == 2 and kept[0] != ".tar":
+        kept = kept[1:]
+    return "".join(kept)
+
+
+def _check_tags(tags: Any) -> dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+    ):
+        raise InvalidUpload(
+            'tags must be a JSON object of strings, e.g. {"team": "fraud", "stage": "dev"}'
+        )
+    if len(tags) > 64 or any(len(k) > 128 or len(v) > 1024 for k, v in tags.items()):
+        raise InvalidUpload(
+            "too many or too long tags: at most 64, keys <= 128 and values <= 1024 characters"
+        )
+    return dict(tags)
+
+
+def parse_tags(raw: str | None) -> dict[str, str]:
+    """Parse the ``tags`` form field (a JSON object of strings)."""
+    if raw is None or raw.strip() == "":
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidUpload(
+            f'tags is not valid JSON ({raw[:60]!r}); send an object like {{"team": "fraud"}}'
+        ) from None
+    return _check_tags(value)
+
+
+def _check_tolerance(tolerance: dict[str, float] | None) -> dict[str, float] | None:
+    if tolerance is None:
+        return None
+    for key, value in tolerance.items():
+        if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            raise InvalidUpload(f"{key} must be a finite number >= 0, got {value!r}")
+    return {k: float(v) for k, v in tolerance.items()}
+
+
+def _sample_kind(filename: str | None, staged: StagedBlob) -> str:
+    suffix = safe_suffix(clean_filename(filename))
+    with staged.path.open("rb") as fh:
+        head = fh.read(6)
+    if suffix == ".npy" and head == b"\x93NUMPY":
+        return "npy"
+    if suffix == ".npz" and head[:2] == b"PK":
+        return "npz"
+    raise InvalidUpload(
+        f"sample {filename!r} is not a NumPy .npy or .npz file; save inputs with "
+        "numpy.save('sample.npy', x) or numpy.savez('sample.npz', x=x)"
+    )
+
+
+class Registry:
+    """Versions, aliases, artifacts and jobs over one database and one blob store.
+
+    >>> reg = Registry(Settings(data_dir=Path("/tmp/mp")))        # doctest: +SKIP
+    >>> reg.create_version("lin", open("lin.onnx", "rb"), "lin.onnx")  # doctest: +SKIP
+    CreatedVersion(name='lin', version=1, status='pending', job_id='...')
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database | None = None,
+        store: LocalBlobStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db or Database.from_settings(settings)
+        self.store = store or LocalBlobStore(settings.blob_dir)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # -- uploads -----------------------------------------------------------------
+
+    def create_version(
+        self,
+        name: str,
+        stream: BinaryIO,
+        filename: str | None,
+        *,
+        framework: str | None = None,
+        targets: Sequence[str] | None = None,
+        sample: BinaryIO | None = None,
+        sample_filename: str | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        created_by: str | None = None,
+        tolerance: dict[str, float] | None = None,
+    ) -> CreatedVersion:
+        """Store an upload and queue its conversion job.
+
+        The upload is streamed to the blob store and checked cheaply first; the version,
+        its source artifact and its job are then written in one transaction, so a failure
+        at any step leaves no version behind.
+
+        Raises ``InvalidModelRef``, ``InvalidUpload``, ``UnsupportedMediaType``,
+        ``PayloadTooLarge``.
+        """
+        check_name(name)
+        fname = clean_filename(filename)
+        tags = _check_tags(tags)
+        tol = _check_tolerance(tolerance)
+        limit = self.settings.max_upload_bytes
+        with self.store.staging(stream, limit=limit) as staged:
+            if staged.size == 0:
+                raise InvalidUpload(f"the uploaded file {fname!r} is empty")
+            fw = self._detect(staged, fname, framework)
+            chosen = self._targets(fw, targets)
+            if sample is not None:
+                with self.store.staging(sample, limit=limit) as sample_staged:
+                    kind = _sample_kind(sample_filename, sample_staged)
+                    sample_blob = sample_staged.commit()
+            else:
+                kind, sample_blob = None, None
+            source = staged.commit()
+        fields = {
+            "framework": fw,
+            "source_filename": fname,
+            "source_sha256": source.sha256,
+            "source_size": source.size,
+            "sample_sha256": sample_blob.sha256 if sample_blob else None,
+            "sample_kind": kind,
+            "targets": chosen,
+            "tolerance": tol,
+            "description": description or "",
+            "tags": tags,
+            "created_by": created_by,
+        }
+        return self._insert_version(name, fields)
+
+    def _detect(self, staged: StagedBlob, filename: str, declared: str | None) -> str:
+        from converters import detect_framework
+
+        return detect_framework(
+            staged.path, filename, declared or None, allow_pickle=self.settings.allow_pickle
+        )
+
+    def _targets(self, framework: str, requested: Sequence[str] | None) -> list[str]:
+        from converters import applicable_targets
+
+        available = applicable_targets(framework)
+        if not requested:
+            return available
+        wanted = list(dict.fromkeys(t.strip().lower() for t in requested if t.strip()))
+        unknown = [t for t in wanted if t not in available]
+        if unknown:
+            raise UnsupportedFormat(
+                f"target(s) {', '.join(unknown)} do not apply to a {framework} model; "
+                f"choose from: {', '.join(available) or 'none'}"
+            )
+        return wanted
+
+    def _insert_version(self, name: str, fields: dict[str, Any]) -> CreatedVersion:
+        now = utcnow()
+        job_id = uuid.uuid4().hex
+        with self.db.write() as s:
+            insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+            s.execute(
+                insert(ModelRow)
+                .values(
+                    name=name,
+                    description=fields["description"],
+                    tags={},
+                    last_version=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            model_id, number = s.execute(
+                update(ModelRow)
+                .where(ModelRow.name == name)
+                .values(last_version=ModelRow.last_version + 1, updated_at=now)
+                .returning(ModelRow.id, ModelRow.last_version)
+            ).one()
+            model = s.get(ModelRow, model_id)
+            assert model is not None
+            if fields["tags"]:
+                model.tags = {**(model.tags or {}), **fields["tags"]}
+            if not model.description and fields["description"]:
+                model.description = fields["description"]
+            row = VersionRow(
+                model_id=model_id,
+                version=number,
+                status="pending",
+                created_at=now,
+                updated_at=now,
+                **fields,
+            )
+            s.add(row)
+            s.flush()
+            s.add(
+                ArtifactRow(
+                    version_id=row.id,
+                    format="source",
+                    sha256=fields["source_sha256"],
+                    size=fields["source_size"],
+                    media_type=_MEDIA_TYPES.get(fields["framework"], "application/octet-stream"),
+                    status="stored",
+                    created_at=now,
+                )
+            )
+            s.add(
+                JobRow(
+                    id=job_id, kind="convert", version_id=row.id, status="queued", created_at=now
+                )
+            )
+        return CreatedVersion(name, number, "pending", job_id)
+
+    # -- models ------------------------------------------------------------------
+
+    def list_models(
+        self, q: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page[Model]:
+        """Models sorted by name; ``q`` matches name, description or tags (case-insensitive)."""
+        limit = max(1, min(limit, MAX_LIMIT))
+        after = decode_cursor(cursor, str)
+        stmt = select(ModelRow).order_by(ModelRow.name).limit(limit + 1)
+        if after is not None:
+            stmt = stmt.where(ModelRow.name > after)
+        if q:
+            pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            stmt = stmt.where(
+                or_(
+                    ModelRow.name.ilike(pattern, escape="\\"),
+                    ModelRow.description.ilike(pattern, escape="\\"),
+                    cast(ModelRow.tags, String).ilike(pattern, escape="\\"),
+                )
+            )
+        with self.db.read() as s:
+            rows = list(s.scalars(stmt))
+            more = len(rows) > limit
+            rows = rows[:limit]
+            items = _models(s, rows)
+        return Page(items, encode_cursor(rows[-1].name) if more else None)
+
+    def get_model(self, name: str) -> Model:
+        check_name(name)
+        with self.db.read() as s:
+            return _models(s, [_model_row(s, name)])[0]
+
+    # -- versions ----------------------------------------------------------------
+
+    def list_versions(
+        self, name: str, limit: int = 50, cursor: str | None = None
+    ) -> Page[ModelVersion]:
+        """Versions of ``name``, newest first."""
+        check_name(name)
+        limit = max(1, min(limit, MAX_LIMIT))
+        before = decode_cursor(cursor, int)
+        with self.db.read() as s:
+            model = _model_row(s, name)
+            stmt = (
+                select(VersionRow)
+                .where(VersionRow.model_id == model.id)
+                .order_by(VersionRow.version.desc())
+                .limit(limit + 1)
+            )
+            if before is not None:
+                stmt = stmt.where(VersionRow.version < before)
+            rows = list(s.scalars(stmt))
+            more = len(rows) > limit
+            rows = rows[:limit]
+            items = _versions(s, model, rows)
+        return Page(items, encode_cursor(rows[-1].version) if more else None)
+
+    def get_version(self, name: str, ref: str | int) -> ModelVersion:
+        """One version by number, ``latest`` or alias.
+
+        Raises ``ModelNotFound``, ``VersionNotFound``, ``AliasNotFound``, ``InvalidModelRef``.
+        """
+        check_name(name)
+        with self.db.read() as s:
+            model = _model_row(s, name)
+            row = _resolve(s, model, ref)
+            return _versions(s, model, [row])[0]
+
+    # -- aliases -----------------------------------------------------------------
+
+    def set_alias(self, name: str, alias: str, version: int) -> Alias:
+        """Point ``alias`` at ``version`` (creating or moving it)."""
+        check_name(name)
+        check_alias(alias)
+        with self.db.write() as s:
+            model = _model_row(s, name)
+            row = _resolve(s, model, int(version))
+            existing = s.scalar(
+                select(AliasRow).where(AliasRow.model_id == model.id, AliasRow.alias == alias)
+            )
+            if existing is None:
+                s.add(AliasRow(model_id=model.id, alias=alias, version_id=row.id))
+            else:
+                existing.version_id = row.id
+                existing.updated_at = utcnow()
+            model.updated_at = utcnow()
+        return Alias(name, alias, row.version)
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        check_name(name)
+        check_alias(alias)
+        with self.db.write() as s:
+            model = _model_row(s, name)
+            existing = s.scalar(
+                select(AliasRow).where(AliasRow.model_id == model.id, AliasRow.alias == alias)
+            )
+            if existing is None:
+                raise AliasNotFound(_no_alias(name, alias))
+            s.delete(existing)
+
+    # -- jobs and artifacts --------------------------------------------------------
+
+    def get_job(self, job_id: str) -> Job:
+        with self.db.read() as s:
+            found = s.execute(
+                select(JobRow, VersionRow.version, ModelRow.name)
+                .join(VersionRow, JobRow.version_id == VersionRow.id)
+                .join(ModelRow, VersionRow.model_id == ModelRow.id)
+                .where(JobRow.id == job_id)
+            ).first()
+            if found is None:
+                raise JobNotFound(
+                    f"no job with id {job_id!r}; job ids come from the upload's response"
+                )
+            job, number, name = found
+            return _job(job, name, number)
+
+    def open_artifact(self, name: str, ref: str | int, fmt: str) -> tuple[ArtifactStream, BinaryIO]:
+        """The artifact of ``format`` and an open binary stream of its bytes."""
+        version = self.get_version(name, ref)
+        if fmt not in ARTIFACT_FORMATS:
+            raise ArtifactNotFound(
+                f"unknown artifact format {fmt!r}; use one of {', '.join(ARTIFACT_FORMATS)}"
+            )
+        art = next((a for a in version.artifacts if a.format == fmt), None)
+        have = ", ".join(a.format for a in version.artifacts if a.sha256) or "none"
+        if art is None or art.sha256 is None:
+            why = f" ({art.status}: {art.error})" if art is not None else ""
+            raise ArtifactNotFound(
+                f"{name}:{version.version} has no downloadable {fmt!r} artifact{why}; "
+                f"available: {have}"
+            )
+        filename = (
+            version.source.filename
+            if fmt == "source"
+            else _artifact_filename(name, version.version, art)
+        )
+        return (
+            ArtifactStream(name, version.version, art, filename),
+            self.store.open(art.sha256),
+        )
+
+    def check_ready(self) -> None:
+        """Raise when the database or the blob store is unusable."""
+        with self.db.read() as s:
+            s.execute(text("SELECT 1"))
+        self.store.check_writable()
+
+
+# -- row helpers ---------------------------------------------------------------------
+
+
+def _no_alias(name: str, alias: str) -> str:
+    return (
+        f"model {name!r} has no alias {alias!r}; "
+        f"set it with PUT /api/v1/models/{name}/aliases/{alias}"
+    )
+
+
+def _model_row(s: Session, name: str) -> ModelRow:
+    row = s.scalar(select(ModelRow).where(ModelRow.name == name))
+    if row is None:
+        raise ModelNotFound(
+            f"no model named {name!r}; list models with GET /api/v1/models or push one first"
+        )
+    return row
+
+
+def _resolve(s: Session, model: ModelRow, ref: str | int) -> VersionRow:
+    text_ref = str(ref)
+    if text_ref.isdigit():
+        number = int(text_ref)
+        row = s.scalar(
+            select(VersionRow).where(VersionRow.model_id == model.id, VersionRow.version == number)
+        )
+        if row is None:
+            raise VersionNotFound(
+                f"model {model.name!r} has no version {number} "
+                f"(latest is {model.last_version or 'none'})"
+            )
+        return row
+    if text_ref == "latest":
+        row = s.scalar(
+            select(VersionRow)
+            .where(VersionRow.model_id == model.id)
+            .order_by(VersionRow.version.desc())
+            .limit(1)
+        )
+        if row is None:
+            raise VersionNotFound(f"model {model.name!r} has no versions yet")
+        return row
+    try:
+        check_alias(text_ref)
+    except InvalidModelRef:
+        raise InvalidModelRef(
+            f"invalid version reference {text_ref!r}: use a version number, 'latest' or an alias"
+        ) from None
+    row = s.scalar(
+        select(VersionRow)
+        .join(AliasRow, AliasRow.version_id == VersionRow.id)
+        .where(AliasRow.model_id == model.id, AliasRow.alias == text_ref)
+    )
+    if row is None:
+        raise AliasNotFound(_no_alias(model.name, text_ref))
+    return row
+
+
+def _models(s: Session, rows: list[ModelRow]) -> list[Model]:
+    ids = [r.id for r in rows]
+    if not ids:
+        return []
+    stats = {
+        mid: (latest, count)
+        for mid, latest, count in s.execute(
+            select(VersionRow.model_id, func.max(VersionRow.version), func.count(VersionRow.id))
+            .where(VersionRow.model_id.in_(ids))
+            .group_by(VersionRow.model_id)
+        )
+    }
+    aliases: dict[int, dict[str, int]] = {i: {} for i in ids}
+    for mid, alias, number in s.execute(
+        select(AliasRow.model_id, AliasRow.alias, VersionRow.version)
+        .join(VersionRow, AliasRow.version_id == VersionRow.id)
+        .where(AliasRow.model_id.in_(ids))
+        .order_by(AliasRow.alias)
+    ):
+        aliases[mid][alias] = number
+    out = []
+    for r in rows:
+        latest, count = stats.get(r.id, (None, 0))
+        out.append(
+            Model(
+                name=r.name,
+                description=r.description or "",
+                tags=dict(r.tags or {}),
+                created_at=aware(r.created_at),  # type: ignore[arg-type]
+                updated_at=aware(r.updated_at),  # type: ignore[arg-type]
+                latest_version=latest,
+                version_count=int(count),
+                aliases=aliases[r.id],
+            )
+        )
+    return out
+
+
+def _artifact(row: ArtifactRow) -> Artifact:
+    return Artifact(
+        format=row.format,
+        sha256=row.sha256,
+        size=row.size,
+        media_type=row.media_type,
+        status=row.status,
+        validation=row.validation,
+        converter=row.converter,
+        signature=row.signature,
+        files=row.files,
+        error=row.error,
+    )
+
+
+def _versions(s: Session, model: ModelRow, rows: list[VersionRow]) -> list[ModelVersion]:
+    ids = [r.id for r in rows]
+    if not ids:
+        return []
+    order = {f: i for i, f in enumerate(ARTIFACT_FORMATS)}
+    arts: dict[int, list[Artifact]] = {i: [] for i in ids}
+    for a in s.scalars(select(ArtifactRow).where(ArtifactRow.version_id.in_(ids))):
+        arts[a.version_id].append(_artifact(a))
+    aliases: dict[int, list[str]] = {i: [] for i in ids}
+    for vid, alias in s.execute(
+        select(AliasRow.version_id, AliasRow.alias)
+        .where(AliasRow.version_id.in_(ids))
+        .order_by(AliasRow.alias)
+    ):
+        aliases[vid].append(alias)
+    jobs: dict[int, str] = {}
+    for vid, jid in s.execute(
+        select(JobRow.version_id, JobRow.id)
+        .where(JobRow.version_id.in_(ids))
+        .order_by(JobRow.created_at)
+    ):
+        jobs[vid] = jid
+    return [
+        ModelVersion(
+            name=model.name,
+            version=r.version,
+            status=r.status,
+            framework=r.framework,
+            source=SourceFile(r.source_filename, r.source_sha256, r.source_size),
+            description=r.description or "",
+            tags=dict(r.tags or {}),
+            signature=r.signature,
+            lineage=r.lineage,
+            created_by=r.created_by,
+            created_at=aware(r.created_at),  # type: ignore[arg-type]
+            updated_at=aware(r.updated_at),  # type: ignore[arg-type]
+            aliases=aliases[r.id],
+            error=r.error,
+            job_id=jobs.get(r.id),
+            targets=list(r.targets or []),
+            artifacts=sorted(arts[r.id], key=lambda a: order.get(a.format, 99)),
+        )
+        for r in rows
+    ]
+
+
+def _job(row: JobRow, name: str, number: int) -> Job:
+    return Job(
+        id=row.id,
+        kind=row.kind,
+        name=name,
+        version=number,
+        status=row.status,
+        attempts=row.attempts,
+        error=row.error,
+        created_at=aware(row.created_at),  # type: ignore[arg-type]
+        started_at=aware(row.started_at),
+        finished_at=aware(row.finished_at),
+        timings=row.timings,
+    )
+
+
+_EXT = {"onnx": ".onnx", "pmml": ".pmml", "savedmodel": ".tar"}
+
+
+def _artifact_filename(name: str, number: int, art: Artifact) -> str:
+    ext = ".tar" if art.files else _EXT.get(art.format, ".bin")
+    return f"{name}-{number}{ext}"

@@ -1,0 +1,65 @@
+"""Settings of the registry process, read from ``MODELPORT_*`` environment variables."""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Configuration of one registry process.
+
+    Every field can be set through ``MODELPORT_<FIELD>``, e.g. ``MODELPORT_DATA_DIR``.
+
+    >>> Settings(data_dir=Path("/tmp/mp")).resolved_database_url
+    'sqlite:////tmp/mp/registry.db'
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODELPORT_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path("./modelport-data"), description="Blobs, jobs, SQLite db.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/registry.db"
+    )
+    max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
+    allow_pickle: bool = False
+    job_timeout_s: float = Field(default=600.0, ge=1.0)
+    job_memory_mb: int = Field(default=4096, ge=0, description="0 disables the limit.")
+    worker_concurrency: int = Field(default=1, ge=0, description="0 runs no job runner.")
+    worker_python: str = Field(default=sys.executable)
+    job_poll_s: float = Field(default=0.5, gt=0)
+    migrate_on_start: bool = True
+
+    @model_validator(mode="after")
+    def _absolute_data_dir(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file inside ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'registry.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "jobs"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built once from the environment."""
+    return Settings()
