@@ -17,11 +17,14 @@ from runtime._signature import Signature, TensorSpec
 from runtime.errors import ModelportError
 
 if TYPE_CHECKING:
+    from runtime._cache import Cache
     from runtime._devices import devices
+    from runtime._load import load
     from runtime._loaders import load_file, loaders, register_loader
     from runtime._model import Model, ModelInfo
 
 __all__ = [
+    "Cache",
     "Model",
     "ModelInfo",
     "ModelRef",
@@ -31,12 +34,15 @@ __all__ = [
     "check_alias",
     "check_name",
     "devices",
+    "load",
     "load_file",
     "loaders",
     "register_loader",
 ]
 
 _LAZY = {
+    "Cache": "runtime._cache",
+    "load": "runtime._load",
     "Model": "runtime._model",
     "ModelInfo": "runtime._model",
     "devices": "runtime._devices",

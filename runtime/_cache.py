@@ -13,13 +13,25 @@ Every write goes to a temporary file in the same folder and is renamed into plac
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
+import re
 import shutil
 import tarfile
 import tempfile
+import time
+import warnings
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-__all__ = ["cache_root", "unpack_tar"]
+from runtime.errors import IntegrityError
+
+__all__ = ["Cache", "cache_root", "parse_size", "unpack_tar"]
+
+_SHA_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
@@ -60,3 +72,205 @@ def unpack_tar(tar_path: Path, sha256: str, cache_dir: str | Path | None = None)
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1 << 10,
+    "kb": 1 << 10,
+    "kib": 1 << 10,
+    "m": 1 << 20,
+    "mb": 1 << 20,
+    "mib": 1 << 20,
+    "g": 1 << 30,
+    "gb": 1 << 30,
+    "gib": 1 << 30,
+    "t": 1 << 40,
+    "tb": 1 << 40,
+    "tib": 1 << 40,
+}
+
+
+def parse_size(text: str | int | None) -> int | None:
+    """``"500M"``, ``"2GiB"``, ``"1048576"`` -> bytes; None or empty -> None (unbounded)."""
+    if text is None or isinstance(text, int):
+        return text
+    raw = text.strip().lower().replace(" ", "")
+    if not raw:
+        return None
+    digits = raw.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = raw[len(digits) :]
+    try:
+        return int(float(digits) * _SIZE_UNITS[unit])
+    except (KeyError, ValueError):
+        raise ValueError(
+            f"cache size {text!r} does not parse; write bytes or a number with K, M, G or T "
+            "(e.g. MODELPORT_CACHE_MAX=2G)"
+        ) from None
+
+
+class Cache:
+    """The cache folder of one process; safe to share between processes."""
+
+    def __init__(self, root: str | Path | None = None, max_bytes: int | str | None = None):
+        self.root = cache_root(root)
+        if max_bytes is None:
+            max_bytes = os.environ.get("MODELPORT_CACHE_MAX")
+        self.max_bytes = parse_size(max_bytes)
+
+    # blobs ---------------------------------------------------------------------------
+    def blob_path(self, sha256: str) -> Path:
+        _check_sha(sha256)
+        return self.root / "blobs" / "sha256" / sha256[:2] / sha256[2:]
+
+    def lock(self, sha256: str) -> Any:
+        from filelock import FileLock
+
+        _check_sha(sha256)
+        path = self.root / "locks" / f"{sha256}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(path), timeout=600)
+
+    def verified(self, sha256: str) -> Path | None:
+        """The blob's path when present and intact; a tampered blob is removed (-> None)."""
+        from runtime._loaders import file_sha256
+
+        path = self.blob_path(sha256)
+        if not path.is_file():
+            return None
+        actual = file_sha256(path)
+        if actual == sha256:
+            self.touch(path)
+            return path
+        warnings.warn(
+            f"cached file {path} is corrupt (sha256 {actual}, expected {sha256}); "
+            "it is removed and will be fetched again",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        path.unlink(missing_ok=True)
+        shutil.rmtree(self.root / "unpacked" / sha256, ignore_errors=True)
+        return None
+
+    @staticmethod
+    def touch(path: Path) -> None:
+        with contextlib.suppress(OSError):
+            os.utime(path)
+
+    def store(self, sha256: str, chunks: Iterable[bytes]) -> Path:
+        """Write the streamed bytes as blob ``sha256``; refuse (and keep nothing) on mismatch."""
+        path = self.blob_path(sha256)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        fd, tmp = tempfile.mkstemp(prefix=".part-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if digest.hexdigest() != sha256:
+                raise IntegrityError(
+                    f"downloaded bytes hash to sha256 {digest.hexdigest()}, but the registry "
+                    f"announced {sha256}; nothing was kept. Retry; if it persists the "
+                    "registry's stored blob is damaged"
+                )
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return path
+
+    # refs (offline knowledge) ---------------------------------------------------------
+    def _refs(self, registry: str, name: str) -> Path:
+        key = re.sub(r"[^A-Za-z0-9._-]+", "_", registry)[:80]
+        key += "-" + hashlib.sha256(registry.encode()).hexdigest()[:8]
+        return self.root / "refs" / key / name
+
+    def save_version(self, registry: str, doc: dict[str, Any]) -> None:
+        folder = self._refs(registry, str(doc["name"]))
+        _atomic_write_text(folder / "versions" / f"{int(doc['version'])}.json", json.dumps(doc))
+
+    def load_version(self, registry: str, name: str, version: int) -> dict[str, Any] | None:
+        path = self._refs(registry, name) / "versions" / f"{int(version)}.json"
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data
+
+    def save_target(self, registry: str, name: str, ref: str, version: int) -> None:
+        doc = {"version": int(version), "resolved_at": time.time()}
+        _atomic_write_text(self._refs(registry, name) / "targets" / f"{ref}.json", json.dumps(doc))
+
+    def load_target(self, registry: str, name: str, ref: str) -> tuple[int, float] | None:
+        path = self._refs(registry, name) / "targets" / f"{ref}.json"
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            return int(doc["version"]), float(doc["resolved_at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    # eviction ---------------------------------------------------------------------------
+    def evict(self, keep: Iterable[str] = ()) -> list[str]:
+        """Remove least recently used blobs until the cache fits ``max_bytes``.
+
+        Blobs in ``keep`` (in use now) stay. Returns the removed sha256s.
+        """
+        if self.max_bytes is None:
+            return []
+        from filelock import FileLock
+
+        keep = set(keep)
+        (self.root / "locks").mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.root / "locks" / "evict.lock"), timeout=600):
+            entries = []
+            for path in (self.root / "blobs" / "sha256").glob("??/*"):
+                if path.name.startswith("."):
+                    continue
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                sha = path.parent.name + path.name
+                extra = _tree_size(self.root / "unpacked" / sha)
+                entries.append((st.st_mtime, sha, st.st_size + extra))
+            total = sum(size for _, _, size in entries)
+            removed = []
+            for _, sha, size in sorted(entries):
+                if total <= self.max_bytes:
+                    break
+                if sha in keep:
+                    continue
+                with self.lock(sha):
+                    self.blob_path(sha).unlink(missing_ok=True)
+                    shutil.rmtree(self.root / "unpacked" / sha, ignore_errors=True)
+                total -= size
+                removed.append(sha)
+            return removed
+
+
+def _tree_size(folder: Path) -> int:
+    if not folder.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _check_sha(sha256: str) -> None:
+    if not _SHA_RE.fullmatch(sha256):
+        raise IntegrityError(f"{sha256!r} is not a sha256 hex digest")

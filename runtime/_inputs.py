@@ -4,9 +4,10 @@ An :class:`InputPlan` is computed once per loaded model from its signature, so a
 does no signature parsing: the common case (one float32 array for a one-input model)
 costs a dtype identity test and a loop over the fixed dimensions.
 
-Casting rules: only float64 -> float32 (refused when a finite value would overflow)
-and int32 -> int64 happen silently; every other mismatch is a :class:`SignatureError`
-naming the input, what was expected and what was given.
+Casting rules: only float64 -> float32 (refused when a finite value would overflow),
+int32 -> int64 and the exact widenings float16 -> float32 -> float64 happen silently;
+every other mismatch is a :class:`SignatureError` naming the input, what was expected
+and what was given.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from runtime.errors import SignatureError
 __all__ = ["InputPlan", "InputSpec", "batch_rows"]
 
 _SAFE_CASTS = {
-    (np.dtype("float64"), np.dtype("float32")),
+    (np.dtype("float64"), np.dtype("float32")),  # range-checked below
     (np.dtype("int32"), np.dtype("int64")),
+    (np.dtype("float32"), np.dtype("float64")),  # widening: exact
+    (np.dtype("float16"), np.dtype("float32")),  # widening: exact
 }
 _F32_MAX = float(np.finfo(np.float32).max)
 _STRING_KINDS = frozenset("UOS")
@@ -116,6 +119,11 @@ class InputPlan:
         self.single = self.specs[0] if len(self.specs) == 1 else None
         self._by_name = {s.name: s for s in self.specs}
         self._shared = any(s.symbolic for s in self.specs) and len(self.specs) > 1
+        # Several per-row scalar inputs (PMML fields, sklearn columns) may also be fed
+        # from one (rows, n_inputs) matrix, its columns in signature order.
+        self._columns = len(self.specs) > 1 and all(
+            s.ndim == 1 or (s.ndim == 2 and s.fixed == ((1, 1),)) for s in self.specs
+        )
 
     def feeds(self, x: Any) -> dict[str, np.ndarray]:
         """Checked feeds for ``x``: an array, a mapping name -> array, or a DataFrame."""
@@ -126,6 +134,8 @@ class InputPlan:
             return self._from_mapping(x)
         if _is_dataframe(x):
             return self._from_frame(x)
+        if single is None and self._columns and isinstance(x, np.ndarray) and x.ndim == 2:
+            return self._from_matrix(x)
         if single is None:
             raise SignatureError(
                 f"this model has {len(self.specs)} inputs ({', '.join(self.names)}); pass a "
@@ -149,6 +159,18 @@ class InputPlan:
         feeds = {s.name: s.check(x[s.name]) for s in self.specs}
         if self._shared:
             self._check_shared_dims(feeds)
+        return feeds
+
+    def _from_matrix(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        if x.shape[1] != len(self.specs):
+            raise SignatureError(
+                f"a matrix for this model needs {len(self.specs)} columns "
+                f"({', '.join(self.names)}), given {x.shape[1]}"
+            )
+        feeds = {}
+        for i, spec in enumerate(self.specs):
+            column = x[:, i : i + 1] if spec.ndim == 2 else x[:, i]
+            feeds[spec.name] = spec.check(np.ascontiguousarray(column))
         return feeds
 
     def _from_frame(self, frame: Any) -> dict[str, np.ndarray]:

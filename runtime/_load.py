@@ -1,0 +1,335 @@
+"""``runtime.load``: resolve a reference, fetch into the verified cache, open the model."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import logging
+import tarfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from runtime._cache import Cache, unpack_tar
+from runtime._loaders import FORMAT_PREFERENCE, detect_format, file_sha256, load_file, open_model
+from runtime._model import Model
+from runtime._refs import ModelRef
+from runtime._remote import Fetcher, registry_url
+from runtime._signature import Signature
+from runtime.errors import (
+    ArtifactNotFound,
+    Conflict,
+    IntegrityError,
+    MissingDependency,
+    NotCached,
+    RegistryUnavailable,
+)
+
+__all__ = ["BACKEND_MODULES", "load", "usable_artifacts"]
+
+log = logging.getLogger("runtime")
+
+#: format -> (the library its loader needs, the pip extra that brings it)
+BACKEND_MODULES: dict[str, tuple[str, str]] = {
+    "onnx": ("onnxruntime", "modelport"),
+    "pmml": ("pypmml", "modelport[pmml]"),
+    "savedmodel": ("tensorflow", "modelport[tensorflow]"),
+}
+_SERVED = ("passed", "weak")
+_MANIFEST = "modelport.json"  # written by `modelport pull` next to the artifact
+_MODEL_KWARGS = ("device", "fallback", "batch_size")
+
+
+def _looks_like_path(ref: str | Path) -> bool:
+    if isinstance(ref, Path):
+        return True
+    return "/" in ref or "\\" in ref or ref.startswith(".") or Path(ref).exists()
+
+
+def usable_artifacts(doc: dict[str, Any], allow_unvalidated: bool = False) -> list[dict[str, Any]]:
+    """The version's artifacts that ``load`` may serve, best format first."""
+    ok = (*_SERVED, "failed") if allow_unvalidated else _SERVED
+    arts = [a for a in doc.get("artifacts", []) if a.get("format") != "source"]
+    usable = [a for a in arts if a.get("status") in ok]
+    rank = {f: i for i, f in enumerate(FORMAT_PREFERENCE)}
+    return sorted(usable, key=lambda a: rank.get(str(a["format"]), len(rank)))
+
+
+def _backend_present(fmt: str) -> bool:
+    module = BACKEND_MODULES.get(fmt, (None,))[0]
+    return module is None or importlib.util.find_spec(module) is not None
+
+
+def _formats_text(doc: dict[str, Any]) -> str:
+    arts = [a for a in doc.get("artifacts", []) if a.get("format") != "source"]
+    return ", ".join(f"{a['format']} ({a.get('status')})" for a in arts) or "none"
+
+
+def _choose(doc: dict[str, Any], fmt: str | None, allow_unvalidated: bool) -> dict[str, Any]:
+    label = f"{doc.get('name')}:{doc.get('version')}"
+    usable = usable_artifacts(doc, allow_unvalidated)
+    if fmt is not None:
+        for art in usable:
+            if art["format"] == fmt:
+                return art
+        raise ArtifactNotFound(
+            f"{label} has no usable {fmt!r} artifact; its artifacts: {_formats_text(doc)}. "
+            "Pick one of the passed/weak formats, or allow_unvalidated=True for 'failed' ones"
+        )
+    if not usable:
+        if doc.get("status") in ("pending", "converting"):
+            raise Conflict(
+                f"{label} is still {doc['status']}; wait until it is ready, then load again"
+            )
+        raise ArtifactNotFound(
+            f"{label} has no artifact that passed validation; its artifacts: "
+            f"{_formats_text(doc)}" + (f"; error: {doc['error']}" if doc.get("error") else "")
+        )
+    for art in usable:
+        if _backend_present(str(art["format"])):
+            return art
+    art = usable[0]
+    extra = BACKEND_MODULES.get(str(art["format"]), ("", "modelport"))[1]
+    raise MissingDependency(
+        f"{label} is available as {_formats_text(doc)}, but no installed backend loads any "
+        f"of them; install one, e.g. pip install '{extra}'"
+    )
+
+
+class _Resolver:
+    """Finds the version document of a reference, online or from the cache."""
+
+    def __init__(self, cache: Cache, url: str, token: str | None, timeout: float) -> None:
+        self.cache = cache
+        self.url = url
+        self.token = token
+        self.timeout = timeout
+        self._fetcher: Fetcher | None = None
+
+    @property
+    def fetcher(self) -> Fetcher:
+        if self._fetcher is None:
+            self._fetcher = Fetcher(self.url, self.token, self.timeout)
+        return self._fetcher
+
+    def close(self) -> None:
+        if self._fetcher is not None:
+            self._fetcher.close()
+
+    def resolve(self, ref: ModelRef) -> tuple[dict[str, Any], bool]:
+        """(version document, online?)."""
+        if ref.version is not None:
+            cached = self.cache.load_version(self.url, ref.name, ref.version)
+            if cached is not None and cached.get("status") == "ready":
+                return cached, False  # versions are immutable: no need to ask
+        try:
+            doc = self.fetcher.version(ref)
+        except RegistryUnavailable as exc:
+            return self._offline(ref, exc), False
+        if doc.get("status") == "ready":
+            self.cache.save_version(self.url, doc)
+        if not ref.is_pinned:
+            self.cache.save_target(self.url, ref.name, ref.ref, int(doc["version"]))
+        return doc, True
+
+    def _offline(self, ref: ModelRef, exc: RegistryUnavailable) -> dict[str, Any]:
+        version = ref.version
+        if version is None:
+            target = self.cache.load_target(self.url, ref.name, ref.ref)
+            if target is not None:
+                version, when = target
+                stamp = dt.datetime.fromtimestamp(when, dt.UTC).isoformat(timespec="seconds")
+                warnings.warn(
+                    f"registry {self.url} is unreachable; {ref} resolves to the last known "
+                    f"target {ref.name}:{version} (seen {stamp}), which may be out of date",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+        doc = None if version is None else self.cache.load_version(self.url, ref.name, version)
+        if doc is None:
+            raise RegistryUnavailable(
+                f"registry {self.url} is unreachable and nothing is cached for {ref}; "
+                "connect to the registry once (or set MODELPORT_URL) so the model gets cached"
+            ) from exc
+        return doc
+
+
+def _fetch(
+    cache: Cache, resolver: _Resolver, doc: dict[str, Any], art: dict[str, Any], online: bool
+) -> tuple[Path, str]:
+    """The verified blob of ``art``, downloading it when needed. Returns (path, origin)."""
+    sha = str(art["sha256"])
+    path = cache.verified(sha)
+    if path is not None:
+        return path, "cache"
+    with cache.lock(sha):
+        path = cache.verified(sha)  # another process may have fetched it meanwhile
+        if path is not None:
+            return path, "cache"
+        label = f"{doc['name']}:{doc['version']}"
+        try:
+            chunks = resolver.fetcher.download(str(doc["name"]), int(doc["version"]), art["format"])
+            path = cache.store(sha, chunks)
+        except RegistryUnavailable as exc:
+            raise NotCached(
+                f"registry {resolver.url} is unreachable and the {art['format']} artifact of "
+                f"{label} is not in the cache ({cache.root}); reconnect to fetch it"
+            ) from exc
+        except IntegrityError as exc:
+            raise IntegrityError(f"{label} ({art['format']}): {exc}") from exc
+        log.info("runtime: downloaded %s %s (%s bytes)", label, art["format"], art.get("size"))
+        return path, "download"
+
+
+def _is_tar(art: dict[str, Any]) -> bool:
+    return (
+        bool(art.get("files"))
+        or art["format"] == "savedmodel"
+        or "tar" in str(art.get("media_type") or "")
+    )
+
+
+def _load_local(ref: Path, fmt: str | None, kwargs: dict[str, Any]) -> Model:
+    path = ref.expanduser()
+    if path.is_dir():
+        doc = _read_json(path / _MANIFEST)
+        if doc is not None and doc.get("filename"):
+            return _load_pulled(path, doc, fmt, kwargs)
+    return load_file(path, format=fmt, **kwargs)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _load_pulled(
+    folder: Path, doc: dict[str, Any], fmt: str | None, kwargs: dict[str, Any]
+) -> Model:
+    """A folder written by ``modelport pull``: the artifact plus ``modelport.json``."""
+    name = Path(str(doc["filename"])).name  # never a path from the manifest, only a name
+    path = folder / name
+    label = f"{doc.get('name')}:{doc.get('version')}"
+    if not path.is_file():
+        raise ArtifactNotFound(f"{folder} lacks {name}, the artifact its {_MANIFEST} names")
+    art_fmt = str(doc.get("format") or "")
+    if fmt is not None and fmt != art_fmt:
+        raise ArtifactNotFound(f"{folder} holds the {art_fmt!r} artifact of {label}, not {fmt!r}")
+    if art_fmt == "source":
+        raise ArtifactNotFound(
+            f"{folder} holds the source upload of {label}, not a converted artifact; "
+            "pull with --format onnx|pmml|savedmodel"
+        )
+    sha = file_sha256(path)
+    if doc.get("sha256") and sha != doc["sha256"]:
+        raise IntegrityError(
+            f"{path} hashes to sha256 {sha}, but {_MANIFEST} says {doc['sha256']}; "
+            "the file was modified or truncated, pull it again"
+        )
+    target = path
+    if art_fmt == "savedmodel" or doc.get("files") or tarfile.is_tarfile(path):
+        target = unpack_tar(path, sha)
+    meta = {
+        "name": doc.get("name"),
+        "version": doc.get("version"),
+        "sha256": sha,
+        "framework": doc.get("framework"),
+        "origin": "file",
+    }
+    sig = doc.get("signature")
+    return open_model(
+        target,
+        art_fmt or detect_format(target),
+        signature=Signature.from_dict(sig) if sig else None,
+        device=kwargs["device"],
+        fallback=kwargs["fallback"],
+        batch_size=kwargs["batch_size"],
+        options={k: v for k, v in kwargs.items() if k not in _MODEL_KWARGS},
+        meta=meta,
+    )
+
+
+def load(
+    ref: str | Path,
+    *,
+    format: str | None = None,  # noqa: A002 - the public keyword is 'format'
+    device: str = "cpu",
+    registry: str | None = None,
+    token: str | None = None,
+    cache_dir: str | Path | None = None,
+    cache_max: int | str | None = None,
+    fallback: bool = False,
+    batch_size: int | None = None,
+    allow_unvalidated: bool = False,
+    timeout: float = 30.0,
+    **session_options: Any,
+) -> Model:
+    """Load a model by reference (``name:3``, ``name``, ``name:latest``, ``name@alias``) or
+    from a local path (an artifact file, a SavedModel folder, a ``modelport pull`` folder).
+
+    The registry is ``registry``, else ``MODELPORT_URL``, else http://127.0.0.1:8000; the
+    token ``token`` else ``MODELPORT_TOKEN``. Artifacts land in a content-addressed cache
+    (``cache_dir``, else ``MODELPORT_CACHE``) bounded by ``cache_max`` /
+    ``MODELPORT_CACHE_MAX`` and are re-verified on every load. Offline, pinned versions
+    load from the cache and aliases resolve to their last known target (with a warning).
+
+    Raises :class:`ModelNotFound`, :class:`VersionNotFound`, :class:`AliasNotFound`,
+    :class:`ArtifactNotFound`, :class:`MissingDependency`, :class:`IntegrityError`,
+    :class:`RegistryUnavailable`, :class:`NotCached`, :class:`DeviceUnavailable`.
+
+    >>> m = runtime.load("fraud-clf@production")    # doctest: +SKIP
+    >>> m.predict(X)                                # doctest: +SKIP
+    """
+    kwargs = dict(device=device, fallback=fallback, batch_size=batch_size, **session_options)
+    if _looks_like_path(ref):
+        return _load_local(Path(ref), format, kwargs)
+    parsed = ModelRef.parse(str(ref))
+    cache = Cache(cache_dir, cache_max)
+    resolver = _Resolver(cache, registry_url(registry), token, timeout)
+    try:
+        doc, online = resolver.resolve(parsed)
+        art = _choose(doc, format, allow_unvalidated)
+        if art.get("status") == "weak":
+            warnings.warn(
+                f"{doc['name']}:{doc['version']} {art['format']} artifact is 'weak': it matched "
+                "the source model, but on reference outputs with (near) zero variance",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        path, origin = _fetch(cache, resolver, doc, art, online)
+    finally:
+        resolver.close()
+    sha = str(art["sha256"])
+    if _is_tar(art):
+        path = unpack_tar(path, sha, cache.root)
+    sig = art.get("signature") or doc.get("signature")
+    meta = {
+        "name": doc.get("name"),
+        "version": doc.get("version"),
+        "sha256": sha,
+        "framework": doc.get("framework"),
+        "origin": origin,
+        "registry": resolver.url,
+    }
+    fmt = str(art["format"])
+    try:
+        model = open_model(
+            path,
+            fmt,
+            signature=Signature.from_dict(sig) if sig else None,
+            device=device,
+            fallback=fallback,
+            batch_size=batch_size,
+            options=session_options,
+            meta=meta,
+        )
+    except MissingDependency as exc:
+        raise MissingDependency(
+            f"{exc}; {doc['name']}:{doc['version']} has: {_formats_text(doc)}"
+        ) from exc
+    cache.evict(keep={sha})
+    return model

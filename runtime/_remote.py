@@ -1,0 +1,86 @@
+"""A read-only fetcher for the registry's REST API v1 (version documents and artifacts)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from runtime import errors
+from runtime._refs import ModelRef
+from runtime.errors import ModelportError, RegistryUnavailable
+
+__all__ = ["DEFAULT_URL", "Fetcher", "registry_url"]
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def registry_url(url: str | None) -> str:
+    """The registry to use: the argument, else ``MODELPORT_URL``, else the local default."""
+    return (url or os.environ.get("MODELPORT_URL") or DEFAULT_URL).rstrip("/")
+
+
+def _problem(resp: Any) -> ModelportError:
+    """The project's exception for an error response (RFC 9457 problem details)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {}
+    kind = str(body.get("type", "")).rsplit("/", 1)[-1]
+    detail = body.get("detail") or body.get("title") or resp.text[:200] or resp.reason_phrase
+    cls = getattr(errors, kind, None)
+    if not (isinstance(cls, type) and issubclass(cls, ModelportError)):
+        cls = ModelportError
+    if resp.status_code in (401, 403) and cls is ModelportError:
+        detail = f"{detail} (set MODELPORT_TOKEN or pass token= with a valid token)"
+    return cls(f"registry answered {resp.status_code} for {resp.request.url}: {detail}")
+
+
+class Fetcher:
+    """Talks to one registry. Connection failures raise :class:`RegistryUnavailable`."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
+        import httpx
+
+        self.url = url
+        token = token or os.environ.get("MODELPORT_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._httpx = httpx
+        self._client = httpx.Client(
+            base_url=url, headers=headers, timeout=httpx.Timeout(timeout, connect=5.0)
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _unreachable(self, exc: Exception) -> RegistryUnavailable:
+        return RegistryUnavailable(f"registry {self.url} is unreachable: {exc}")
+
+    def version(self, ref: ModelRef) -> dict[str, Any]:
+        """The version document of ``ref`` (number, ``latest`` or alias)."""
+        try:
+            resp = self._client.get(f"/api/v1/models/{ref.name}/versions/{ref.ref}")
+        except self._httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        if resp.status_code != 200:
+            raise _problem(resp)
+        doc: dict[str, Any] = resp.json()
+        return doc
+
+    def download(self, name: str, version: int, fmt: str) -> Iterator[bytes]:
+        """Stream the artifact's bytes."""
+        path = f"/api/v1/models/{name}/versions/{version}/artifacts/{fmt}"
+        try:
+            with self._client.stream("GET", path) as resp:
+                if resp.status_code != 200:
+                    resp.read()
+                    raise _problem(resp)
+                yield from resp.iter_bytes(1 << 20)
+        except self._httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
