@@ -107,7 +107,7 @@ class InputSpec:
 
 
 def _is_dataframe(x: object) -> bool:
-    return type(x).__module__.startswith("pandas.") and hasattr(x, "columns")
+    return type(x).__module__.partition(".")[0] == "pandas" and hasattr(x, "columns")
 
 
 class InputPlan:
