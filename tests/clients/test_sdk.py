@@ -205,3 +205,13 @@ def test_upload_progress_reaches_the_file_size(reg, onnx_file, unique_name):
     assert seen[0] == (0, size)
     assert seen[-1] == (size, size)
     reg.wait(unique_name, 1, timeout=WAIT_S)
+
+
+def test_runtime_loads_a_pulled_folder(reg, ready, tmp_path):
+    import runtime
+
+    reg.pull(f"{ready.name}:1", dest=tmp_path / "pulled")
+    model = runtime.load(tmp_path / "pulled")
+    x = np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32)
+    expected = ort.InferenceSession(str(ready.file)).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(model.predict(x), expected)
