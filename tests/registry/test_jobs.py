@@ -1,0 +1,181 @@
+"""The job runner with the real conversion worker in a separate process."""
+
+from __future__ import annotations
+
+import io
+import stat
+import sys
+import threading
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from registry import JobRunner
+from tests.factories.onnx_models import linear_model
+from tests.registry.conftest import make_registry
+
+
+def push(registry, name, data, filename="m.onnx", **kw):
+    return registry.create_version(name, io.BytesIO(data), filename, **kw)
+
+
+def broken_onnx(path: Path) -> Path:
+    """Parses as an ONNX model with a graph, but uses an operator that does not exist."""
+    graph = helper.make_graph(
+        [helper.make_node("NoSuchOperator", ["x"], ["y"])],
+        "broken",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(path))
+    return path
+
+
+def fake_python(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "python-wrapper"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
+
+
+def test_job_converts_and_validates_an_onnx_upload(registry, tmp_path):
+    created = push(registry, "lin", linear_model(tmp_path / "lin.onnx").read_bytes())
+    runner = JobRunner(registry)
+    assert runner.run_once() is True
+    assert runner.run_once() is False
+    v = registry.get_version("lin", 1)
+    assert v.status == "ready", v.error
+    onnx_art = next(a for a in v.artifacts if a.format == "onnx")
+    assert onnx_art.status == "passed" and onnx_art.sha256 == v.source.sha256
+    assert v.signature["inputs"][0]["name"] == "x"
+    job = registry.get_job(created.job_id)
+    assert (job.status, job.attempts, job.error) == ("succeeded", 1, None)
+    assert set(job.timings) == {"prepare_s", "worker_s", "store_s"}
+    assert job.started_at <= job.finished_at
+
+
+def test_failed_deep_check_leaves_a_failed_version_with_the_reason(registry, tmp_path):
+    created = push(registry, "bad", broken_onnx(tmp_path / "bad.onnx").read_bytes())
+    JobRunner(registry).run_once()
+    v = registry.get_version("bad", 1)
+    assert v.status == "failed"
+    assert "NoSuchOperator" in v.error
+    assert registry.get_job(created.job_id).status == "failed"
+    assert not [a for a in v.artifacts if a.status in ("passed", "weak")]
+
+
+def test_crashing_worker_is_retried_once_then_fails(database_url, tmp_path):
+    reg = make_registry(
+        database_url, tmp_path / "data", worker_python=fake_python(tmp_path, "exit 3")
+    )
+    try:
+        created = push(reg, "m", linear_model(tmp_path / "m.onnx").read_bytes())
+        runner = JobRunner(reg)
+        runner.run_once()
+        job = reg.get_job(created.job_id)
+        assert (job.status, job.attempts) == ("queued", 1)
+        runner.run_once()
+        job = reg.get_job(created.job_id)
+        assert (job.status, job.attempts) == ("failed", 2)
+        assert "exited with code 3" in job.error
+        assert reg.get_version("m", 1).status == "failed"
+    finally:
+        reg.close()
+
+
+def test_timeout_fails_the_job_with_the_reason(tmp_path):
+    reg = make_registry(
+        f"sqlite:///{tmp_path / 'r.db'}",
+        tmp_path / "data",
+        job_timeout_s=1,
+        worker_python=fake_python(tmp_path, "sleep 30"),
+    )
+    try:
+        created = push(reg, "m", linear_model(tmp_path / "m.onnx").read_bytes())
+        JobRunner(reg).run_once()
+        job = reg.get_job(created.job_id)
+        assert job.status == "failed" and "timed out after 1s" in job.error
+        assert reg.get_version("m", 1).error == job.error
+    finally:
+        reg.close()
+
+
+def test_memory_limit_stops_a_greedy_worker(tmp_path):
+    greedy = f'exec {sys.executable} -c "b = bytearray(400 * 1024 * 1024)"'
+    reg = make_registry(
+        f"sqlite:///{tmp_path / 'r.db'}",
+        tmp_path / "data",
+        job_memory_mb=200,
+        worker_python=fake_python(tmp_path, greedy),
+    )
+    try:
+        created = push(reg, "m", linear_model(tmp_path / "m.onnx").read_bytes())
+        JobRunner(reg).run_once()
+        job = reg.get_job(created.job_id)
+        assert job.status == "failed" and "out of memory" in job.error
+    finally:
+        reg.close()
+
+
+def test_worker_environment_has_no_modelport_variables(registry, tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELPORT_DATABASE_URL", "postgresql://secret@db/x")
+    env = JobRunner(registry)._worker_env()
+    assert not [k for k in env if k.startswith("MODELPORT_")]
+
+
+def test_two_runners_never_claim_the_same_job(registry, tmp_path):
+    data = linear_model(tmp_path / "m.onnx").read_bytes()
+    for _ in range(12):
+        push(registry, "m", data)
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def drain(runner: JobRunner) -> None:
+        while (claim := runner._claim()) is not None:
+            with lock:
+                claimed.append(claim.job_id)
+
+    threads = [threading.Thread(target=drain, args=(JobRunner(registry),)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(claimed) == 12 == len(set(claimed))
+
+
+def test_running_jobs_are_requeued_on_start(registry, tmp_path):
+    created = push(registry, "m", linear_model(tmp_path / "m.onnx").read_bytes())
+    runner = JobRunner(registry)
+    runner._claim()  # as if the process died mid-job
+    assert registry.get_job(created.job_id).status == "running"
+    assert registry.get_version("m", 1).status == "converting"
+    assert runner.requeue_interrupted() == 1
+    assert registry.get_version("m", 1).status == "pending"
+    runner.run_once()
+    assert registry.get_version("m", 1).status == "ready"
+
+
+@pytest.mark.parametrize("bad_path", ["../../etc/passwd", "out/missing.onnx"])
+def test_artifact_paths_outside_the_job_dir_are_refused(registry, tmp_path, bad_path):
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    fields = JobRunner(registry)._store_artifact(
+        job_dir, {"format": "onnx", "status": "passed", "path": bad_path}
+    )
+    assert fields["status"] == "error" and fields["sha256"] is None
+
+
+def test_directory_artifacts_are_stored_as_deterministic_tars(registry, tmp_path):
+    job_dir = tmp_path / "job"
+    (job_dir / "out" / "savedmodel" / "variables").mkdir(parents=True)
+    (job_dir / "out" / "savedmodel" / "saved_model.pb").write_bytes(b"pb")
+    (job_dir / "out" / "savedmodel" / "variables" / "v.index").write_bytes(b"ix")
+    fields = JobRunner(registry)._store_artifact(
+        job_dir, {"format": "savedmodel", "status": "passed", "path": "out/savedmodel"}
+    )
+    assert fields["media_type"] == "application/x-tar"
+    assert [f["path"] for f in fields["files"]] == ["saved_model.pb", "variables/v.index"]
+    assert registry.store.exists(fields["sha256"])
