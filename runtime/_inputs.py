@@ -93,7 +93,7 @@ class InputSpec:
                 f"dtype {x.dtype} cannot be cast safely to {self.dtype}; convert it yourself "
                 f"(x.astype('{self.dtype}')) if the loss is acceptable",
             )
-        if self.dtype == np.float32 and x.size:
+        if x.dtype == np.float64 and self.dtype == np.float32 and x.size:
             with np.errstate(invalid="ignore"):
                 peak = np.nanmax(np.abs(np.where(np.isfinite(x), x, 0.0)))
             if peak > _F32_MAX:

@@ -125,7 +125,7 @@ class Model:
         Raises :class:`SignatureError` when ``x`` does not match the signature.
         """
         feeds = self._plan.feeds(x)
-        size = batch_size or self._batch_size
+        size = self._batch_size if batch_size is None else batch_size
         if size is None:
             return self._run(self._primary, feeds)[0]
         return self._batched(self._primary, feeds, size)[0]
@@ -141,7 +141,7 @@ class Model:
                 f"(outputs: {', '.join(self._outputs)}); use predict() or run()"
             )
         feeds = self._plan.feeds(x)
-        size = batch_size or self._batch_size
+        size = self._batch_size if batch_size is None else batch_size
         outs = (
             self._run([self._proba], feeds)
             if size is None
@@ -152,7 +152,7 @@ class Model:
     def run(self, inputs: Any, *, batch_size: int | None = None) -> dict[str, Any]:
         """Every output, by name, in signature order."""
         feeds = self._plan.feeds(inputs)
-        size = batch_size or self._batch_size
+        size = self._batch_size if batch_size is None else batch_size
         names = self._outputs
         outs = self._run(names, feeds) if size is None else self._batched(names, feeds, size)
         return dict(zip(names, outs, strict=True))
