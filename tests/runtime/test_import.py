@@ -1,0 +1,64 @@
+"""`import runtime` stays light: no training framework, no server stack, no onnxruntime."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+HEAVY = ["torch", "tensorflow", "sklearn", "fastapi", "sqlalchemy", "keras", "pypmml", "pandas"]
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_import_runtime_imports_no_heavy_stack():
+    loaded = _modules_after("import runtime")
+    assert not {m for m in loaded if m.split(".")[0] in HEAVY}
+    assert "onnxruntime" not in loaded  # imported when a model loads, not before
+
+
+def test_loading_an_onnx_model_needs_no_training_framework(linear_path):
+    code = (
+        "import numpy as np, runtime\n"
+        f"m = runtime.load_file({str(linear_path)!r})\n"
+        "m.predict(np.ones((1, 4), np.float32))"
+    )
+    loaded = _modules_after(code)
+    assert "onnxruntime" in loaded
+    assert not {m for m in loaded if m.split(".")[0] in HEAVY}
+
+
+def test_public_names_are_pinned():
+    import runtime
+
+    assert sorted(runtime.__all__) == sorted(
+        [
+            "Cache",
+            "Model",
+            "ModelInfo",
+            "ModelRef",
+            "ModelportError",
+            "Signature",
+            "TensorSpec",
+            "check_alias",
+            "check_name",
+            "devices",
+            "load",
+            "load_file",
+            "loaders",
+            "register_loader",
+        ]
+    )
+    for name in runtime.__all__:
+        assert getattr(runtime, name) is not None
