@@ -24,7 +24,7 @@ import numpy as np
 
 from converters._base import ConversionOutput, Sample, Tolerance
 from converters._tensorflow import generate_inputs, tensor_spec, tf2onnx_convert, tf_versions
-from runtime import Signature, TensorSpec
+from runtime import Signature
 from runtime.errors import ConversionError, InvalidUpload
 
 __all__ = ["KerasFramework", "KerasSource", "KerasToOnnx", "KerasToSavedModel", "read_config"]
@@ -272,9 +272,11 @@ class KerasToSavedModel:
             raise ConversionError(
                 f"Keras SavedModel export failed: {' '.join(str(exc).split())[:300]}"
             ) from exc
+        # A SavedModel signature is keyed by name and has no order: list names sorted,
+        # as every SavedModel reader (the runtime's included) presents them.
         signature = Signature(
-            inputs=source.signature.inputs,
-            outputs=tuple(TensorSpec(s.name, s.dtype, s.shape) for s in source.signature.outputs),
+            inputs=tuple(sorted(source.signature.inputs, key=lambda t: t.name)),
+            outputs=tuple(sorted(source.signature.outputs, key=lambda t: t.name)),
         )
         info = {
             "name": "keras.export.ExportArchive",

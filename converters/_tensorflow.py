@@ -276,4 +276,8 @@ class TensorFlowToSavedModel:
             "opset": None,
             "signatures": sorted(source.native.signatures),
         }
-        return ConversionOutput(folder, "application/x-tar", source.signature, info)
+        signature = Signature(
+            inputs=tuple(sorted(source.signature.inputs, key=lambda t: t.name)),
+            outputs=tuple(sorted(source.signature.outputs, key=lambda t: t.name)),
+        )
+        return ConversionOutput(folder, "application/x-tar", signature, info)

@@ -163,6 +163,7 @@ def finish_onnx(raw: Path, wanted: Signature, out_dir: Path) -> tuple[Path, Sign
             save_as_external_data=True,
             all_tensors_to_one_file=True,
             location="model.onnx.data",
+            size_threshold=0,
         )
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     return artifact, onnx_signature(model), int(opset)
