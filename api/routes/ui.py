@@ -28,7 +28,7 @@ from api.deps import RegistryDep
 from registry import Artifact, ModelVersion
 from registry._browse import SORTS, ModelQuery, browse_models
 from runtime import Signature
-from runtime.errors import ModelportError
+from runtime.errors import InvalidModelRef, ModelportError
 
 __all__ = ["router"]
 
@@ -148,10 +148,10 @@ def _environment() -> jinja2.Environment:
 _ENV = _environment()
 
 
-def render(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
     """Render ``template`` with ``context`` (autoescaped) into an HTML response."""
     html = _ENV.get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status_code, media_type=_HTML)
+    return HTMLResponse(html, status_code=http_status, media_type=_HTML)
 
 
 def error_page(status_code: int, title: str, detail: str) -> HTMLResponse:
@@ -162,7 +162,7 @@ def _guard(call: Callable[[], T]) -> T | HTMLResponse:
     """Run a registry call; a not-found or bad reference becomes an HTML error page."""
     try:
         return call()
-    except LookupError as exc:
+    except (LookupError, InvalidModelRef) as exc:  # a bad name names no model either
         return error_page(404, "Not found", str(exc))
     except (ValueError, ModelportError) as exc:
         return error_page(400, "Bad request", str(exc))
@@ -180,11 +180,19 @@ def _first(data: dict[str, Any], keys: Iterable[str]) -> Any:
     return next((data[k] for k in keys if k in data and data[k] is not None), None)
 
 
+def _label(key: str) -> str:
+    """``worker_s`` -> ``worker (s)``; ``library_versions`` -> ``library versions``."""
+    if key.endswith("_s"):
+        return key[:-2].replace("_", " ") + " (s)"
+    return key.replace("_", " ")
+
+
 def _plain(value: Any) -> str:
     if isinstance(value, dict):
-        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+        return ", ".join(f"{_label(str(k))} {_plain(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
-        return ", ".join(_plain(v) for v in value)
+        sep = "; " if any(isinstance(v, dict) for v in value) else ", "
+        return sep.join(_plain(v) for v in value)
     if isinstance(value, float):
         return _sci(value)
     return "–" if value is None else str(value)
@@ -219,7 +227,7 @@ def _report(validation: dict[str, Any] | None) -> SimpleNamespace:
         )
     skip = {*_OUTPUT_KEYS, "tolerance", "status", "passed", "weak"}
     facts = [
-        (k.replace("_", " "), _plain(v))
+        (_label(k), _plain(v))
         for k, v in validation.items()
         if k not in skip and v not in (None, [], {})
     ]
@@ -297,9 +305,10 @@ def _job_view(registry: Any, job_id: str | None) -> SimpleNamespace | None:
 
 
 def _lineage_facts(v: SimpleNamespace, job: SimpleNamespace | None) -> list[tuple[str, str]]:
-    facts = [(k.replace("_", " "), _plain(val)) for k, val in v.lineage.items()]
+    shown = {"framework", "filename"}  # already in the lineage table's first rows
+    facts = [(_label(k), _plain(val)) for k, val in v.lineage.items() if k not in shown]
     if job is not None:
-        facts += [(f"{k.replace('_', ' ')} (s)", _plain(val)) for k, val in job.timings.items()]
+        facts += [(f"job {_label(k)}", _plain(val)) for k, val in job.timings.items()]
     return facts
 
 
