@@ -1,0 +1,104 @@
+"""Behaviour that needs its own server: concurrency, restarts, upload limits."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.conftest import assert_problem, upload, wait_done
+from tests.conftest import start_registry, stop_registry
+
+
+def _blob_files(data_dir: Path) -> list[Path]:
+    return [p for p in (data_dir / "blobs").rglob("*") if p.is_file()]
+
+
+def test_32_concurrent_uploads_get_versions_1_to_32(database_url, tmp_path, onnx_file):
+    reg = start_registry(tmp_path / "data", database_url, {"MODELPORT_WORKER_CONCURRENCY": "0"})
+    try:
+        with httpx.Client(base_url=reg.url, timeout=120) as client:
+
+            def one(_: int) -> httpx.Response:
+                return upload(client, "race", onnx_file)
+
+            with ThreadPoolExecutor(max_workers=32) as pool:
+                responses = list(pool.map(one, range(32)))
+            assert [r.status_code for r in responses] == [202] * 32, [r.text for r in responses]
+            assert sorted(r.json()["version"] for r in responses) == list(range(1, 33))
+            assert len({r.json()["job_id"] for r in responses}) == 32
+            model = client.get("/api/v1/models/race").json()
+            assert (model["latest_version"], model["version_count"]) == (32, 32)
+    finally:
+        stop_registry(reg)
+
+
+def test_queued_and_running_jobs_survive_a_restart(database_url, tmp_path, onnx_file):
+    data = tmp_path / "data"
+    slow = tmp_path / "slow-python"
+    slow.write_text("#!/bin/sh\nsleep 60\n")
+    slow.chmod(0o755)
+    reg = start_registry(data, database_url, {"MODELPORT_WORKER_PYTHON": str(slow)})
+    try:
+        with reg.client() as client:
+            first = upload(client, "durable", onnx_file).json()
+            second = upload(client, "durable", onnx_file).json()
+            deadline = time.monotonic() + 30
+            while client.get(f"/api/v1/jobs/{first['job_id']}").json()["status"] != "running":
+                assert time.monotonic() < deadline, "job never started"
+                time.sleep(0.05)
+            assert client.get(f"/api/v1/jobs/{second['job_id']}").json()["status"] == "queued"
+    finally:
+        stop_registry(reg)  # mid-queue: one job running, one queued
+
+    reg = start_registry(data, database_url)
+    try:
+        with reg.client() as client:
+            for n, accepted in ((1, first), (2, second)):
+                assert wait_done(client, "durable", n)["status"] == "ready"
+                job = client.get(f"/api/v1/jobs/{accepted['job_id']}").json()
+                assert job["status"] == "succeeded"
+    finally:
+        stop_registry(reg)
+
+
+@pytest.fixture(scope="module")
+def small_limit_registry(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("limit")
+    reg = start_registry(
+        tmp / "data",
+        f"sqlite:///{tmp / 'registry.db'}",
+        {"MODELPORT_MAX_UPLOAD_BYTES": "4096", "MODELPORT_WORKER_CONCURRENCY": "0"},
+    )
+    yield reg
+    stop_registry(reg)
+
+
+def test_upload_over_the_limit_is_413_and_leaves_nothing(small_limit_registry, tmp_path):
+    big = tmp_path / "big.onnx"
+    big.write_bytes(b"\0" * 5000)
+    with small_limit_registry.client() as client:
+        body = assert_problem(upload(client, "too-big", big), 413, "PayloadTooLarge")
+        assert "MODELPORT_MAX_UPLOAD_BYTES" in body["detail"]
+        assert client.get("/api/v1/models/too-big").status_code == 404
+    assert _blob_files(small_limit_registry.data_dir) == []
+
+
+def test_declared_length_far_over_the_limit_is_refused_before_reading(small_limit_registry):
+    body = b"x" * (3 * 1024 * 1024)
+    with small_limit_registry.client() as client:
+        resp = client.post(
+            "/api/v1/models/huge/versions",
+            content=body,
+            headers={"content-type": "multipart/form-data; boundary=zzz"},
+        )
+    assert_problem(resp, 413, "PayloadTooLarge")
+
+
+def test_upload_within_the_limit_is_accepted(small_limit_registry, onnx_file):
+    with small_limit_registry.client() as client:
+        resp = upload(client, "fits", onnx_file)
+    assert resp.status_code == 202, resp.text
