@@ -144,3 +144,6 @@ def broken_onnx_model(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
     return path
+
+
+EVIL_TEXT = "<script>alert('x')</script>{{7*7}}"
