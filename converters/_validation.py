@@ -13,6 +13,7 @@ constant model prove little.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,8 +122,8 @@ class OutputStats:
             "compare": "exact" if self.exact else "allclose",
             "dtype": self.dtype,
             "shape": self.shape,
-            "max_abs_diff": self.max_abs,
-            "max_rel_diff": self.max_rel,
+            "max_abs_diff": _num(self.max_abs),
+            "max_rel_diff": _num(self.max_rel),
             "mismatches": self.mismatches,
             "samples": self.samples,
             "tolerance": None if self.exact else self.tolerance.to_dict(),
@@ -130,6 +131,11 @@ class OutputStats:
             "weak": self.weak(),
             "reasons": self.reasons,
         }
+
+
+def _num(x: float) -> float | str:
+    """JSON-safe number: non-finite values become the strings "inf" / "nan"."""
+    return x if np.isfinite(x) else str(x)
 
 
 def _is_label(values: np.ndarray) -> bool:
@@ -149,19 +155,22 @@ def validate(
     sample: Sample,
     tolerance: Tolerance,
     *,
+    adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     loader: str = "runtime.load_file",
 ) -> dict[str, Any]:
     """Compare ``source`` with a loaded ``artifact`` (anything with ``run(inputs) -> dict``).
 
-    Returns the report; its ``status`` is ``passed``, ``weak`` or ``failed``. Nothing
-    is raised for a mismatch: the caller stores the report either way.
+    ``adapt`` turns the source's named inputs into the artifact's when a format lays
+    them out differently (PMML: one field per column). Returns the report; its
+    ``status`` is ``passed``, ``weak`` or ``failed``. Nothing is raised for a
+    mismatch: the caller stores the report either way.
     """
     stats: dict[str, OutputStats] = {}
     missing: set[str] = set()
     batches = make_batches(sample)
     for batch, inputs in batches:
         ref = {k: _as_array(v) for k, v in source.predict(inputs).items()}
-        got_raw = artifact.run(inputs)
+        got_raw = artifact.run(adapt(inputs) if adapt else inputs)
         for name, ref_value in ref.items():
             if name not in got_raw:
                 missing.add(name)
@@ -183,7 +192,7 @@ def _report(
     passed = not missing and bool(outputs) and all(o["passed"] for o in outputs)
     weak = passed and all(o["weak"] for o in outputs)
     status = "failed" if not passed else ("weak" if weak else "passed")
-    max_abs = max((o["max_abs_diff"] for o in outputs), default=0.0)
+    max_abs = max((float(o["max_abs_diff"]) for o in outputs), default=0.0)
     summary = f"{status}, max abs diff {max_abs:.3g}"
     if missing:
         summary += f"; artifact lacks output(s) {', '.join(missing)}"

@@ -48,8 +48,19 @@ def _describe(exc: BaseException) -> str:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
+    tmp.write_text(json.dumps(_finite(data), indent=2, default=_json_default, allow_nan=False))
     os.replace(tmp, path)
+
+
+def _finite(value: Any) -> Any:
+    """Strict JSON: non-finite floats become strings (PostgreSQL json refuses NaN)."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _json_default(value: Any) -> Any:
@@ -134,7 +145,10 @@ def _one_artifact(
         progress.stage(target, "validating")
         start = time.perf_counter()
         artifact = load_artifact(output.path, target)
-        report = validate(source, artifact, sample, _tolerance(request, converter.tolerance))
+        hook = getattr(converter, "adapt_inputs", None)
+        adapt = (lambda inputs: hook(source, inputs)) if hook else None
+        tolerance = _tolerance(request, converter.tolerance)
+        report = validate(source, artifact, sample, tolerance, adapt=adapt)
         entry["timings"]["validate_s"] = round(time.perf_counter() - start, 4)
         entry.update(validation=report, status=report["status"])
         if report["status"] == "failed":

@@ -1,0 +1,445 @@
+"""scikit-learn uploads (``.skops``; pickles only when allowed) and the ONNX converter.
+
+Inputs: one ``X`` tensor ``[batch, n_features_in_]`` for array-fitted models; one
+``[batch, 1]`` input per column (named after the column, string columns as ``str``)
+when a ColumnTransformer selects DataFrame columns. Outputs, the same in the source
+and every artifact: ``label`` + ``probabilities`` for classifiers (``label`` alone
+when there is no ``predict_proba``), ``variable`` for regressors and transformers,
+``label`` + ``scores`` for clusterers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from converters._base import ConversionOutput, Sample, Tolerance
+from converters._onnx import MEDIA_TYPE, library_versions, onnx_signature
+from converters._registry import import_optional
+from converters._samples import LARGE, MIN_ROWS, generate_inputs
+from runtime import Signature, TensorSpec
+from runtime.errors import ConversionError, InvalidUpload, UnsupportedMediaType
+
+__all__ = ["SklearnFramework", "SklearnSource", "SklearnToOnnx"]
+
+_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".gz", ".bz2", ".xz")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One DataFrame column the model reads."""
+
+    name: str
+    dtype: str  # "float32" | "int64" | "str"
+    categories: tuple[Any, ...] = ()
+
+
+def _kind(est: Any) -> str:
+    from sklearn.base import is_classifier, is_regressor
+
+    if is_classifier(est):
+        return "classifier"
+    if is_regressor(est):
+        return "regressor"
+    if getattr(est, "_estimator_type", None) == "clusterer" or hasattr(est, "cluster_centers_"):
+        return "clusterer"
+    if hasattr(est, "transform"):
+        return "transformer"
+    raise InvalidUpload(
+        f"{type(est).__name__} is neither a classifier, regressor, clusterer nor transformer"
+    )
+
+
+def _final_step(est: Any) -> Any:
+    from sklearn.pipeline import Pipeline
+
+    while isinstance(est, Pipeline):
+        est = est.steps[-1][1]
+    return est
+
+
+def _column_transformer(est: Any) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    while isinstance(est, Pipeline):
+        est = est.steps[0][1]
+    return est if isinstance(est, ColumnTransformer) else None
+
+
+def _encoder_categories(trans: Any) -> list[np.ndarray] | None:
+    from sklearn.pipeline import Pipeline
+
+    steps = [s for _, s in trans.steps] if isinstance(trans, Pipeline) else [trans]
+    for step in steps:
+        cats = getattr(step, "categories_", None)
+        if cats is not None:
+            return list(cats)
+    return None
+
+
+def _columns(est: Any) -> list[Column] | None:
+    """Per-column inputs when a ColumnTransformer selects named DataFrame columns."""
+    ct = _column_transformer(est)
+    names = getattr(est, "feature_names_in_", None)
+    if ct is None or names is None:
+        return None
+    kinds: dict[str, Column] = {}
+    for _name, trans, cols in ct.transformers_:
+        if isinstance(trans, str) or not isinstance(cols, list | tuple | np.ndarray):
+            continue
+        cats = _encoder_categories(trans)
+        for i, col in enumerate(cols):
+            if not isinstance(col, str):
+                continue
+            if cats is not None and i < len(cats):
+                values = cats[i]
+                dtype = "str" if values.dtype.kind in "OUS" else "int64"
+                if values.dtype.kind == "f":
+                    dtype = "float32"
+                kinds[col] = Column(col, dtype, tuple(values.tolist()))
+    return [kinds.get(str(n), Column(str(n), "float32")) for n in names]
+
+
+class SklearnSource:
+    """A fitted scikit-learn estimator with its signature."""
+
+    framework = "sklearn"
+
+    def __init__(self, estimator: Any, how: str) -> None:
+        self.native = estimator
+        self.kind = _kind(estimator)
+        self.columns = _columns(estimator)
+        self.n_features = _n_features(estimator)
+        self.has_proba = self.kind == "classifier" and hasattr(estimator, "predict_proba")
+        self.signature = Signature(inputs=self._input_specs(), outputs=self._output_specs())
+        self.lineage = {
+            "estimator": type(estimator).__name__,
+            "final_estimator": type(_final_step(estimator)).__name__,
+            "kind": self.kind,
+            "loaded_with": how,
+            "versions": library_versions("scikit-learn", "numpy", "scipy", "skops"),
+        }
+
+    def _input_specs(self) -> tuple[TensorSpec, ...]:
+        if self.columns is not None:
+            return tuple(TensorSpec(c.name, c.dtype, ("batch", 1)) for c in self.columns)
+        return (TensorSpec("X", "float32", ("batch", self.n_features)),)
+
+    def _output_specs(self) -> tuple[TensorSpec, ...]:
+        est = self.native
+        if self.kind == "classifier":
+            classes = np.asarray(est.classes_)
+            label = TensorSpec(
+                "label", "str" if classes.dtype.kind in "OUS" else "int64", ("batch",)
+            )
+            if not self.has_proba:
+                return (label,)
+            return (label, TensorSpec("probabilities", "float32", ("batch", len(classes))))
+        if self.kind == "clusterer":
+            k = getattr(_final_step(est), "n_clusters", None)
+            return (
+                TensorSpec("label", "int64", ("batch",)),
+                TensorSpec("scores", "float32", ("batch", k)),
+            )
+        n_out = getattr(_final_step(est), "n_outputs_", None)
+        shape: tuple[int | str | None, ...] = ("batch",)
+        if self.kind == "transformer" or (n_out or 1) > 1:
+            shape = ("batch", None)
+        return (TensorSpec("variable", "float32", shape),)
+
+    def frame(self, inputs: dict[str, np.ndarray]) -> Any:
+        """What the estimator is called with: a DataFrame or a 2-D array."""
+        if self.columns is not None:
+            import pandas as pd
+
+            data = {c.name: np.asarray(inputs[c.name]).reshape(-1) for c in self.columns}
+            return pd.DataFrame(data)
+        x = np.asarray(inputs["X"])
+        names = getattr(self.native, "feature_names_in_", None)
+        if names is not None:
+            import pandas as pd
+
+            return pd.DataFrame(x, columns=list(names))
+        return x
+
+    def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        est, x = self.native, self.frame(inputs)
+        if self.kind == "classifier":
+            out = {"label": np.asarray(est.predict(x))}
+            if self.has_proba:
+                out["probabilities"] = np.asarray(est.predict_proba(x))
+            return out
+        if self.kind == "clusterer":
+            return {"label": np.asarray(est.predict(x)), "scores": np.asarray(est.transform(x))}
+        if self.kind == "regressor":
+            return {"variable": np.asarray(est.predict(x))}
+        return {"variable": _dense(est.transform(x))}
+
+    def generate_inputs(self, rows: int, seed: int = 0) -> dict[str, np.ndarray]:
+        rows = max(rows, MIN_ROWS)
+        if self.columns is None:
+            return generate_inputs(self.signature, rows, seed)
+        rng = np.random.default_rng(seed)
+        out: dict[str, np.ndarray] = {}
+        for col in self.columns:
+            if col.categories:
+                values = np.array(col.categories, dtype=object)
+                picked = values[rng.integers(0, len(values), size=rows)]
+                out[col.name] = picked.astype(object if col.dtype == "str" else col.dtype)
+            else:
+                x = rng.standard_normal(rows)
+                x[1], x[2], x[3] = 0.0, LARGE, -LARGE
+                out[col.name] = x.astype(col.dtype)
+            out[col.name] = out[col.name].reshape(rows, 1)
+        return out
+
+
+def _dense(x: Any) -> np.ndarray:
+    return np.asarray(x.toarray() if hasattr(x, "toarray") else x)
+
+
+def _n_features(est: Any) -> int | None:
+    n = getattr(est, "n_features_in_", None)
+    return int(n) if n is not None else None
+
+
+class SklearnFramework:
+    """``.skops`` (allow-listed types) and, only when allowed, pickle/joblib files."""
+
+    name: ClassVar[str] = "sklearn"
+    extensions: ClassVar[tuple[str, ...]] = (".skops", ".pkl", ".joblib")
+
+    def sniff(self, path: Path, filename: str) -> bool:
+        from converters._detect import _sniff_zip
+
+        try:
+            return _sniff_zip(path, filename) == "sklearn"
+        except Exception:  # noqa: BLE001 - sniffing answers yes/no
+            return False
+
+    def load(self, path: Path, filename: str, options: dict[str, Any]) -> SklearnSource:
+        import zipfile
+
+        if zipfile.is_zipfile(path):
+            est, how = self._load_skops(path, filename), "skops"
+        elif filename.lower().endswith(_PICKLE_SUFFIXES) or not zipfile.is_zipfile(path):
+            est, how = self._load_pickle(path, filename, options), "pickle"
+        _check_fitted(est, filename)
+        return SklearnSource(est, how)
+
+    @staticmethod
+    def _load_skops(path: Path, filename: str) -> Any:
+        from converters._skops_trust import check_types, untrusted_types
+
+        sio = import_optional("skops.io", extra="sklearn")
+        check_types(path)
+        trusted = untrusted_types(path)
+        try:
+            return sio.load(str(path), trusted=trusted)
+        except Exception as exc:  # noqa: BLE001 - skops raises many types
+            raise InvalidUpload(f"{filename!r} could not be loaded with skops: {exc}") from exc
+
+    @staticmethod
+    def _load_pickle(path: Path, filename: str, options: dict[str, Any]) -> Any:
+        if not options.get("allow_pickle"):
+            raise UnsupportedMediaType(
+                f"{filename!r} is a pickle and pickles are not allowed on this server; "
+                "save the model with skops.io.dump and upload the .skops file"
+            )
+        joblib = import_optional("joblib", extra="sklearn")
+        try:
+            return joblib.load(path)  # noqa: S301 - opted in via allow_pickle, worker only
+        except Exception as exc:  # noqa: BLE001
+            raise InvalidUpload(f"{filename!r} could not be unpickled: {exc}") from exc
+
+
+def _check_fitted(est: Any, filename: str) -> None:
+    from sklearn.base import BaseEstimator
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if not isinstance(est, BaseEstimator):
+        raise InvalidUpload(
+            f"{filename!r} holds a {type(est).__name__}, not a scikit-learn estimator"
+        )
+    try:
+        check_is_fitted(est)
+    except NotFittedError as exc:
+        raise InvalidUpload(f"{filename!r} holds an unfitted {type(est).__name__}; fit it") from exc
+
+
+# --- ONNX ----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _plain_attributes() -> Iterator[None]:
+    """Cast numpy scalars and bools in node attributes to plain ints/floats.
+
+    skl2onnx hands HistGradientBoosting's tree attributes to onnx as Python bools and
+    numpy scalars mixed with ints, which protobuf 7 refuses; the values are the same.
+    """
+    container = import_optional("skl2onnx.common._container", extra="sklearn")
+    cls = container.ModelComponentContainer
+    original = cls.add_node
+
+    def add_node(self: Any, *args: Any, **attrs: Any) -> Any:
+        return original(self, *args, **{k: _plain(v) for k, v in attrs.items()})
+
+    cls.add_node = add_node
+    try:
+        yield
+    finally:
+        cls.add_node = original
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list | tuple) and value:
+        return [_plain_scalar(v) for v in value]
+    return _plain_scalar(value)
+
+
+def _plain_scalar(v: Any) -> Any:
+    if isinstance(v, bool | np.bool_):
+        return int(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v
+
+
+def _initial_types(source: SklearnSource) -> list[tuple[str, Any]]:
+    dt = import_optional("skl2onnx.common.data_types", extra="sklearn")
+    types = {"float32": dt.FloatTensorType, "int64": dt.Int64TensorType, "str": dt.StringTensorType}
+    return [(s.name, types[s.dtype]([None, *s.shape[1:]])) for s in source.signature.inputs]
+
+
+def _convert(source: SklearnSource, options: dict[Any, Any] | None) -> Any:
+    skl2onnx = import_optional("skl2onnx", extra="sklearn")
+    with _plain_attributes():
+        return skl2onnx.convert_sklearn(
+            source.native,
+            initial_types=_initial_types(source),
+            options=options,
+            target_opset={"": 18, "ai.onnx.ml": 3},
+        )
+
+
+class SklearnToOnnx:
+    """scikit-learn -> ONNX with skl2onnx: no ZipMap, meaningful 1-D label/variable outputs."""
+
+    framework: ClassVar[str] = "sklearn"
+    target: ClassVar[str] = "onnx"
+    tolerance: ClassVar[Tolerance] = Tolerance(atol=1e-4, rtol=1e-3)
+
+    def applies(self, source: Any) -> str | None:
+        return None
+
+    def convert(self, source: Any, sample: Sample, out_dir: Path) -> ConversionOutput:
+        onnx = import_optional("onnx", extra="sklearn")
+        notes: list[str] = []
+        model = self._to_onnx(source, notes)
+        _shape_outputs(model, source)
+        onnx.checker.check_model(model)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        dest = out_dir / "model.onnx"
+        onnx.save(model, str(dest))
+        opsets = {o.domain or "ai.onnx": int(o.version) for o in model.opset_import}
+        return ConversionOutput(
+            path=dest,
+            media_type=MEDIA_TYPE,
+            signature=onnx_signature(model),
+            converter={
+                "name": "skl2onnx",
+                "versions": library_versions("skl2onnx", "scikit-learn", "onnx", "onnxruntime"),
+                "opset": opsets.get("ai.onnx"),
+                "opsets": opsets,
+                "notes": notes,
+            },
+        )
+
+    @staticmethod
+    def _to_onnx(source: SklearnSource, notes: list[str]) -> Any:
+        options = None
+        if source.kind == "classifier":
+            options = {type(_final_step(source.native)): {"zipmap": False}}
+        try:
+            return _convert(source, options)
+        except Exception as first:  # noqa: BLE001 - retried without options, then reported
+            if options is None:
+                raise ConversionError(f"skl2onnx failed: {first}") from first
+            try:
+                model = _convert(source, None)
+            except Exception as exc:  # noqa: BLE001
+                raise ConversionError(f"skl2onnx failed: {first}") from exc
+            notes.append(f"converted without zipmap=False ({type(first).__name__}: {first})")
+            return model
+
+
+def _shape_outputs(model: Any, source: SklearnSource) -> None:
+    """Rename skl2onnx outputs to the source's names and make labels/1-D variables 1-D."""
+    wanted = source.signature.output_names
+    graph = model.graph
+    produced = [o.name for o in graph.output]
+    mapping = _output_mapping(produced, source)
+    for old, new in mapping.items():
+        if old != new:
+            _rename(graph, old, new)
+    for spec in source.signature.outputs:
+        if spec.shape is not None and len(spec.shape) == 1 and spec.name in wanted:
+            _flatten(model, spec.name)
+    keep = [o for o in graph.output if o.name in wanted]
+    extra = [o for o in graph.output if o.name not in wanted]
+    del graph.output[:]
+    graph.output.extend(sorted(keep, key=lambda o: wanted.index(o.name)) + extra)
+
+
+def _output_mapping(produced: list[str], source: SklearnSource) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    if source.kind == "classifier":
+        if len(produced) >= 1:
+            mapping[produced[0]] = "label"
+        if len(produced) >= 2:
+            mapping[produced[1]] = "probabilities" if source.has_proba else "scores"
+    elif source.kind == "clusterer":
+        mapping.update(zip(produced[:2], ["label", "scores"], strict=False))
+    elif produced:
+        mapping[produced[0]] = "variable"
+    return mapping
+
+
+def _rename(graph: Any, old: str, new: str) -> None:
+    for node in graph.node:
+        for i, name in enumerate(node.output):
+            if name == old:
+                node.output[i] = new
+        for i, name in enumerate(node.input):
+            if name == old:
+                node.input[i] = new
+    for value in list(graph.output) + list(graph.value_info):
+        if value.name == old:
+            value.name = new
+
+
+def _flatten(model: Any, name: str) -> None:
+    """Append ``Reshape(name, [-1])`` so the output is 1-D like sklearn's (n,)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    out = next(o for o in graph.output if o.name == name)
+    raw = f"{name}_unflattened"
+    _rename(graph, name, raw)
+    out.name = raw
+    shape_name = f"{name}_flat_shape"
+    graph.initializer.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), shape_name))
+    graph.node.append(helper.make_node("Reshape", [raw, shape_name], [name], name=f"{name}_flat"))
+    elem = out.type.tensor_type.elem_type or TensorProto.FLOAT
+    index = list(graph.output).index(out)
+    graph.output.remove(out)
+    graph.output.insert(index, helper.make_tensor_value_info(name, elem, ["N"]))
