@@ -97,7 +97,9 @@ def _problem_of(response: httpx.Response) -> dict[str, Any]:
     }
 
 
-def _class_for(problem: dict[str, Any], status: int, default_422: type[rt.ModelportError]):
+def _class_for(
+    problem: dict[str, Any], status: int, default_422: type[rt.ModelportError]
+) -> type[rt.ModelportError]:
     ptype = str(problem.get("type") or "")
     name = ptype.rsplit("/", 1)[-1] if ptype.startswith("/problems/") else ""
     cls = PROBLEM_TYPES.get(name) or PROBLEM_TYPES.get(str(problem.get("title") or ""))

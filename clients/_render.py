@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -18,6 +19,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from clients._multipart import Progress as ProgressCallback
 from clients._types import ArtifactInfo, ModelInfo, VersionInfo
@@ -79,13 +81,19 @@ def _size(n: int | None) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+def _row(table: Table, *cells: object) -> None:
+    """Add a row of plain text: names, tags and shapes such as ``[batch, 4]`` are not markup."""
+    table.add_row(*(Text(str(c)) for c in cells))
+
+
 def models_table(models: Iterable[ModelInfo]) -> Table:
     table = Table(box=None, header_style="bold")
     for col in ("NAME", "LATEST", "VERSIONS", "ALIASES", "UPDATED", "DESCRIPTION"):
         table.add_column(col, overflow="fold")
     for m in models:
         aliases = ", ".join(f"{a}->{v}" for a, v in sorted(m.aliases.items()))
-        table.add_row(
+        _row(
+            table,
             m.name,
             "-" if m.latest_version is None else str(m.latest_version),
             str(m.version_count),
@@ -102,7 +110,8 @@ def versions_table(versions: Iterable[VersionInfo]) -> Table:
         table.add_column(col, overflow="fold")
     for v in versions:
         arts = ", ".join(f"{a.format}:{a.status}" for a in v.artifacts if a.format != "source")
-        table.add_row(
+        _row(
+            table,
             str(v.version),
             v.status,
             v.framework or "-",
@@ -114,27 +123,32 @@ def versions_table(versions: Iterable[VersionInfo]) -> Table:
 
 
 def version_details(console: Console, v: VersionInfo) -> None:
-    console.print(f"[bold]{v.ref}[/bold]  status: {v.status}  framework: {v.framework or '-'}")
+    console.print(
+        f"[bold]{escape(v.ref)}[/bold]  status: {escape(v.status)}  "
+        f"framework: {escape(v.framework or '-')}"
+    )
     if v.aliases:
-        console.print(f"aliases: {', '.join(v.aliases)}")
+        console.print(Text(f"aliases: {', '.join(v.aliases)}"))
     if v.description:
-        console.print(f"description: {v.description}")
+        console.print(Text(f"description: {v.description}"))
     if v.tags:
-        console.print("tags: " + ", ".join(f"{k}={val}" for k, val in sorted(v.tags.items())))
+        console.print(Text("tags: " + ", ".join(f"{k}={val}" for k, val in sorted(v.tags.items()))))
     if v.source:
         src = v.source
         console.print(
-            f"source: {src.get('filename', '-')}  sha256 {src.get('sha256', '-')}  "
-            f"{_size(src.get('size'))}"
+            Text(
+                f"source: {src.get('filename', '-')}  sha256 {src.get('sha256', '-')}  "
+                f"{_size(src.get('size'))}"
+            )
         )
     if v.error:
-        console.print(f"[red]error:[/red] {v.error}")
+        console.print(f"[red]error:[/red] {escape(v.error)}")
     sig = Table(title="signature", box=None, header_style="bold", title_justify="left")
     for col in ("", "NAME", "DTYPE", "SHAPE"):
         sig.add_column(col)
     for kind, specs in (("input", v.signature.inputs), ("output", v.signature.outputs)):
         for spec in specs:
-            sig.add_row(kind, spec.name, spec.dtype, spec.shape_text())
+            _row(sig, kind, spec.name, spec.dtype, spec.shape_text())
     if v.signature.inputs or v.signature.outputs:
         console.print(sig)
     arts = Table(title="artifacts", box=None, header_style="bold", title_justify="left")
@@ -143,7 +157,7 @@ def version_details(console: Console, v: VersionInfo) -> None:
     for a in v.artifacts:
         diff = _max_abs_diff(a.validation)
         note = f"max abs diff {diff:.3g}" if diff is not None else (a.error or "")
-        arts.add_row(a.format, a.status, _size(a.size), (a.sha256 or "-")[:16], note)
+        _row(arts, a.format, a.status, _size(a.size), (a.sha256 or "-")[:16], note)
     console.print(arts)
 
 

@@ -219,18 +219,19 @@ def prepared_sample(sample: object) -> Iterator[Path | None]:
             sample.to_parquet(path)  # keeps column names and per-column dtypes
         elif isinstance(sample, dict):
             path = tmp / "sample.npz"
-            np.savez(path, **{str(k): _as_array(v) for k, v in sample.items()})
+            arrays: dict[str, Any] = {str(k): _as_array(v) for k, v in sample.items()}
+            np.savez(path, **arrays)
         else:
             path = tmp / "sample.npy"
             np.save(path, _as_array(sample), allow_pickle=False)
         yield path
 
 
-def _as_array(value: object) -> np.ndarray:
+def _as_array(value: Any) -> np.ndarray[Any, Any]:
     if hasattr(value, "detach"):  # a torch tensor
-        value = value.detach().cpu().numpy()  # type: ignore[attr-defined]
+        value = value.detach().cpu().numpy()
     elif hasattr(value, "to_numpy"):  # a pandas frame or series
-        value = value.to_numpy()  # type: ignore[attr-defined]
+        value = value.to_numpy()
     array = np.asarray(value)
     if array.dtype == object:
         raise InvalidUpload(

@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from clients._errors import WaitTimeout
 from clients._registry import Registry
@@ -71,7 +72,7 @@ class State:
         self.token = token
         self.quiet = quiet
         self.out = Console(highlight=False, soft_wrap=True)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
     def registry(self) -> Registry:
         return Registry(self.url, self.token)
@@ -251,14 +252,14 @@ def push(
         if as_json:
             print_json(result.to_dict())
         else:
-            state.out.print(result.ref)
+            state.out.print(Text(result.ref))
         return
     with state.registry() as reg:
         info = reg.wait(result.name, result.version, timeout, on_update=_TargetPrinter(state))
     if as_json:
         print_json(info.to_dict())
     else:
-        state.out.print(f"{info.ref} {info.status}")
+        state.out.print(Text(f"{info.ref} {info.status}"))
     if info.status != "ready":
         raise _fail(f"{info.ref} failed: {info.error or 'no artifact passed validation'}", 7)
 
@@ -330,7 +331,7 @@ def pull(
     if as_json:
         print_json({"ref": ref, "path": str(path), "size": path.stat().st_size})
     else:
-        state.out.print(str(path))
+        state.out.print(Text(str(path)))
 
 
 @app.command()
@@ -350,7 +351,7 @@ def alias(
             if as_json:
                 print_json({"name": target, "alias": alias_name, "deleted": True})
             else:
-                state.out.print(f"deleted {target}@{alias_name}")
+                state.out.print(Text(f"deleted {target}@{alias_name}"))
             return
         ref = ModelRef.parse(target)
         if ref.version is None:
@@ -361,7 +362,7 @@ def alias(
     if as_json:
         print_json(info.to_dict())
     else:
-        state.out.print(f"{info.name}@{info.alias} -> {info.version}")
+        state.out.print(Text(f"{info.name}@{info.alias} -> {info.version}"))
 
 
 def main() -> None:

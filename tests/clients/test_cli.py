@@ -77,6 +77,7 @@ def test_human_output_has_tables(cli, ready):
     assert f"{ready.name}:1" in shown.stdout
     assert "artifacts" in shown.stdout and "onnx" in shown.stdout
     assert "signature" in shown.stdout
+    assert "[batch, 4]" in shown.stdout  # shapes are text, not rich markup
 
 
 def test_push_without_wait_prints_the_ref(cli, tmp_path, unique_name):
