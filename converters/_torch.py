@@ -131,6 +131,10 @@ class TorchSource:
         self.example = example
         self.ranges = ranges  # dim name -> (min, max) allowed by the program
         self._callable = native.module() if kind == "export" else native
+        self.static_batch = _static_batch(signature) if kind == "export" else None
+        self.lineage = {"torch_format": "torch.export" if kind == "export" else "torchscript"}
+        if self.static_batch is not None:
+            self.lineage["static_batch"] = self.static_batch
 
     def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
@@ -140,13 +144,29 @@ class TorchSource:
             raise InvalidUpload(
                 f"inputs {missing} are missing; the model takes {self.signature.input_names}"
             )
-        args = [
-            torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in self.signature.input_names
-        ]
-        with torch.no_grad():
-            result = self._callable(*args)
-        flat = _flatten_outputs(result)
+        arrays = [np.ascontiguousarray(inputs[n]) for n in self.signature.input_names]
+        if self.static_batch is not None and len(arrays[0]) != self.static_batch:
+            flat = self._run_padded(arrays, self.static_batch)
+        else:
+            with torch.no_grad():
+                flat = _flatten_outputs(self._callable(*[torch.from_numpy(a) for a in arrays]))
         return {spec.name: value for spec, value in zip(self.signature.outputs, flat, strict=True)}
+
+    def _run_padded(self, arrays: list[np.ndarray], size: int) -> list[np.ndarray]:
+        """A program exported with a fixed batch runs chunk by chunk, the last one padded."""
+        import torch
+
+        rows = len(arrays[0])
+        parts: list[list[np.ndarray]] = []
+        for start in range(0, rows, size):
+            chunk = [a[start : start + size] for a in arrays]
+            short = size - len(chunk[0])
+            if short:
+                chunk = [np.concatenate([c, np.repeat(c[-1:], short, axis=0)]) for c in chunk]
+            with torch.no_grad():
+                outs = _flatten_outputs(self._callable(*[torch.from_numpy(c) for c in chunk]))
+            parts.append([o[: size - short] for o in outs])
+        return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
 
     def generate_inputs(self, rows: int, seed: int = 0) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(seed)
@@ -156,7 +176,7 @@ class TorchSource:
         example = self.example[spec.name].shape
         shape: list[int] = []
         for i, dim in enumerate(spec.shape or example):
-            if i == 0 and dim == "batch":
+            if i == 0 and (dim == "batch" or self.static_batch is not None):
                 shape.append(rows)
             elif isinstance(dim, int):
                 shape.append(dim)
@@ -179,6 +199,16 @@ class TorchSource:
             data[0] = 0.0  # edge values: zeros, then large magnitudes
             data[1] *= 100.0
         return data.astype(spec.dtype)
+
+
+def _static_batch(signature: Signature) -> int | None:
+    """The fixed leading dim shared by every input, when the program has no batch axis."""
+    firsts = {spec.shape[0] if spec.shape else None for spec in signature.inputs}
+    if len(firsts) == 1:
+        first = firsts.pop()
+        if isinstance(first, int) and first > 0:
+            return first
+    return None
 
 
 def _flatten_outputs(result: Any) -> list[np.ndarray]:

@@ -49,9 +49,12 @@ def export_onnx(source: Any, out_dir: Path) -> ConversionOutput:
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as tmp:
         raw = Path(tmp) / "model.onnx"
         path = "torchscript"
+        program = source.native
+        if source.kind == "export" and source.static_batch is not None:
+            program = _dynamic_batch_program(source)
         if source.kind == "export":
             try:
-                _export_dynamo(source, raw)
+                _export_dynamo(program, source, raw)
                 path = "dynamo"
             except Exception as exc:  # any exporter failure: try the other exporter
                 notes.append(f"dynamo export failed ({type(exc).__name__}: {_short(exc)})")
@@ -61,11 +64,18 @@ def export_onnx(source: Any, out_dir: Path) -> ConversionOutput:
             notes.append("TorchScript upload: dynamo cannot export a ScriptModule")
         if path == "torchscript":
             try:
-                _export_torchscript(source, raw)
+                _export_torchscript(program, source, raw)
             except Exception as exc:
                 reason = "; ".join([*notes, f"TorchScript-based export failed: {_short(exc)}"])
                 raise ConversionError(f"PyTorch -> ONNX failed: {reason}") from exc
-        artifact, signature, opset = finish_onnx(raw, source.signature, out_dir)
+        wanted = source.signature
+        if source.static_batch is not None:
+            wanted = _with_batch(source.signature, source.static_batch)
+            notes.append(
+                f"the program was exported with a fixed batch of {source.static_batch}; "
+                "re-exported with a dynamic batch and checked against the original"
+            )
+        artifact, signature, opset = finish_onnx(raw, wanted, out_dir)
     info = {
         "name": "torch.onnx.export",
         "versions": _versions(torch.__version__),
@@ -104,11 +114,70 @@ def _dynamic_axes(signature: Signature) -> dict[str, dict[int, str]]:
     return axes
 
 
-def _export_dynamo(source: Any, raw: Path) -> None:
+def _fixed(raw: Path) -> bool:
+    """True when the exported graph's first input has a fixed leading dim."""
+    import onnx
+
+    model = onnx.load(str(raw), load_external_data=False)
+    inits = {t.name for t in model.graph.initializer}
+    first = next(v for v in model.graph.input if v.name not in inits)
+    dims = first.type.tensor_type.shape.dim
+    return bool(dims) and dims[0].HasField("dim_value")
+
+
+def _with_batch(signature: Signature, size: int) -> Signature:
+    def fix(spec: TensorSpec) -> TensorSpec:
+        shape = spec.shape
+        if shape and shape[0] == size:
+            shape = ("batch", *shape[1:])
+        return TensorSpec(spec.name, spec.dtype, shape)
+
+    return Signature(
+        tuple(fix(s) for s in signature.inputs), tuple(fix(s) for s in signature.outputs)
+    )
+
+
+def _dynamic_batch_program(source: Any) -> Any:
+    """Re-export a fixed-batch program with a dynamic leading dim, proven on another batch.
+
+    Raises ``ConversionError`` when the graph bakes the batch size in (a ``view(2, 64)``):
+    such a program cannot become a dynamic-batch ONNX model.
+    """
+    import numpy as np
+    import torch
+
+    size = int(source.static_batch)
+    args = tuple(torch.from_numpy(source.example[n].copy()) for n in source.signature.input_names)
+    dims = tuple({0: torch.export.Dim.AUTO} for _ in args)
+    probe = source.generate_inputs(size + 1, seed=1)
+    try:
+        program = torch.export.export(source.native.module(), args, dynamic_shapes=dims)
+        with torch.no_grad():
+            got = program.module()(*[torch.from_numpy(probe[n]) for n in probe])
+        want = source.predict(probe)
+        for value, ref in zip(_flat(got), want.values(), strict=True):
+            np.testing.assert_allclose(value, ref, rtol=1e-4, atol=1e-5)
+    except Exception as exc:
+        raise ConversionError(
+            f"the program was exported with a fixed batch of {size} and its graph depends on "
+            f"that size ({_short(exc, 160)}); export it again with "
+            "dynamic_shapes={'<input>': {0: torch.export.Dim('batch')}}"
+        ) from exc
+    return program
+
+
+def _flat(result: Any) -> list[Any]:
+    import torch
+
+    leaves, _ = torch.utils._pytree.tree_flatten(result)
+    return [leaf.detach().numpy() for leaf in leaves]
+
+
+def _export_dynamo(program: Any, source: Any, raw: Path) -> None:
     import torch
 
     torch.onnx.export(
-        source.native,
+        program,
         (),
         str(raw),
         dynamo=True,
@@ -119,10 +188,10 @@ def _export_dynamo(source: Any, raw: Path) -> None:
     )
 
 
-def _export_torchscript(source: Any, raw: Path) -> None:
+def _export_torchscript(program: Any, source: Any, raw: Path) -> None:
     import torch
 
-    module = source.native.module() if source.kind == "export" else source.native
+    module = program.module() if source.kind == "export" else program
     args = tuple(torch.from_numpy(source.example[n].copy()) for n in source.signature.input_names)
     torch.onnx.export(
         module,
@@ -209,6 +278,8 @@ def _rename_dims(model: Any, wanted: Signature) -> None:
         for dim, want in zip(dims, spec.shape, strict=True):
             if isinstance(want, str) and dim.dim_param and dim.dim_param != want:
                 mapping.setdefault(dim.dim_param, want)
+            elif isinstance(want, str) and dim.HasField("dim_value"):
+                dim.dim_param = want  # the source says this axis varies
     if not mapping:
         return
     for value in (*graph.input, *graph.output, *graph.value_info):

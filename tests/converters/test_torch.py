@@ -200,3 +200,23 @@ def test_other_files_are_not_torch(tmp_path):
     assert not framework.sniff(plain, "x.pkl")
     with pytest.raises(InvalidUpload, match=r"\.pt2"):
         framework.load(archive, "x.zip", {})
+
+
+def test_fixed_batch_program_runs_padded_and_onnx_explains(tmp_path):
+    import torch
+
+    module = build_module("mlp")
+    program = torch.export.export(module, (torch.randn(3, 4),))  # no dynamic batch
+    path = tmp_path / "fixed.pt2"
+    torch.export.save(program, str(path))
+    source = TorchFramework().load(path, "fixed.pt2", {})
+    assert source.static_batch == 3
+    inputs = source.generate_inputs(32)
+    assert inputs["features"].shape == (32, 4)
+    with torch.no_grad():
+        want = module(torch.from_numpy(inputs["features"])).numpy()
+    np.testing.assert_allclose(source.predict(inputs)["output"], want, rtol=1e-5, atol=1e-6)
+    one = {"features": inputs["features"][:1]}
+    np.testing.assert_allclose(source.predict(one)["output"], want[:1], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConversionError, match=r"fixed batch of 3.*Dim\('batch'\)"):
+        TorchToOnnx().convert(source, Sample(inputs), tmp_path / "out")
