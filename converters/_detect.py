@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 import pickletools
 import tarfile
@@ -237,21 +238,30 @@ def _looks_like_pickle(head: bytes) -> bool:
 
 
 def _pickle_globals(data: bytes) -> set[str]:
-    """Module names a pickle stream references (scanned, never executed)."""
+    """Module names a pickle stream references (scanned, never executed).
+
+    Several pickles may follow each other (torch's legacy format writes five).
+    """
     modules: set[str] = set()
-    strings: list[str] = []
-    try:
-        for count, (op, arg, _pos) in enumerate(pickletools.genops(data)):
-            if count > _MAX_PICKLE_OPS:
-                break
-            if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
-                strings.append(str(arg))
-            elif op.name in ("GLOBAL", "INST") and isinstance(arg, str):
-                modules.add(arg.split(" ", 1)[0])
-            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
-                modules.add(strings[-2])
-    except Exception:  # noqa: S110 - a truncated or joblib-framed stream: keep what was seen
-        pass
+    stream = io.BytesIO(data)
+    count = 0
+    for _ in range(16):
+        strings: list[str] = []
+        try:
+            for op, arg, _pos in pickletools.genops(stream):
+                count += 1
+                if count > _MAX_PICKLE_OPS:
+                    return modules
+                if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+                    strings.append(str(arg))
+                elif op.name in ("GLOBAL", "INST") and isinstance(arg, str):
+                    modules.add(arg.split(" ", 1)[0])
+                elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    modules.add(strings[-2])
+        except Exception:  # noqa: BLE001 - truncated or joblib-framed data: keep what was seen
+            break
+        if stream.tell() >= len(data):
+            break
     return modules
 
 
