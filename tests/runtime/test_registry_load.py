@@ -1,0 +1,120 @@
+"""runtime.load against a real registry over HTTP (SQLite and PostgreSQL backends)."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+import runtime
+from runtime.errors import AliasNotFound, ArtifactNotFound, ModelNotFound, VersionNotFound
+from tests.factories.onnx_models import linear_model
+from tests.factories.runtime_models import classifier_model
+from tests.runtime._registry_helpers import artifact, push, set_alias
+
+X = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def pushed(live_registry, tmp_path_factory):
+    """Two versions of one model, pushed once per backend: v1 linear, v2 a classifier."""
+    tmp = tmp_path_factory.mktemp("pushed")
+    name = f"rt-{uuid.uuid4().hex[:10]}"
+    v1 = linear_model(tmp / "v1.onnx", n_in=4, n_out=2, seed=11)
+    v2 = classifier_model(tmp / "v2.onnx", n_in=4, n_classes=3, seed=12)
+    with live_registry.client() as client:
+        docs = [push(client, name, v1), push(client, name, v2)]
+    return name, (v1, v2), docs
+
+
+def _raw(path):
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": X})
+
+
+def test_load_pinned_version_downloads_once_then_serves_from_cache(live_registry, pushed, tmp_path):
+    name, (v1, _), docs = pushed
+    cache = tmp_path / "cache"
+    first = runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache)
+    second = runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache)
+    assert (first.info.origin, second.info.origin) == ("download", "cache")
+    np.testing.assert_array_equal(first.predict(X), _raw(v1)[0])
+    sha = artifact(docs[0])["sha256"]
+    assert first.info.sha256 == sha and first.info.version == 1 and first.info.name == name
+    assert first.info.framework == "onnx"
+    assert (cache / "blobs" / "sha256" / sha[:2] / sha[2:]).is_file()
+
+
+@pytest.mark.parametrize("suffix", ["", ":latest"])
+def test_latest_resolves_to_the_newest_version(live_registry, pushed, tmp_path, suffix):
+    name, (_, v2), _ = pushed
+    model = runtime.load(name + suffix, registry=live_registry.url, cache_dir=tmp_path / "c")
+    assert model.info.version == 2
+    np.testing.assert_array_equal(model.predict_proba(X), _raw(v2)[1])
+
+
+def test_alias_resolves_to_its_version(live_registry, registry_client, pushed, tmp_path):
+    name, (v1, _), _ = pushed
+    set_alias(registry_client, name, "production", 1)
+    model = runtime.load(f"{name}@production", registry=live_registry.url, cache_dir=tmp_path / "c")
+    assert model.info.version == 1
+    np.testing.assert_array_equal(model.predict(X), _raw(v1)[0])
+
+
+def test_registry_url_and_cache_from_the_environment(live_registry, pushed, tmp_path, monkeypatch):
+    name, _, _ = pushed
+    monkeypatch.setenv("MODELPORT_URL", live_registry.url)
+    monkeypatch.setenv("MODELPORT_CACHE", str(tmp_path / "env-cache"))
+    model = runtime.load(f"{name}:2")
+    assert model.info.registry == live_registry.url
+    assert str(model.info.path).startswith(str(tmp_path / "env-cache"))
+
+
+def test_forcing_a_format_the_version_lacks_lists_what_it_has(live_registry, pushed, tmp_path):
+    name, _, _ = pushed
+    with pytest.raises(
+        ArtifactNotFound, match=r"no usable 'pmml' artifact; its artifacts: .*onnx \(passed\)"
+    ):
+        runtime.load(f"{name}:1", format="pmml", registry=live_registry.url, cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("ref", "error"),
+    [
+        ("{name}-missing:1", ModelNotFound),
+        ("{name}:9", VersionNotFound),
+        ("{name}@nope", AliasNotFound),
+    ],
+)
+def test_unknown_references_raise_the_matching_error(live_registry, pushed, tmp_path, ref, error):
+    name, _, _ = pushed
+    with pytest.raises(error, match="404"):
+        runtime.load(ref.format(name=name), registry=live_registry.url, cache_dir=tmp_path)
+
+
+def test_tampered_cache_file_is_refused_and_fetched_again(live_registry, pushed, tmp_path):
+    name, (v1, _), docs = pushed
+    cache = tmp_path / "cache"
+    runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache)
+    sha = artifact(docs[0])["sha256"]
+    blob = cache / "blobs" / "sha256" / sha[:2] / sha[2:]
+    data = bytearray(blob.read_bytes())
+    data[-5] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    with pytest.warns(RuntimeWarning, match="corrupt"):
+        model = runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache)
+    assert model.info.origin == "download"
+    np.testing.assert_array_equal(model.predict(X), _raw(v1)[0])
+    assert blob.read_bytes() == v1.read_bytes()
+
+
+def test_pulled_folder_loads_with_its_manifest(live_registry, pushed, tmp_path):
+    from clients import Registry
+
+    name, (v1, _), _ = pushed
+    with Registry(live_registry.url) as reg:
+        reg.pull(f"{name}:1", dest=str(tmp_path / "pulled") + "/")
+    model = runtime.load(tmp_path / "pulled")
+    assert (model.info.name, model.info.version, model.info.origin) == (name, 1, "file")
+    np.testing.assert_array_equal(model.predict(X), _raw(v1)[0])
