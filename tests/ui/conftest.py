@@ -147,3 +147,22 @@ def broken_onnx_model(path: Path) -> Path:
 
 
 EVIL_TEXT = "<script>alert('x')</script>{{7*7}}"
+
+
+@pytest.fixture(scope="session")
+def shared_model(http: httpx.Client, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A read-only model for the tests that only look: v1 (4 inputs) and v2 (6 inputs),
+    both converted. Tests that change a model push their own."""
+    import uuid
+
+    name = f"shared-{uuid.uuid4().hex[:8]}"
+    tmp = tmp_path_factory.mktemp("shared")
+    for seed, n_in in ((0, 4), (1, 6)):
+        made = push(
+            http,
+            name,
+            linear_model(tmp / f"v{seed}.onnx", n_in=n_in, seed=seed),
+            tags={"team": "risk"},
+        )
+        assert wait_done(http, name, made["version"])["status"] == "ready"
+    return name

@@ -46,9 +46,8 @@ def test_search_then_open_model_and_version(page, push_linear, unique_name):
     expect()(page.locator("#version-status")).to_have_text("ready")
 
 
-def test_read_the_validation_report(page, push_linear, unique_name):
-    push_linear(unique_name)
-    page.goto(f"/models/{unique_name}/versions/1")
+def test_read_the_validation_report(page, shared_model):
+    page.goto(f"/models/{shared_model}/versions/1")
     section = page.locator("#artifact-onnx")
     expect()(section.get_by_role("heading", name=re.compile("onnx"))).to_be_visible()
     report = section.locator("table.report tr[data-output='y']")
@@ -59,10 +58,10 @@ def test_read_the_validation_report(page, push_linear, unique_name):
     expect()(section.locator("table.signature")).to_contain_text("[batch, 4]")
 
 
-def test_download_an_artifact_and_check_its_sha256(page, push_linear, unique_name):
-    version = push_linear(unique_name)
+def test_download_an_artifact_and_check_its_sha256(page, http, shared_model):
+    version = http.get(f"/api/v1/models/{shared_model}/versions/1").json()
     want = next(a["sha256"] for a in version["artifacts"] if a["format"] == "onnx")
-    page.goto(f"/models/{unique_name}/versions/1")
+    page.goto(f"/models/{shared_model}/versions/1")
     shown = page.locator("tr[data-format='onnx'] .sha").inner_text()
     assert shown == want
 
@@ -72,20 +71,19 @@ def test_download_an_artifact_and_check_its_sha256(page, push_linear, unique_nam
     assert hashlib.sha256(data).hexdigest() == want
 
 
-def test_copy_buttons_copy_the_commands(page, push_linear, unique_name):
-    push_linear(unique_name)
+def test_copy_buttons_copy_the_commands(page, shared_model):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page.goto(f"/models/{unique_name}/versions/1")
+    page.goto(f"/models/{shared_model}/versions/1")
     button = page.get_by_role("button", name="Copy load call")
     button.click()
     expect()(button).to_have_text("Copied")
     clip = page.evaluate("navigator.clipboard.readText()")
-    assert clip == f'runtime.load("{unique_name}:1")'
+    assert clip == f'runtime.load("{shared_model}:1")'
 
 
 def test_set_move_and_remove_an_alias(page, push_linear, unique_name, http):
-    push_linear(unique_name)
-    push_linear(unique_name, seed=1)
+    push_linear(unique_name, wait=False)
+    push_linear(unique_name, seed=1, wait=False)
     page.goto(f"/models/{unique_name}")
 
     page.get_by_label("Alias", exact=True).fill("production")
@@ -106,9 +104,8 @@ def test_set_move_and_remove_an_alias(page, push_linear, unique_name, http):
     assert http.get(f"/api/v1/models/{unique_name}/versions/production").status_code == 404
 
 
-def test_invalid_alias_shows_the_servers_reason(page, push_linear, unique_name):
-    push_linear(unique_name)
-    page.goto(f"/models/{unique_name}")
+def test_invalid_alias_shows_the_servers_reason(page, shared_model):
+    page.goto(f"/models/{shared_model}")
     page.get_by_label("Alias", exact=True).fill("prod")
     page.get_by_label("Version", exact=True).fill("1")
     # bypass the browser's own pattern check to reach the API's validation
@@ -119,10 +116,8 @@ def test_invalid_alias_shows_the_servers_reason(page, push_linear, unique_name):
     expect()(page.locator("#alias-message")).to_have_class("error-box")
 
 
-def test_compare_two_versions(page, push_linear, unique_name):
-    push_linear(unique_name, n_in=4)
-    push_linear(unique_name, n_in=6, seed=1)
-    page.goto(f"/models/{unique_name}")
+def test_compare_two_versions(page, shared_model):
+    page.goto(f"/models/{shared_model}")
     page.get_by_label("Version A").fill("1")
     page.get_by_label("Version B").fill("2")
     page.get_by_role("button", name="Compare").click()
@@ -228,8 +223,8 @@ def test_keyboard_reaches_the_skip_link_first(page):
     assert page.evaluate("document.activeElement.id") == "main"
 
 
-def test_phone_width_has_no_horizontal_scroll(browser, ui_registry, push_linear, unique_name):
-    push_linear(unique_name, tags={"team": "risk"})
+def test_phone_width_has_no_horizontal_scroll(browser, ui_registry, shared_model):
+    unique_name = shared_model
     context = browser.new_context(base_url=ui_registry.url, viewport={"width": 390, "height": 844})
     try:
         pg = context.new_page()

@@ -73,10 +73,10 @@ def test_filters_by_tag_alias_framework_and_format(http, push_linear, unique_nam
 
 def test_sort_by_versions_and_name_and_cursor_pages(http, push_linear, unique_name):
     names = [f"{unique_name}-{c}" for c in "abc"]
-    push_linear(names[0])
-    push_linear(names[1])
-    push_linear(names[1], seed=1)
-    push_linear(names[2])
+    push_linear(names[0], wait=False)
+    push_linear(names[1], wait=False)
+    push_linear(names[1], seed=1, wait=False)
+    push_linear(names[2], wait=False)
 
     assert rows(http.get("/", params={"q": unique_name, "sort": "name"}).text) == names
     by_count = rows(http.get("/", params={"q": unique_name, "sort": "versions"}).text)
@@ -116,9 +116,8 @@ def test_unknown_model_is_an_html_404(http, url):
     assert "404" in response.text and "Back to the models" in response.text
 
 
-def test_unknown_version_and_alias_are_html_404(http, push_linear, unique_name):
-    push_linear(unique_name)
-    for url in (f"/models/{unique_name}/versions/7", f"/models/{unique_name}/versions/prod"):
+def test_unknown_version_and_alias_are_html_404(http, shared_model):
+    for url in (f"/models/{shared_model}/versions/7", f"/models/{shared_model}/versions/nope"):
         response = http.get(url)
         assert response.status_code == 404, url
         assert response.headers["content-type"].startswith("text/html")
@@ -142,9 +141,8 @@ def test_bad_list_query_is_an_html_400(http, params):
     assert response.headers["content-type"].startswith("text/html")
 
 
-def test_compare_without_versions_says_how(http, push_linear, unique_name):
-    push_linear(unique_name)
-    response = http.get(f"/models/{unique_name}/compare")
+def test_compare_without_versions_says_how(http, shared_model):
+    response = http.get(f"/models/{shared_model}/compare")
     assert response.status_code == 400
     assert "compare?a=1&amp;b=2" in response.text
 
@@ -163,8 +161,9 @@ def test_user_strings_are_escaped_never_evaluated(http, push_linear, unique_name
         assert "&gt;49" not in page and "</script>49" not in page
 
 
-def test_version_page_shows_report_lineage_and_commands(http, push_linear, unique_name):
-    version = push_linear(unique_name)
+def test_version_page_shows_report_lineage_and_commands(http, shared_model):
+    unique_name = shared_model
+    version = http.get(f"/api/v1/models/{unique_name}/versions/1").json()
     onnx = next(a for a in version["artifacts"] if a["format"] == "onnx")
 
     page = http.get(f"/models/{unique_name}/versions/1").text
@@ -191,18 +190,15 @@ def test_failed_conversion_shows_its_reason(http, tmp_path, unique_name):
     assert "status-failed" in listing and "inconsistent type" in listing
 
 
-def test_compare_lists_signature_changes(http, push_linear, unique_name):
-    push_linear(unique_name, n_in=4)
-    push_linear(unique_name, n_in=6, seed=1)
-    page = http.get(f"/models/{unique_name}/compare", params={"a": 1, "b": 2}).text
+def test_compare_lists_signature_changes(http, shared_model):
+    page = http.get(f"/models/{shared_model}/compare", params={"a": 1, "b": 2}).text
     changed = page.split('data-name="x"')[0].rsplit("<tr", 1)[1]
     assert "diff-changed" in changed
     assert "float32 [batch, 4]" in page and "float32 [batch, 6]" in page
 
 
-def test_fragment_is_the_version_body_alone(http, push_linear, unique_name):
-    push_linear(unique_name)
-    response = http.get(f"/models/{unique_name}/versions/1/fragment")
+def test_fragment_is_the_version_body_alone(http, shared_model):
+    response = http.get(f"/models/{shared_model}/versions/1/fragment")
     assert response.status_code == 200
     assert "<html" not in response.text
     assert 'id="version-status"' in response.text
