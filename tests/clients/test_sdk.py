@@ -21,6 +21,7 @@ from clients import (
 from runtime.errors import (
     AliasNotFound,
     ArtifactNotFound,
+    IntegrityError,
     InvalidModelRef,
     InvalidUpload,
     ModelNotFound,
@@ -215,3 +216,22 @@ def test_runtime_loads_a_pulled_folder(reg, ready, tmp_path):
     x = np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32)
     expected = ort.InferenceSession(str(ready.file)).run(None, {"x": x})[0]
     np.testing.assert_array_equal(model.predict(x), expected)
+
+
+def test_a_corrupted_download_is_refused_and_not_kept(reg, live_registry, tmp_path, unique_name):
+    import os
+    import uuid
+
+    model = linear_model(tmp_path / "m.onnx", seed=uuid.uuid4().int % 2**31)  # unique bytes
+    reg.push(model, unique_name, wait=True, timeout=WAIT_S)
+    sha = reg.show(unique_name).artifact("onnx").sha256
+    blob = live_registry.data_dir / "blobs" / "sha256" / sha[:2] / sha[2:]
+    assert blob.is_file(), "blob layout changed: <data>/blobs/sha256/ab/cdef..."
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 0xFF  # same size, different bytes: only the hash can tell
+    os.chmod(blob, 0o644)
+    blob.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    with pytest.raises(IntegrityError, match=sha):
+        reg.pull(unique_name, dest=out)
+    assert list(out.iterdir()) == []

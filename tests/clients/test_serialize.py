@@ -130,3 +130,38 @@ def test_an_object_array_sample_is_refused():
         prepared_sample(np.array(["a", 1], dtype=object)),
     ):
         pass
+
+
+@pytest.mark.slow
+def test_keras_model_is_saved_as_dot_keras():
+    keras = pytest.importorskip("keras")
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    assert framework_of(model) == "keras"
+    with prepared_upload(model) as up:
+        assert up.filename == "model.keras"
+        assert up.framework == "keras"
+        assert zipfile.is_zipfile(up.path)
+
+
+@pytest.mark.slow
+def test_tf_module_is_saved_and_zipped():
+    tf = pytest.importorskip("tensorflow")
+
+    class Scale(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(2.0)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+        def __call__(self, x):
+            return x * self.w
+
+    module = Scale()
+    assert framework_of(module) == "tensorflow"
+    with prepared_upload(module) as up:
+        assert up.filename == "saved_model.zip"
+        assert up.framework == "tensorflow"
+        names = zipfile.ZipFile(up.path).namelist()
+    assert "saved_model.pb" in names
+    assert any(n.startswith("variables/") for n in names)
