@@ -61,8 +61,11 @@ def unpack_tar(tar_path: Path, sha256: str, cache_dir: str | Path | None = None)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{sha256[:12]}-", dir=target.parent))
     try:
-        with tarfile.open(tar_path) as tar:
-            tar.extractall(tmp, filter="data")
+        try:
+            with tarfile.open(tar_path) as tar:
+                tar.extractall(tmp, filter="data")
+        except tarfile.TarError as exc:
+            raise IntegrityError(f"{tar_path} is not a safe artifact tar: {exc}") from exc
         try:
             os.replace(tmp, target)
         except OSError:
