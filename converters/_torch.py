@@ -95,7 +95,7 @@ class TorchFramework:
                 ) from exc
             return _from_program(program)
         try:
-            module = torch.jit.load(str(path), map_location="cpu")
+            module = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
         except Exception as exc:
             raise InvalidUpload(
                 f"{filename!r} could not be loaded with torch.jit.load: {exc}"
@@ -132,7 +132,9 @@ class TorchSource:
         self.ranges = ranges  # dim name -> (min, max) allowed by the program
         self._callable = native.module() if kind == "export" else native
         self.static_batch = _static_batch(signature) if kind == "export" else None
-        self.lineage = {"torch_format": "torch.export" if kind == "export" else "torchscript"}
+        self.lineage: dict[str, Any] = {
+            "torch_format": "torch.export" if kind == "export" else "torchscript"
+        }
         if self.static_batch is not None:
             self.lineage["static_batch"] = self.static_batch
 
@@ -398,7 +400,7 @@ def _from_script(module: Any, options: dict[str, Any]) -> TorchSource:
         inputs.append(TensorSpec(name, str(dtypes.get(name, "float32")), dims))
     example_args = [
         torch.zeros(
-            [2 if d == "batch" else int(d) for d in spec.shape or ()],
+            [d if isinstance(d, int) else 2 for d in spec.shape or ()],
             dtype=getattr(torch, spec.dtype),
         )
         for spec in inputs
