@@ -68,7 +68,8 @@ class SklearnToPmml:
                 source.native, active_fields=fields, target_fields=["y"]
             )
         except Exception as exc:  # noqa: BLE001 - sklearn2pmml raises many types
-            raise ConversionError(f"sklearn2pmml cannot wrap {source.lineage['estimator']}: {exc}")
+            what = source.lineage["estimator"]
+            raise ConversionError(f"sklearn2pmml cannot wrap {what}: {exc}") from exc
         out_dir.mkdir(parents=True, exist_ok=True)
         dest = out_dir / "model.pmml"
         try:

@@ -42,11 +42,19 @@ def _evil_pickle(folder: Path) -> tuple[Path, Path]:
 
 
 def _request(job: Path, allow_pickle: bool) -> None:
-    (job / "request.json").write_text(json.dumps({
-        "source": "input/model.pkl", "filename": "model.pkl", "framework": None,
-        "targets": None, "sample": None, "tolerance": None,
-        "options": {"allow_pickle": allow_pickle},
-    }))
+    (job / "request.json").write_text(
+        json.dumps(
+            {
+                "source": "input/model.pkl",
+                "filename": "model.pkl",
+                "framework": None,
+                "targets": None,
+                "sample": None,
+                "tolerance": None,
+                "options": {"allow_pickle": allow_pickle},
+            }
+        )
+    )
 
 
 def test_pickles_off_nothing_runs_anywhere(tmp_path: Path) -> None:
@@ -60,7 +68,9 @@ def test_pickles_off_nothing_runs_anywhere(tmp_path: Path) -> None:
     assert "skops" in result["error"] and result["artifacts"] == []
     # declared as sklearn, the loader refuses it as well
     (tmp_path / "request.json").write_text(
-        (tmp_path / "request.json").read_text().replace('"framework": null', '"framework": "sklearn"')
+        (tmp_path / "request.json")
+        .read_text()
+        .replace('"framework": null', '"framework": "sklearn"')
     )
     run_worker(tmp_path)
     assert "pickle" in json.loads((tmp_path / "result.json").read_text())["error"]

@@ -50,9 +50,7 @@ def import_or_skip(name: str) -> ModuleType:
 
 def case_modules() -> dict[str, ModuleType]:
     """The ``tests/frameworks/<framework>.py`` modules, by framework name."""
-    return {
-        fw: importlib.import_module(f"tests.frameworks.{fw}") for fw in FRAMEWORK_MODULES
-    }
+    return {fw: importlib.import_module(f"tests.frameworks.{fw}") for fw in FRAMEWORK_MODULES}
 
 
 def all_cases() -> list:

@@ -71,10 +71,17 @@ def _two_sample() -> dict[str, np.ndarray]:
 
 
 CASES = [
-    FrameworkCase("onnx-linear", "onnx", lambda d: linear_model(d / "linear.onnx"),
-                  expect={"onnx": "passed"}),
-    FrameworkCase("onnx-two-inputs", "onnx", lambda d: two_input_model(d / "two.onnx"),
-                  sample=_two_sample, expect={"onnx": "passed"}),
-    FrameworkCase("onnx-constant", "onnx", lambda d: constant_model(d / "const.onnx"),
-                  expect={"onnx": "weak"}),
+    FrameworkCase(
+        "onnx-linear", "onnx", lambda d: linear_model(d / "linear.onnx"), expect={"onnx": "passed"}
+    ),
+    FrameworkCase(
+        "onnx-two-inputs",
+        "onnx",
+        lambda d: two_input_model(d / "two.onnx"),
+        sample=_two_sample,
+        expect={"onnx": "passed"},
+    ),
+    FrameworkCase(
+        "onnx-constant", "onnx", lambda d: constant_model(d / "const.onnx"), expect={"onnx": "weak"}
+    ),
 ]

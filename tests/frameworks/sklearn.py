@@ -131,16 +131,24 @@ def _logreg_sample() -> dict[str, np.ndarray]:
 
 CASES = [
     # JPMML's softmax overflows (NaN) on the large-magnitude rows: PMML fails validation
-    FrameworkCase("sklearn-logreg", "sklearn", _logreg, sample=_logreg_sample,
-                  expect={"onnx": "passed", "pmml": "failed"}),
+    FrameworkCase(
+        "sklearn-logreg",
+        "sklearn",
+        _logreg,
+        sample=_logreg_sample,
+        expect={"onnx": "passed", "pmml": "failed"},
+    ),
     FrameworkCase("sklearn-forest", "sklearn", _forest, expect=BOTH),
     FrameworkCase("sklearn-gboost", "sklearn", _gboost, expect=BOTH),
-    FrameworkCase("sklearn-svc-proba", "sklearn", _svc,
-                  expect={"onnx": "passed", "pmml": "skipped"}),
+    FrameworkCase(
+        "sklearn-svc-proba", "sklearn", _svc, expect={"onnx": "passed", "pmml": "skipped"}
+    ),
     FrameworkCase("sklearn-hgb", "sklearn", _hgb, expect=BOTH),
-    FrameworkCase("sklearn-mixed-pipeline", "sklearn", _mixed_pipeline, sample=_mixed_sample,
-                  expect=BOTH),
+    FrameworkCase(
+        "sklearn-mixed-pipeline", "sklearn", _mixed_pipeline, sample=_mixed_sample, expect=BOTH
+    ),
     FrameworkCase("sklearn-ridge", "sklearn", _ridge, expect=BOTH),
-    FrameworkCase("sklearn-kmeans", "sklearn", _kmeans,
-                  expect={"onnx": "passed", "pmml": "skipped"}),
+    FrameworkCase(
+        "sklearn-kmeans", "sklearn", _kmeans, expect={"onnx": "passed", "pmml": "skipped"}
+    ),
 ]

@@ -48,7 +48,11 @@ def run_worker(job_dir: Path, timeout: float = WORKER_TIMEOUT_S) -> subprocess.C
     env["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
         [sys.executable, "-m", "converters.worker", str(job_dir)],
-        cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=str(ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -65,8 +69,9 @@ def prepare_job(case, job_dir: Path) -> tuple[Path, dict]:
         "options": {"allow_pickle": False},
     }
     if case.sample is not None:
-        request["sample"] = write_sample(case.sample(), job_dir / "input").relative_to(
-            job_dir).as_posix()
+        request["sample"] = (
+            write_sample(case.sample(), job_dir / "input").relative_to(job_dir).as_posix()
+        )
     return source, request
 
 
