@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import pickle
+import uuid
 
 import pytest
 
 from tests.api.conftest import assert_problem, upload, wait_done
+from tests.factories.onnx_models import linear_model
 
 
-@pytest.fixture
-def pushed(registry_client, unique_name, onnx_file) -> str:
-    assert upload(registry_client, unique_name, onnx_file).status_code == 202
-    return unique_name
+@pytest.fixture(scope="module")
+def pushed(live_registry, tmp_path_factory) -> str:
+    """One model with one version, shared by this module's tests (they only read it)."""
+    name = f"bad-input-{uuid.uuid4().hex[:8]}"
+    path = linear_model(tmp_path_factory.mktemp("pushed") / "lin.onnx")
+    with live_registry.client() as client:
+        assert upload(client, name, path).status_code == 202
+    return name
 
 
 BAD_NAMES = ["-leading-dash", "a" * 129, "sp ace", "semi;colon", "_under", "st*r", "ünïcode"]

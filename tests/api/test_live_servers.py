@@ -36,6 +36,7 @@ def test_32_concurrent_uploads_get_versions_1_to_32(database_url, tmp_path, onnx
         stop_registry(reg)
 
 
+@pytest.mark.slow
 def test_queued_and_running_jobs_survive_a_restart(database_url, tmp_path, onnx_file):
     data = tmp_path / "data"
     slow = tmp_path / "slow-python"
