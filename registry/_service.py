@@ -240,7 +240,7 @@ class Registry:
         now = utcnow()
         job_id = uuid.uuid4().hex
         with self.db.write() as s:
-            insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+            insert = sqlite_insert if self.db.is_sqlite else pg_insert
             s.execute(
                 insert(ModelRow)
                 .values(
