@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import httpx
 
@@ -144,7 +144,7 @@ class Registry:
         return ModelInfo.from_json(self._json("GET", f"{API}/models/{name}"))
 
     def versions(self, name: str) -> list[VersionInfo]:
-        """All versions of ``name``, oldest first as the server lists them."""
+        """All versions of ``name``, in the server's order (newest first)."""
         check_name(name)
         return [VersionInfo.from_json(v) for v in self._pages(f"{API}/models/{name}/versions", {})]
 
@@ -189,6 +189,48 @@ class Registry:
             delay = min(delay * 1.5, 1.0)
 
     # -- writing ----------------------------------------------------------------------
+
+    @overload
+    def push(
+        self,
+        obj_or_path: object,
+        name: str,
+        *,
+        framework: str | None = ...,
+        targets: str | Sequence[str] | None = ...,
+        sample: object = ...,
+        description: str | None = ...,
+        tags: dict[str, str] | None = ...,
+        example_inputs: Any = ...,
+        created_by: str | None = ...,
+        atol: float | None = ...,
+        rtol: float | None = ...,
+        wait: Literal[False] = ...,
+        timeout: float = ...,
+        progress: Progress | None = ...,
+        on_update: Callable[[VersionInfo], None] | None = ...,
+    ) -> PushResult: ...
+
+    @overload
+    def push(
+        self,
+        obj_or_path: object,
+        name: str,
+        *,
+        framework: str | None = ...,
+        targets: str | Sequence[str] | None = ...,
+        sample: object = ...,
+        description: str | None = ...,
+        tags: dict[str, str] | None = ...,
+        example_inputs: Any = ...,
+        created_by: str | None = ...,
+        atol: float | None = ...,
+        rtol: float | None = ...,
+        wait: Literal[True],
+        timeout: float = ...,
+        progress: Progress | None = ...,
+        on_update: Callable[[VersionInfo], None] | None = ...,
+    ) -> VersionInfo: ...
 
     def push(
         self,

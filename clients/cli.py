@@ -365,6 +365,31 @@ def alias(
         state.out.print(Text(f"{info.name}@{info.alias} -> {info.version}"))
 
 
+@app.command()
+@handled
+def job(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(metavar="ID", help="Job id (push prints it).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a conversion job: status, attempts, error, timings."""
+    state = _state(ctx)
+    with state.registry() as reg:
+        info = reg.job(job_id)
+    if as_json:
+        print_json(info.to_dict())
+        return
+    state.out.print(
+        Text(
+            f"job {info.id}  {info.kind} {info.name}:{info.version}  {info.status}  "
+            f"attempts {info.attempts}  created {info.created_at or '-'}  "
+            f"started {info.started_at or '-'}  finished {info.finished_at or '-'}"
+        )
+    )
+    if info.error:
+        state.out.print(Text(f"error: {info.error}"))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

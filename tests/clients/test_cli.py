@@ -80,10 +80,18 @@ def test_human_output_has_tables(cli, ready):
     assert "[batch, 4]" in shown.stdout  # shapes are text, not rich markup
 
 
-def test_push_without_wait_prints_the_ref(cli, tmp_path, unique_name):
-    result = cli("push", str(linear_model(tmp_path / "m.onnx")), "--name", unique_name)
-    assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == f"{unique_name}:1"
+def test_push_without_wait_prints_the_ref_and_job(cli, tmp_path, unique_name):
+    result = cli("push", str(linear_model(tmp_path / "m.onnx")), "--name", unique_name, "--json")
+    pushed = _json(result)
+    assert (pushed["name"], pushed["version"]) == (unique_name, 1)
+    job = _json(cli("job", pushed["job_id"], "--json"))
+    assert (job["name"], job["version"]) == (unique_name, 1)
+    human = cli("job", pushed["job_id"])
+    assert human.exit_code == 0, human.output
+    assert pushed["job_id"] in human.stdout
+    ref = cli("push", str(tmp_path / "m.onnx"), "--name", unique_name)
+    assert ref.exit_code == 0, ref.output
+    assert ref.stdout.strip() == f"{unique_name}:2"
 
 
 @pytest.mark.parametrize(
