@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from registry._cursor import decode_cursor, encode_cursor
@@ -116,23 +117,34 @@ def browse_models(db: Database, query: ModelQuery) -> BrowsePage:
 
 
 def _version_stats() -> Any:
-    """Per model: its newest version number and its number of versions."""
-    return (
-        select(
-            VersionRow.model_id.label("model_id"),
-            func.max(VersionRow.version).label("latest"),
-            func.count(VersionRow.id).label("n"),
-        )
-        .group_by(VersionRow.model_id)
-        .subquery("stats")
+    """Per model: its newest version number and its number of versions.
+
+    Correlated scalar subqueries, answered from the (model_id, version) unique index,
+    so a page sorted by name or update time never aggregates every version.
+    """
+    latest = (
+        select(func.max(VersionRow.version))
+        .where(VersionRow.model_id == ModelRow.id)
+        .correlate(ModelRow)
+        .scalar_subquery()
     )
+    count = (
+        select(func.count(VersionRow.id))
+        .where(VersionRow.model_id == ModelRow.id)
+        .correlate(ModelRow)
+        .scalar_subquery()
+    )
+    return SimpleNamespace(latest=latest, n=count)
 
 
 def _filtered(query: ModelQuery, stats: Any) -> Select[Any]:
-    count = func.coalesce(stats.c.n, 0)
     stmt = select(
-        ModelRow.id, ModelRow.name, ModelRow.updated_at, count.label("n"), stats.c.latest
-    ).outerjoin(stats, stats.c.model_id == ModelRow.id)
+        ModelRow.id,
+        ModelRow.name,
+        ModelRow.updated_at,
+        stats.n.label("n"),
+        stats.latest.label("latest"),
+    )
     conditions: list[ColumnElement[bool]] = []
     if query.q:
         pattern = f"%{_escape_like(query.q.lower())}%"
@@ -153,8 +165,8 @@ def _filtered(query: ModelQuery, stats: Any) -> Select[Any]:
     if query.framework or query.format:
         latest = (
             select(VersionRow.id)
-            .where(VersionRow.model_id == ModelRow.id, VersionRow.version == stats.c.latest)
-            .correlate(ModelRow, stats)
+            .where(VersionRow.model_id == ModelRow.id, VersionRow.version == stats.latest)
+            .correlate(ModelRow)
         )
         if query.framework:
             latest = latest.where(VersionRow.framework == query.framework)
@@ -185,7 +197,7 @@ def _escape_like(text: str) -> str:
 
 
 def _ordered(stmt: Select[Any], sort: str, stats: Any, after: list[Any] | None) -> Select[Any]:
-    count = func.coalesce(stats.c.n, 0)
+    count = stats.n
     if sort == "name":
         if after is not None:
             stmt = stmt.where(ModelRow.name > str(after[2]))
@@ -228,16 +240,12 @@ def _summaries(session: Session, rows: list[Any]) -> list[ModelSummary]:
         return []
     ids = [r.id for r in rows]
     models = {m.id: m for m in session.scalars(select(ModelRow).where(ModelRow.id.in_(ids)))}
-    wanted = [
-        and_(VersionRow.model_id == r.id, VersionRow.version == r.latest)
-        for r in rows
-        if r.latest is not None
-    ]
+    pairs = [(r.id, r.latest) for r in rows if r.latest is not None]
     latest: dict[int, Any] = {}
-    if wanted:
+    if pairs:
         stmt = select(
             VersionRow.id, VersionRow.model_id, VersionRow.status, VersionRow.framework
-        ).where(or_(*wanted))
+        ).where(tuple_(VersionRow.model_id, VersionRow.version).in_(pairs))
         latest = {v.model_id: v for v in session.execute(stmt)}
     aliases: dict[int, dict[str, int]] = {i: {} for i in ids}
     for model_id, alias, number in session.execute(
