@@ -12,6 +12,7 @@ just that page's models.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
@@ -186,7 +187,7 @@ def _tag_condition(tag: str) -> ColumnElement[bool]:
     key = key.strip()
     if not key or '"' in key or "\\" in key:
         return ModelRow.id.is_(None)  # no stored tag key can match
-    extracted = ModelRow.tags[key].as_string()
+    extracted: ColumnElement[str] = ModelRow.tags[key].as_string()
     if sep:
         return extracted == value.strip()
     return extracted.is_not(None)
@@ -235,7 +236,7 @@ def _sort_value(sort: str, row: Any) -> Any:
     return None
 
 
-def _summaries(session: Session, rows: list[Any]) -> list[ModelSummary]:
+def _summaries(session: Session, rows: Sequence[Any]) -> list[ModelSummary]:
     if not rows:
         return []
     ids = [r.id for r in rows]

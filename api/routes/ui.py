@@ -11,7 +11,6 @@ The page scripts talk to REST v1 for uploads, aliases and live job progress.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -211,7 +210,8 @@ def _report(validation: dict[str, Any] | None) -> SimpleNamespace:
         if not isinstance(item, dict):
             continue
         ok = _first(item, _OK_KEYS)
-        own = item.get("tolerance") if isinstance(item.get("tolerance"), dict) else {}
+        own_tol = item.get("tolerance")
+        own: dict[str, Any] = own_tol if isinstance(own_tol, dict) else {}
         rows.append(
             SimpleNamespace(
                 name=str(item.get("name", item.get("output", "?"))),
@@ -511,7 +511,3 @@ def compare_page(registry: RegistryDep, name: str, a: str = "", b: str = "") -> 
         format_rows=_format_rows(va, vb),
         size_delta=_size_delta(va.source.size, vb.source.size),
     )
-
-
-def _json_dumps(value: Any) -> str:  # kept for templates that embed data safely
-    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
