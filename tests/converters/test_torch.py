@@ -84,6 +84,7 @@ def test_meaningful_names(built):
     assert script.signature.inputs[0].shape == ("batch", 4)  # inferred from the first Linear
 
 
+@pytest.mark.slow
 def test_gru_pinned_sequence_length_is_respected(tmp_path):
     import torch
 
