@@ -7,6 +7,7 @@ import hashlib
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from registry import JobRunner, Registry, Settings
@@ -130,15 +131,30 @@ def test_compare_two_versions(page, shared_model):
 
 def test_upload_with_the_form_and_watch_it_become_ready(page, tmp_path, unique_name):
     model = linear_model(tmp_path / "upload.onnx", n_in=3)
+    sample = tmp_path / "sample.npz"
+    np.savez(sample, x=np.arange(15, dtype=np.float32).reshape(5, 3))
     page.goto("/upload")
     page.get_by_label("Model name").fill(unique_name)
     page.locator("#file").set_input_files(str(model))
     expect()(page.locator("#file-chosen")).to_contain_text("upload.onnx")
-    page.get_by_role("button", name="Upload").click()
+    page.get_by_label("Sample inputs (optional)").set_input_files(str(sample))
+    page.get_by_label("Description (optional)").fill("uploaded from the browser")
+
+    def is_upload(response):
+        return response.request.method == "POST" and response.url.endswith(
+            f"/api/v1/models/{unique_name}/versions"
+        )
+
+    with page.expect_response(is_upload) as posted:
+        page.get_by_role("button", name="Upload").click()
+    assert posted.value.status == 202
+    assert "multipart/form-data" in posted.value.request.headers["content-type"]
 
     page.wait_for_url(re.compile(rf"/models/{unique_name}/versions/1$"))
     expect()(page.locator("#version-status")).to_have_text("ready", timeout=60_000)
     expect()(page.locator("table.artifacts tr[data-format='onnx']")).to_contain_text("passed")
+    expect()(page.locator("p.description")).to_have_text("uploaded from the browser")
+    expect()(page.locator("#artifact-onnx")).to_contain_text("uploaded")  # sample origin
 
 
 def test_upload_refused_by_the_server_shows_why(page, tmp_path, unique_name):
@@ -236,3 +252,17 @@ def test_phone_width_has_no_horizontal_scroll(browser, ui_registry, shared_model
             assert overflow <= 1, f"{url} scrolls sideways by {overflow}px on a phone"
     finally:
         context.close()
+
+
+def test_dark_mode_follows_the_system(browser, ui_registry):
+    colors = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(base_url=ui_registry.url, color_scheme=scheme)
+        try:
+            pg = context.new_page()
+            pg.goto("/upload")
+            colors[scheme] = pg.evaluate("getComputedStyle(document.body).backgroundColor")
+        finally:
+            context.close()
+    assert colors["light"] == "rgb(255, 255, 255)"
+    assert colors["dark"] == "rgb(13, 17, 23)"
