@@ -9,6 +9,7 @@ entry-point group or :func:`register_loader`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import tarfile
@@ -52,14 +53,23 @@ def register_loader(fmt: str, target: str) -> None:
     _EXTRA[fmt] = target
 
 
+@functools.cache
+def _entry_points() -> dict[str, str]:
+    """Loaders of installed distributions; read once (scanning metadata costs milliseconds)."""
+    found: dict[str, str] = {}
+    try:
+        for ep in metadata.entry_points(group=_ENTRY_POINT_GROUP):
+            found.setdefault(ep.name, ep.value)
+    except Exception:  # noqa: S110 - broken third-party metadata must not break loading
+        pass
+    return found
+
+
 def loaders() -> dict[str, str]:
     """Every registered format -> loader import path (built-ins, entry points, registered)."""
     table = dict(_BUILTIN)
-    try:
-        for ep in metadata.entry_points(group=_ENTRY_POINT_GROUP):
-            table.setdefault(ep.name, ep.value)
-    except Exception:  # noqa: S110 - broken third-party metadata must not break loading
-        pass
+    for name, target in _entry_points().items():
+        table.setdefault(name, target)
     table.update(_EXTRA)
     return table
 
@@ -209,7 +219,7 @@ def load_file(
 
             p = unpack_tar(p, meta["sha256"])
             fmt = format or detect_format(p)
-    if fmt not in loaders():
+    if fmt not in _BUILTIN and fmt not in loaders():
         known = ", ".join(sorted(loaders()))
         raise UnsupportedFormat(f"no loader for format {fmt!r}; available: {known}")
     return open_model(
