@@ -218,7 +218,6 @@ def finish_onnx(raw: Path, wanted: Signature, out_dir: Path) -> tuple[Path, Sign
     model = onnx.load(str(raw))  # pulls external data back in
     _rename_values(model, wanted)
     _rename_dims(model, wanted)
-    onnx.checker.check_model(model)
     size = sum(len(t.raw_data) for t in model.graph.initializer)
     if size < INLINE_LIMIT_BYTES:
         artifact = out_dir / "model.onnx"
@@ -234,6 +233,12 @@ def finish_onnx(raw: Path, wanted: Signature, out_dir: Path) -> tuple[Path, Sign
             location="model.onnx.data",
             size_threshold=0,
         )
+    # checked from the path: in memory, protobuf refuses models over 2 GB
+    model_file = artifact if artifact.is_file() else artifact / "model.onnx"
+    try:
+        onnx.checker.check_model(str(model_file))
+    except onnx.checker.ValidationError as exc:
+        raise ConversionError(f"the exported ONNX model is invalid: {exc}") from exc
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     return artifact, onnx_signature(model), int(opset)
 
