@@ -58,7 +58,12 @@ def usable_artifacts(doc: dict[str, Any], allow_unvalidated: bool = False) -> li
 
 def _backend_present(fmt: str) -> bool:
     module = BACKEND_MODULES.get(fmt, (None,))[0]
-    return module is None or importlib.util.find_spec(module) is not None
+    if module is None:
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a blocked or broken package
+        return False
 
 
 def _formats_text(doc: dict[str, Any]) -> str:

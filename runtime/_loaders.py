@@ -214,7 +214,7 @@ def load_file(
     meta: dict[str, Any] = {"origin": "file"}
     if p.is_file():
         meta["sha256"] = file_sha256(p)
-        if fmt == "tar" or (fmt == "savedmodel" and tarfile.is_tarfile(p)):
+        if fmt == "tar" or (fmt != "pmml" and tarfile.is_tarfile(p)):
             from runtime._cache import unpack_tar
 
             p = unpack_tar(p, meta["sha256"])

@@ -171,3 +171,30 @@ def test_session_options_are_applied(tmp_path, linear_path):
 def test_bad_optimization_level_is_refused(linear_path):
     with pytest.raises(ValueError, match="choose one of disable, basic, extended, all"):
         runtime.load_file(linear_path, optimization="max")
+
+
+def test_onnx_with_external_data_in_a_tar(tmp_path, linear_path):
+    import tarfile
+
+    import onnx
+
+    folder = tmp_path / "ext"
+    folder.mkdir()
+    proto = onnx.load(str(linear_path))
+    onnx.save(
+        proto,
+        str(folder / "model.onnx"),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
+    assert (folder / "weights.bin").is_file()
+    tar_path = tmp_path / "ext.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        for p in sorted(folder.iterdir()):
+            tar.add(p, arcname=p.name)
+    x = np.ones((2, 4), np.float32)
+    model = runtime.load_file(tar_path, format="onnx")
+    np.testing.assert_array_equal(model.predict(x), runtime.load_file(linear_path).predict(x))
+    assert model.info.sha256 == hashlib.sha256(tar_path.read_bytes()).hexdigest()
