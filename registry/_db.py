@@ -10,9 +10,11 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry._settings import Settings
+from runtime.errors import RegistryUnavailable
 
 __all__ = ["Database"]
 
@@ -48,6 +50,18 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    """Translate a lost or locked database into ``RegistryUnavailable`` (HTTP 503)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise RegistryUnavailable(
+            f"the registry database is unavailable ({type(exc.orig).__name__}: "
+            f"{str(exc.orig).strip()[:200]}); retry shortly"
+        ) from exc
+
+
 def _make_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url)
@@ -76,13 +90,13 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._read() as session, session.begin():
+        with _unavailable(), self._read() as session, session.begin():
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction committed when the block ends, rolled back if it raises."""
-        with self._write() as session, session.begin():
+        with _unavailable(), self._write() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -19,10 +19,11 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from registry._orm import ArtifactRow, JobRow, VersionRow, utcnow
 from registry._packing import pack_directory
@@ -67,18 +68,20 @@ class JobRunner:
         self._threads: list[threading.Thread] = []
         self._procs: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
+        self._active: set[str] = set()
 
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        """Requeue jobs left running by a previous process, then start the threads."""
-        self.requeue_interrupted()
+        """Requeue jobs whose runner is gone, then start the threads."""
+        self.requeue_stale()
         for i in range(self.settings.worker_concurrency):
             t = threading.Thread(target=self._loop, name=f"modelport-jobs-{i}", daemon=True)
             t.start()
             self._threads.append(t)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop the threads and kill running workers; their jobs go back to the queue."""
         self._stop.set()
         self._wake.set()
         with self._lock:
@@ -88,29 +91,47 @@ class JobRunner:
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
+        with self._lock:
+            active = list(self._active)
+        if active:
+            self._requeue(JobRow.id.in_(active))
 
     def notify(self) -> None:
         """Wake a sleeping runner (called after an upload queued a job)."""
         self._wake.set()
 
-    def requeue_interrupted(self) -> int:
+    def requeue_stale(self) -> int:
+        """Requeue running jobs whose heartbeat is older than the lease (their runner died)."""
+        cutoff = utcnow() - timedelta(seconds=self.settings.job_lease_s)
+        with self._lock:
+            mine = list(self._active)
+        stale = and_(
+            or_(JobRow.heartbeat_at.is_(None), JobRow.heartbeat_at < cutoff),
+            JobRow.id.not_in(mine),
+        )
+        return self._requeue(stale)
+
+    def _requeue(self, which: Any) -> int:
         with self.registry.db.write() as s:
-            res = s.execute(
-                update(JobRow).where(JobRow.status == "running").values(status="queued")
-            )
+            ids = list(s.scalars(select(JobRow.id).where(JobRow.status == "running", which)))
+            if not ids:
+                return 0
+            s.execute(update(JobRow).where(JobRow.id.in_(ids)).values(status="queued"))
             s.execute(
                 update(VersionRow)
-                .where(
-                    VersionRow.status == "converting",
-                    VersionRow.id.in_(select(JobRow.version_id).where(JobRow.status == "queued")),
-                )
+                .where(VersionRow.id.in_(select(JobRow.version_id).where(JobRow.id.in_(ids))))
                 .values(status="pending")
             )
-            return int(res.rowcount or 0)  # type: ignore[attr-defined]
+        log.warning("requeued %d interrupted job(s)", len(ids))
+        return len(ids)
 
     def _loop(self) -> None:
+        next_sweep = time.monotonic() + self.settings.job_lease_s / 3
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + self.settings.job_lease_s / 3
+                    self.requeue_stale()
                 worked = self.run_once()
             except Exception:
                 log.exception("job runner iteration failed")
@@ -133,7 +154,7 @@ class JobRunner:
             self._prepare(claim, job_dir)
             timings["prepare_s"] = round(time.monotonic() - t0, 4)
             t1 = time.monotonic()
-            result = self._run_worker(job_dir)
+            result = self._run_worker(claim, job_dir)
             timings["worker_s"] = round(time.monotonic() - t1, 4)
             t2 = time.monotonic()
             self._record(claim, job_dir, result, timings, t2)
@@ -147,6 +168,8 @@ class JobRunner:
             self._fail(claim, f"internal error while running the job: {exc}", timings)
         finally:
             shutil.rmtree(job_dir, ignore_errors=True)
+            with self._lock:
+                self._active.discard(claim.job_id)
         return True
 
     def _jobs_root(self) -> Path:
@@ -171,7 +194,9 @@ class JobRunner:
                 res = s.execute(
                     update(JobRow)
                     .where(JobRow.id == job_id, JobRow.status == "queued")
-                    .values(status="running", attempts=attempts + 1, started_at=now)
+                    .values(
+                        status="running", attempts=attempts + 1, started_at=now, heartbeat_at=now
+                    )
                 )
                 if res.rowcount != 1:  # type: ignore[attr-defined]
                     continue
@@ -180,6 +205,8 @@ class JobRunner:
                     .where(VersionRow.id == version_id)
                     .values(status="converting", updated_at=now)
                 )
+                with self._lock:
+                    self._active.add(job_id)
                 return _Claim(job_id, version_id, attempts + 1)
         return None
 
@@ -223,7 +250,7 @@ class JobRunner:
 
         return apply
 
-    def _run_worker(self, job_dir: Path) -> dict[str, Any]:
+    def _run_worker(self, claim: _Claim, job_dir: Path) -> dict[str, Any]:
         cmd = [self.settings.worker_python, "-m", "converters.worker", str(job_dir)]
         log_path = job_dir / "worker.log"
         timeout = self.settings.job_timeout_s
@@ -241,7 +268,7 @@ class JobRunner:
             with self._lock:
                 self._procs.add(proc)
             try:
-                code = proc.wait(timeout=timeout)
+                code = self._wait(proc, claim, timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
@@ -272,6 +299,30 @@ class JobRunner:
         raise _WorkerCrashed(
             f"the conversion worker exited with code {code} without a result: {tail.strip()[-600:]}"
         )
+
+    def _wait(self, proc: subprocess.Popen[bytes], claim: _Claim, timeout: float) -> int:
+        """Wait for the worker, renewing the job's heartbeat; raise TimeoutExpired."""
+        deadline = time.monotonic() + timeout
+        beat = self.settings.job_lease_s / 3
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            try:
+                return proc.wait(timeout=min(beat, left))
+            except subprocess.TimeoutExpired:
+                self._heartbeat(claim)
+
+    def _heartbeat(self, claim: _Claim) -> None:
+        try:
+            with self.registry.db.write() as s:
+                s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == claim.job_id, JobRow.status == "running")
+                    .values(heartbeat_at=utcnow())
+                )
+        except Exception:  # a missed beat is retried on the next one
+            log.warning("could not renew the heartbeat of job %s", claim.job_id, exc_info=True)
 
     # -- results -------------------------------------------------------------------
 
@@ -349,8 +400,9 @@ class JobRunner:
             job.timings = timings
 
     def _crashed(self, claim: _Claim, reason: str, timings: dict[str, float]) -> None:
-        if self._stop.is_set():
-            return  # left 'running'; requeued on the next start
+        if self._stop.is_set():  # the server is stopping: the next start runs it again
+            self._requeue(JobRow.id == claim.job_id)
+            return
         if claim.attempts < MAX_ATTEMPTS:
             log.warning("job %s: %s; retrying", claim.job_id, reason)
             with self.registry.db.write() as s:
@@ -364,6 +416,7 @@ class JobRunner:
 
     def _fail(self, claim: _Claim, reason: str, timings: dict[str, float]) -> None:
         if self._stop.is_set():
+            self._requeue(JobRow.id == claim.job_id)
             return
         now = utcnow()
         with self.registry.db.write() as s:

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=1, ge=0, description="0 runs no job runner.")
     worker_python: str = Field(default=sys.executable)
     job_poll_s: float = Field(default=0.5, gt=0)
+    job_lease_s: float = Field(
+        default=60.0, ge=1.0, description="A running job without a heartbeat this long is requeued."
+    )
     migrate_on_start: bool = True
 
     @model_validator(mode="after")

@@ -103,3 +103,33 @@ def test_upload_within_the_limit_is_accepted(small_limit_registry, onnx_file):
     with small_limit_registry.client() as client:
         resp = upload(client, "fits", onnx_file)
     assert resp.status_code == 202, resp.text
+
+
+@pytest.mark.slow
+def test_job_of_a_killed_server_is_requeued_after_its_lease(tmp_path, onnx_file):
+    data = tmp_path / "data"
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    slow = tmp_path / "slow-python"
+    slow.write_text("#!/bin/sh\nsleep 60\n")
+    slow.chmod(0o755)
+    lease = {"MODELPORT_JOB_LEASE_S": "2"}
+    reg = start_registry(data, url, {"MODELPORT_WORKER_PYTHON": str(slow), **lease})
+    try:
+        with reg.client() as client:
+            accepted = upload(client, "crashy", onnx_file).json()
+            deadline = time.monotonic() + 30
+            while client.get(f"/api/v1/jobs/{accepted['job_id']}").json()["status"] != "running":
+                assert time.monotonic() < deadline, "job never started"
+                time.sleep(0.05)
+    finally:
+        reg.process.kill()  # no graceful shutdown: the job stays 'running'
+        reg.process.wait()
+
+    reg = start_registry(data, url, lease)
+    try:
+        with reg.client() as client:
+            assert wait_done(client, "crashy", 1)["status"] == "ready"
+            job = client.get(f"/api/v1/jobs/{accepted['job_id']}").json()
+            assert (job["status"], job["attempts"]) == ("succeeded", 2)
+    finally:
+        stop_registry(reg)

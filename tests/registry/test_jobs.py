@@ -6,13 +6,16 @@ import io
 import stat
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import onnx
 import pytest
 from onnx import TensorProto, helper
+from sqlalchemy import update
 
 from registry import JobRunner
+from registry._orm import JobRow, utcnow
 from tests.factories.onnx_models import linear_model
 from tests.registry.conftest import make_registry
 
@@ -146,16 +149,65 @@ def test_two_runners_never_claim_the_same_job(registry, tmp_path):
     assert len(claimed) == 12 == len(set(claimed))
 
 
-def test_running_jobs_are_requeued_on_start(registry, tmp_path):
+def _age_heartbeat(registry, job_id, seconds):
+    with registry.db.write() as s:
+        s.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id)
+            .values(heartbeat_at=utcnow() - timedelta(seconds=seconds))
+        )
+
+
+def test_jobs_of_a_dead_runner_are_requeued_after_the_lease(registry, tmp_path):
     created = push(registry, "m", linear_model(tmp_path / "m.onnx").read_bytes())
-    runner = JobRunner(registry)
-    runner._claim()  # as if the process died mid-job
+    dead = JobRunner(registry)
+    dead._claim()  # as if this process died mid-job
     assert registry.get_job(created.job_id).status == "running"
     assert registry.get_version("m", 1).status == "converting"
-    assert runner.requeue_interrupted() == 1
+    other = JobRunner(registry)
+    assert other.requeue_stale() == 0  # heartbeat still fresh: someone may be running it
+    _age_heartbeat(registry, created.job_id, registry.settings.job_lease_s + 1)
+    assert other.requeue_stale() == 1
     assert registry.get_version("m", 1).status == "pending"
-    runner.run_once()
+    other.run_once()
     assert registry.get_version("m", 1).status == "ready"
+    assert registry.get_job(created.job_id).attempts == 2
+
+
+def test_a_runner_never_requeues_its_own_running_jobs(registry, tmp_path):
+    created = push(registry, "m", linear_model(tmp_path / "m.onnx").read_bytes())
+    runner = JobRunner(registry)
+    runner._claim()
+    _age_heartbeat(registry, created.job_id, 3600)
+    assert runner.requeue_stale() == 0
+
+
+def test_stopping_requeues_the_jobs_in_hand(registry, tmp_path):
+    created = push(registry, "m", linear_model(tmp_path / "m.onnx").read_bytes())
+    runner = JobRunner(registry)
+    runner._claim()
+    runner.stop()
+    assert registry.get_job(created.job_id).status == "queued"
+
+
+def test_heartbeat_is_renewed_while_the_worker_runs(tmp_path):
+    reg = make_registry(
+        f"sqlite:///{tmp_path / 'r.db'}",
+        tmp_path / "data",
+        job_lease_s=1.5,
+        job_timeout_s=2,
+        worker_python=fake_python(tmp_path, "sleep 30"),
+    )
+    try:
+        created = push(reg, "m", linear_model(tmp_path / "m.onnx").read_bytes())
+        runner = JobRunner(reg)
+        runner.run_once()
+        with reg.db.read() as s:
+            job = s.get(JobRow, created.job_id)
+            assert job.heartbeat_at is not None and job.started_at is not None
+            assert job.heartbeat_at > job.started_at
+    finally:
+        reg.close()
 
 
 @pytest.mark.parametrize("bad_path", ["../../etc/passwd", "out/missing.onnx"])

@@ -177,3 +177,20 @@ def test_open_artifact_streams_source_bytes(registry, onnx_bytes):
         registry.open_artifact("m", "1", "onnx")
     with pytest.raises(ArtifactNotFound, match="format"):
         registry.open_artifact("m", "1", "zip")
+
+
+def test_unreachable_database_raises_registry_unavailable(tmp_path):
+    from registry import Registry, Settings
+    from runtime.errors import RegistryUnavailable
+
+    settings = Settings(
+        data_dir=tmp_path, database_url="postgresql+psycopg://postgres@127.0.0.1:1/nothing"
+    )
+    reg = Registry(settings)
+    try:
+        with pytest.raises(RegistryUnavailable, match="retry"):
+            reg.get_model("m")
+        with pytest.raises(RegistryUnavailable):
+            reg.check_ready()
+    finally:
+        reg.close()
