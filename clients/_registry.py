@@ -31,7 +31,6 @@ __all__ = ["DEFAULT_URL", "Registry"]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 API = "/api/v1"
-_PAGE = 100
 
 
 def _targets_text(targets: str | Sequence[str] | None) -> str | None:
@@ -58,6 +57,8 @@ class Registry:
     ``VersionNotFound``, ``InvalidUpload``, ``RegistryUnavailable``, ...), each
     with the server's problem document in ``.problem``.
     """
+
+    page_size: int = 100  # items per request when listing; listings follow the cursors
 
     def __init__(
         self,
@@ -122,7 +123,7 @@ class Registry:
         cursor: str | None = None
         while True:
             query = {k: v for k, v in params.items() if v is not None}
-            query["limit"] = _PAGE
+            query["limit"] = self.page_size
             if cursor:
                 query["cursor"] = cursor
             page = self._json("GET", path, params=query)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -30,12 +31,18 @@ def _json(result):
 
 def test_push_wait_ls_show_pull_alias(cli, tmp_path, unique_name):
     model = linear_model(tmp_path / "lin.onnx")
+    sample = tmp_path / "sample.npy"
+    np.save(sample, np.ones((3, 4), dtype=np.float32))
     pushed = _json(
         cli(
             "push",
             str(model),
             "--name",
             unique_name,
+            "--targets",
+            "onnx",
+            "--sample",
+            str(sample),
             "--tag",
             "team=risk",
             "--description",
