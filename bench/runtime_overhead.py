@@ -9,7 +9,8 @@ import time (``import runtime`` vs ``import onnxruntime``, fresh interpreters), 
 (``runtime.load("name:1")`` from the warm cache, ``runtime.load_file`` and a cold load
 from a local registry, vs ``InferenceSession`` creation) and predict at batch 1 / 64 /
 1024 (``model.predict(x)`` vs ``session.run([first_output], {input: x})``). Timings are
-interleaved (raw, runtime, raw, runtime, ...) and each figure is a median of rounds.
+interleaved (raw, runtime, raw, runtime, ...) and each figure is a median of rounds;
+a raw-vs-raw control (two sessions on the same file) shows the machine's noise floor.
 It also prints the artifact vs the source framework (sklearn predict_proba, torch eager).
 """
 
@@ -248,6 +249,15 @@ def bench_predict(artifacts: dict[str, Path], rounds: int, budget: float) -> Non
             )
             target = TARGETS.get(f"predict@{batch}")
             _row(f"{name}: predict batch {batch}", r, o, target)
+            # control: a second raw session against the first shows the noise floor
+            twin = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            r, o = side_by_side(
+                lambda f=feed, n=outs, s=sess: s.run(n, f),
+                lambda f=feed, n=outs, s=twin: s.run(n, f),
+                rounds,
+                budget,
+            )
+            print(f"    (noise floor, raw vs raw: {o / r:5.3f}x)")
 
 
 def bench_frameworks(

@@ -49,31 +49,63 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
     return root
 
 
-def unpack_tar(tar_path: Path, sha256: str, cache_dir: str | Path | None = None) -> Path:
-    """Extract a tar artifact once into ``unpacked/<sha256>/`` and return that folder.
+_TREE_MANIFEST = ".modelport-files.json"
 
-    Members that would land outside the folder (absolute paths, ``..``, links out) are
-    refused by the tarfile ``data`` filter.
-    """
-    target = cache_root(cache_dir) / "unpacked" / sha256
-    if target.is_dir():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{sha256[:12]}-", dir=target.parent))
+
+def _tree_hashes(folder: Path) -> dict[str, str]:
+    from runtime._loaders import file_sha256
+
+    return {
+        p.relative_to(folder).as_posix(): file_sha256(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != _TREE_MANIFEST
+    }
+
+
+def _tree_intact(folder: Path) -> bool:
     try:
+        recorded = json.loads((folder / _TREE_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(recorded == _tree_hashes(folder))
+
+
+def unpack_tar(tar_path: Path, sha256: str, cache_dir: str | Path | None = None) -> Path:
+    """Extract a tar artifact into ``unpacked/<sha256>/`` and return that folder.
+
+    The folder's files are re-hashed on every call against the list written at
+    extraction; a modified folder is replaced by a fresh extraction (with a warning).
+    Members that would land outside the folder (absolute paths, ``..``, links out) are
+    refused by the tarfile ``data`` filter: :class:`IntegrityError`.
+    """
+    from filelock import FileLock
+
+    root = cache_root(cache_dir)
+    target = root / "unpacked" / sha256
+    (root / "locks").mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / "locks" / f"{sha256}.unpack.lock"), timeout=600):
+        if target.is_dir():
+            if _tree_intact(target):
+                return target
+            warnings.warn(
+                f"unpacked artifact {target} was modified; extracting it again",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            shutil.rmtree(target, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{sha256[:12]}-", dir=target.parent))
         try:
-            with tarfile.open(tar_path) as tar:
-                tar.extractall(tmp, filter="data")
-        except tarfile.TarError as exc:
-            raise IntegrityError(f"{tar_path} is not a safe artifact tar: {exc}") from exc
-        try:
+            try:
+                with tarfile.open(tar_path) as tar:
+                    tar.extractall(tmp, filter="data")
+            except tarfile.TarError as exc:
+                raise IntegrityError(f"{tar_path} is not a safe artifact tar: {exc}") from exc
+            (tmp / _TREE_MANIFEST).write_text(json.dumps(_tree_hashes(tmp)), encoding="utf-8")
             os.replace(tmp, target)
-        except OSError:
-            if not target.is_dir():  # another process won the rename: fine
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -173,7 +173,9 @@ def test_bad_optimization_level_is_refused(linear_path):
         runtime.load_file(linear_path, optimization="max")
 
 
-def test_onnx_with_external_data_in_a_tar(tmp_path, linear_path):
+@pytest.fixture
+def external_data_tar(tmp_path, linear_path):
+    """An ONNX model with external weights, packed in a tar like the registry packs it."""
     import tarfile
 
     import onnx
@@ -194,7 +196,22 @@ def test_onnx_with_external_data_in_a_tar(tmp_path, linear_path):
     with tarfile.open(tar_path, "w") as tar:
         for p in sorted(folder.iterdir()):
             tar.add(p, arcname=p.name)
-    x = np.ones((2, 4), np.float32)
+    expected = runtime.load_file(linear_path).predict(np.ones((2, 4), np.float32))
+    return tar_path, expected
+
+
+def test_onnx_with_external_data_in_a_tar(external_data_tar):
+    tar_path, expected = external_data_tar
     model = runtime.load_file(tar_path, format="onnx")
-    np.testing.assert_array_equal(model.predict(x), runtime.load_file(linear_path).predict(x))
+    np.testing.assert_array_equal(model.predict(np.ones((2, 4), np.float32)), expected)
     assert model.info.sha256 == hashlib.sha256(tar_path.read_bytes()).hexdigest()
+
+
+def test_modified_unpacked_folder_is_extracted_again(tmp_path, external_data_tar):
+    tar_path, expected = external_data_tar
+    model = runtime.load_file(tar_path, format="onnx")
+    weights = model.info.path.parent / "weights.bin"
+    weights.write_bytes(b"\0" * weights.stat().st_size)
+    with pytest.warns(RuntimeWarning, match="was modified; extracting it again"):
+        again = runtime.load_file(tar_path, format="onnx")
+    np.testing.assert_array_equal(again.predict(np.ones((2, 4), np.float32)), expected)
