@@ -153,7 +153,7 @@ def download_artifact(
                 raise error_from_response(response)
             total = int(response.headers.get("content-length") or art.size or 0)
             _write_stream(response, target, art.sha256, progress, total)
-    except httpx.TransportError as exc:
+    except (httpx.TransportError, httpx.InvalidURL) as exc:
         raise unavailable(registry.url, exc) from exc
     if folder_mode:
         _write_manifest(target.parent, info, art, filename)

@@ -140,7 +140,7 @@ def error_from_response(
     return exc
 
 
-def unavailable(url: str, exc: httpx.TransportError) -> rt.RegistryUnavailable:
+def unavailable(url: str, exc: Exception) -> rt.RegistryUnavailable:
     """The error for a registry that cannot be reached at all."""
     what = type(exc).__name__
     err = rt.RegistryUnavailable(

@@ -109,7 +109,7 @@ class Registry:
         url = self.url + path
         try:
             response = self._client.request(method, url, headers=self._headers(headers), **kwargs)
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
             raise unavailable(self.url, exc) from exc
         if response.status_code >= 400:
             kw = {"default_422": default_422} if default_422 is not None else {}

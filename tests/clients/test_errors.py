@@ -101,3 +101,9 @@ def test_connection_refused_is_registry_unavailable():
 def test_exceptions_are_catchable_by_builtin_kind():
     assert issubclass(PROBLEM_TYPES["ModelNotFound"], LookupError)
     assert issubclass(_errors.WaitTimeout, TimeoutError)
+
+
+@pytest.mark.parametrize("url", ["foo", "ftp://x", "http://[::1"])
+def test_a_malformed_url_is_registry_unavailable(url):
+    with clients.Registry(url) as reg, pytest.raises(rt.RegistryUnavailable, match="cannot reach"):
+        reg.model("m")
