@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PROBLEM, install_error_handlers
 from api.routes import health, jobs, models, ui
@@ -26,36 +27,44 @@ _FORM_OVERHEAD = 1024 * 1024  # multipart framing and the small form fields
 
 
 class UploadLimit:
-    """Refuse uploads whose declared Content-Length is over the limit before reading them.
+    """Enforce the upload limit on request bodies while they stream in.
 
-    Bodies without a length are still capped while they are copied into the blob store.
+    A declared ``Content-Length`` over the limit is refused before any byte is read;
+    a body without one (chunked) is cut off as soon as it passes the limit. The blob
+    store enforces the exact limit on the file itself as it copies it.
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
-        self.limit = limit
+        self.limit = limit + _FORM_OVERHEAD
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("POST", "PUT"):
-            length = dict(scope["headers"]).get(b"content-length")
-            if (
-                length is not None
-                and length.isdigit()
-                and int(length) > self.limit + _FORM_OVERHEAD
-            ):
-                await self._refuse(scope, send, int(length))
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await self._refuse(scope, send, f"request body of {int(length)} bytes")
+            return
+        seen = 0
 
-    async def _refuse(self, scope: Scope, send: Send, length: int) -> None:
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise HTTPException(413, _too_large("request body", self.limit - _FORM_OVERHEAD))
+            return message
+
+        await self.app(scope, counted, send)
+
+    async def _refuse(self, scope: Scope, send: Send, what: str) -> None:
         body = json.dumps(
             {
                 "type": "/problems/PayloadTooLarge",
                 "title": "PayloadTooLarge",
                 "status": 413,
-                "detail": f"request body of {length} bytes exceeds the upload limit of "
-                f"{self.limit} bytes; raise MODELPORT_MAX_UPLOAD_BYTES on the server "
-                "or upload a smaller file",
+                "detail": _too_large(what, self.limit - _FORM_OVERHEAD),
                 "instance": scope.get("path", ""),
             }
         ).encode()
@@ -66,6 +75,13 @@ class UploadLimit:
         ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _too_large(what: str, limit: int) -> str:
+    return (
+        f"{what} exceeds the upload limit of {limit} bytes; raise "
+        "MODELPORT_MAX_UPLOAD_BYTES on the server or upload a smaller file"
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -85,7 +86,11 @@ def test_upload_over_the_limit_is_413_and_leaves_nothing(small_limit_registry, t
         body = assert_problem(upload(client, "too-big", big), 413, "PayloadTooLarge")
         assert "MODELPORT_MAX_UPLOAD_BYTES" in body["detail"]
         assert client.get("/api/v1/models/too-big").status_code == 404
-    assert _blob_files(small_limit_registry.data_dir) == []
+    assert list((small_limit_registry.data_dir / "blobs" / "tmp").iterdir()) == []
+    too_big = hashlib.sha256(big.read_bytes()).hexdigest()
+    assert too_big not in {
+        p.parent.name + p.name for p in _blob_files(small_limit_registry.data_dir)
+    }
 
 
 def test_declared_length_far_over_the_limit_is_refused_before_reading(small_limit_registry):
@@ -133,3 +138,24 @@ def test_job_of_a_killed_server_is_requeued_after_its_lease(tmp_path, onnx_file)
             assert (job["status"], job["attempts"]) == ("succeeded", 2)
     finally:
         stop_registry(reg)
+
+
+def test_chunked_body_over_the_limit_is_cut_off_with_413(small_limit_registry):
+    def chunks():
+        head = (
+            b'--zzz\r\nContent-Disposition: form-data; name="file"; filename="m.onnx"\r\n'
+            b"Content-Type: application/octet-stream\r\n\r\n"
+        )
+        yield head
+        for _ in range(40):  # 2.5 MiB, never announced in a Content-Length
+            yield b"\0" * 65536
+
+    with small_limit_registry.client() as client:
+        resp = client.post(
+            "/api/v1/models/chunked/versions",
+            content=chunks(),
+            headers={"content-type": "multipart/form-data; boundary=zzz"},
+        )
+        assert_problem(resp, 413, "PayloadTooLarge")
+        assert client.get("/api/v1/models/chunked").status_code == 404
+    assert list((small_limit_registry.data_dir / "blobs" / "tmp").iterdir()) == []
