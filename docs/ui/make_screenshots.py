@@ -43,6 +43,18 @@ def seed(client, tmp: Path) -> None:  # noqa: ANN001
     wait_done(client, "churn", made["version"])
     made = push(client, "broken-model", broken_onnx_model(tmp / "broken.onnx"))
     wait_done(client, "broken-model", made["version"])
+    from tests.frameworks.sklearn import _logreg
+
+    made = push(
+        client,
+        "segment-clf",
+        _logreg(tmp),
+        description="Customer segment (scikit-learn logistic regression).",
+        tags={"team": "marketing"},
+        targets="onnx,pmml",
+    )
+    wait_done(client, "segment-clf", made["version"], timeout=300)
+    client.put("/api/v1/models/segment-clf/aliases/production", json={"version": 1})
 
 
 def main() -> None:
@@ -78,8 +90,8 @@ def main() -> None:
                 shoot("/", "models.png")
                 shoot("/", "models-phone.png", viewport=PHONE)
                 shoot("/models/fraud-clf", "model.png")
-                shoot("/models/fraud-clf/versions/3", "version.png")
-                shoot("/models/fraud-clf/versions/3", "version-dark.png", scheme="dark")
+                shoot("/models/segment-clf/versions/1", "version.png")
+                shoot("/models/segment-clf/versions/1", "version-dark.png", scheme="dark")
                 shoot("/models/fraud-clf/compare?a=2&b=3", "compare.png")
                 shoot("/models/broken-model/versions/1", "failed.png")
                 shoot("/upload", "upload.png")
