@@ -6,13 +6,19 @@ import datetime as dt
 import importlib.util
 import json
 import logging
-import tarfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 from runtime._cache import Cache, unpack_tar
-from runtime._loaders import FORMAT_PREFERENCE, detect_format, file_sha256, load_file, open_model
+from runtime._loaders import (
+    FORMAT_PREFERENCE,
+    detect_format,
+    file_sha256,
+    is_tar,
+    load_file,
+    open_model,
+)
 from runtime._model import Model
 from runtime._refs import ModelRef
 from runtime._remote import Fetcher, registry_url
@@ -187,7 +193,7 @@ def _fetch(
         return path, "download"
 
 
-def _is_tar(art: dict[str, Any]) -> bool:
+def _packed(art: dict[str, Any]) -> bool:
     return (
         bool(art.get("files"))
         or art["format"] == "savedmodel"
@@ -236,7 +242,7 @@ def _load_pulled(
             "the file was modified or truncated, pull it again"
         )
     target = path
-    if art_fmt == "savedmodel" or doc.get("files") or tarfile.is_tarfile(path):
+    if art_fmt == "savedmodel" or doc.get("files") or is_tar(path):
         target = unpack_tar(path, sha)
     meta = {
         "name": doc.get("name"),
@@ -309,7 +315,7 @@ def load(
     finally:
         resolver.close()
     sha = str(art["sha256"])
-    if _is_tar(art):
+    if _packed(art):
         path = unpack_tar(path, sha, cache.root)
     sig = art.get("signature") or doc.get("signature")
     meta = {

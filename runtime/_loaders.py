@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
-import tarfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ __all__ = [
     "detect_format",
     "file_sha256",
     "get_loader",
+    "is_tar",
     "load_file",
     "loaders",
     "open_model",
@@ -104,13 +104,25 @@ def _dir_format(path: Path) -> str | None:
     return None
 
 
+def is_tar(path: Path) -> bool:
+    """True for a POSIX/GNU/PAX tar (what the registry packs), from its header alone."""
+    if path.suffix.lower() == ".tar":
+        return True
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(512)
+    except OSError:
+        return False
+    return len(header) == 512 and header[257:262] == b"ustar"
+
+
 def detect_format(path: Path) -> str:
     """The artifact format of a file or folder, from its name and content."""
     if path.is_dir():
         fmt = _dir_format(path)
     elif path.suffix.lower() in _SUFFIXES:
         fmt = _SUFFIXES[path.suffix.lower()]
-    elif tarfile.is_tarfile(path):
+    elif is_tar(path):
         fmt = "tar"
     else:
         fmt = _sniff(path)
@@ -214,7 +226,7 @@ def load_file(
     meta: dict[str, Any] = {"origin": "file"}
     if p.is_file():
         meta["sha256"] = file_sha256(p)
-        if fmt == "tar" or (fmt != "pmml" and tarfile.is_tarfile(p)):
+        if fmt == "tar" or (fmt != "pmml" and is_tar(p)):
             from runtime._cache import unpack_tar
 
             p = unpack_tar(p, meta["sha256"])
