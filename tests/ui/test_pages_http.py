@@ -217,3 +217,11 @@ def test_pages_reference_no_external_assets(http):
     for url in ("/", "/upload"):
         page = http.get(url).text
         assert not re.search(r'(src|href)="(https?:)?//', page), url
+
+
+def test_pages_send_a_strict_content_security_policy(http):
+    response = http.get("/upload")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-eval" not in policy
+    assert "'unsafe-inline'" not in policy.split("style-src-attr")[0]
+    assert response.headers["x-content-type-options"] == "nosniff"
