@@ -138,3 +138,13 @@ def test_unreachable_registry_exits_3(cli):
     assert result.exit_code == 3
     assert url in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_quiet_silences_notes_but_not_results(cli, tmp_path, unique_name):
+    model = linear_model(tmp_path / "m.onnx")
+    loud = cli("push", str(model), "--name", unique_name)
+    assert "pushed" in loud.stderr
+    quiet = cli("--quiet", "push", str(model), "--name", unique_name)
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == ""
+    assert quiet.stdout.strip() == f"{unique_name}:2"

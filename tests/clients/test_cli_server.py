@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import ROOT, free_port
 
@@ -73,3 +74,28 @@ def test_serve_starts_the_registry_on_the_data_folder(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize(
+    ("blocked", "args"), [("uvicorn", ["serve"]), ("registry", ["db", "upgrade"])]
+)
+def test_missing_server_extra_prints_the_install_command(blocked, args):
+    code = (
+        "import sys\n"
+        f"sys.modules[{blocked!r}] = None  # as if the server extra were not installed\n"
+        f"sys.argv = ['modelport', *{args!r}]\n"
+        "from clients.cli import main\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 1
+    assert "pip install 'modelport[server]'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
