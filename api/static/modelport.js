@@ -108,6 +108,20 @@
     if (!body || LIVE.indexOf(body.getAttribute("data-status")) < 0) return;
     const api = body.getAttribute("data-api");
     const fragment = body.getAttribute("data-fragment");
+    const jobUrl = body.getAttribute("data-job");
+    async function jobText() {
+      if (!jobUrl) return "";
+      try {
+        const response = await fetch(jobUrl, { headers: { "Accept": "application/json" }, cache: "no-store" });
+        if (!response.ok) return "";
+        const job = await response.json();
+        const since = Date.parse(job.started_at || job.created_at);
+        const secs = isNaN(since) ? "" : ", " + Math.max(0, (Date.now() - since) / 1000).toFixed(1) + " s";
+        return " · job " + job.status + " (attempt " + job.attempts + secs + ")";
+      } catch (e) {
+        return "";
+      }
+    }
     let shown = body.getAttribute("data-status");
     let delay = 500;
     async function tick() {
@@ -116,7 +130,8 @@
         if (response.ok) {
           const data = await response.json();
           const text = document.getElementById("live-text");
-          if (text) text.textContent = data.status + " · " + (data.artifacts || []).map((a) => a.format + " " + a.status).join(", ");
+          const formats = (data.artifacts || []).filter((a) => a.format !== "source").map((a) => a.format + " " + a.status).join(", ");
+          if (text) text.textContent = data.status + (await jobText()) + (formats ? " · " + formats : "");
           if (data.status !== shown) {
             const html = await fetch(fragment, { cache: "no-store" });
             if (html.ok) {

@@ -193,6 +193,8 @@ def test_live_progress_updates_the_page_without_a_reload(browser, tmp_path):
         expect()(pg.locator("#live-progress")).to_be_visible()
         expect()(pg.locator("#version-status")).to_have_text("pending")
         pg.evaluate("window.__same_document = true")
+        # the poller has fetched the version and its job at least once
+        expect()(pg.locator("#live-text")).to_contain_text("job queued (attempt 0")
 
         registry = Registry(Settings(data_dir=data, database_url=db_url))
         try:
