@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +55,8 @@ def register_loader(fmt: str, target: str) -> None:
 @functools.cache
 def _entry_points() -> dict[str, str]:
     """Loaders of installed distributions; read once (scanning metadata costs milliseconds)."""
+    from importlib import metadata
+
     found: dict[str, str] = {}
     try:
         for ep in metadata.entry_points(group=_ENTRY_POINT_GROUP):
