@@ -240,7 +240,15 @@ def _summaries(session: Session, rows: Sequence[Any]) -> list[ModelSummary]:
     if not rows:
         return []
     ids = [r.id for r in rows]
-    models = {m.id: m for m in session.scalars(select(ModelRow).where(ModelRow.id.in_(ids)))}
+    columns = (
+        ModelRow.id,
+        ModelRow.name,
+        ModelRow.description,
+        ModelRow.tags,
+        ModelRow.created_at,
+        ModelRow.updated_at,
+    )
+    models = {m.id: m for m in session.execute(select(*columns).where(ModelRow.id.in_(ids)))}
     pairs = [(r.id, r.latest) for r in rows if r.latest is not None]
     latest: dict[int, Any] = {}
     if pairs:
