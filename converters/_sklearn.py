@@ -27,9 +27,6 @@ from runtime.errors import ConversionError, InvalidUpload, UnsupportedMediaType
 
 __all__ = ["SklearnFramework", "SklearnSource", "SklearnToOnnx"]
 
-_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".gz", ".bz2", ".xz")
-
-
 @dataclass(frozen=True)
 class Column:
     """One DataFrame column the model reads."""
@@ -228,7 +225,7 @@ class SklearnFramework:
 
         if zipfile.is_zipfile(path):
             est, how = self._load_skops(path, filename), "skops"
-        elif filename.lower().endswith(_PICKLE_SUFFIXES) or not zipfile.is_zipfile(path):
+        else:  # anything else can only be a pickle/joblib stream
             est, how = self._load_pickle(path, filename, options), "pickle"
         _check_fitted(est, filename)
         return SklearnSource(est, how)

@@ -138,16 +138,20 @@ CASES = [
         sample=_logreg_sample,
         expect={"onnx": "passed", "pmml": "failed"},
     ),
-    FrameworkCase("sklearn-forest", "sklearn", _forest, expect=BOTH),
-    FrameworkCase("sklearn-gboost", "sklearn", _gboost, expect=BOTH),
+    FrameworkCase("sklearn-forest", "sklearn", _forest, expect=BOTH, slow=True),
+    FrameworkCase("sklearn-gboost", "sklearn", _gboost, expect=BOTH, slow=True),
     FrameworkCase(
-        "sklearn-svc-proba", "sklearn", _svc, expect={"onnx": "passed", "pmml": "skipped"}
+        "sklearn-svc-proba",
+        "sklearn",
+        _svc,
+        expect={"onnx": "passed", "pmml": "skipped"},
+        slow=True,
     ),
-    FrameworkCase("sklearn-hgb", "sklearn", _hgb, expect=BOTH),
+    FrameworkCase("sklearn-hgb", "sklearn", _hgb, expect=BOTH, slow=True),
     FrameworkCase(
         "sklearn-mixed-pipeline", "sklearn", _mixed_pipeline, sample=_mixed_sample, expect=BOTH
     ),
-    FrameworkCase("sklearn-ridge", "sklearn", _ridge, expect=BOTH),
+    FrameworkCase("sklearn-ridge", "sklearn", _ridge, expect=BOTH, slow=True),
     FrameworkCase(
         "sklearn-kmeans", "sklearn", _kmeans, expect={"onnx": "passed", "pmml": "skipped"}
     ),
