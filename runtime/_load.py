@@ -48,9 +48,17 @@ _MODEL_KWARGS = ("device", "fallback", "batch_size")
 
 
 def _looks_like_path(ref: str | Path) -> bool:
+    """Paths: Path objects, text with a separator or a leading '.' or '~', an artifact file
+    name that exists (``model.onnx``), or a folder holding a ``modelport pull`` manifest.
+    A bare model name stays a model name even if a folder of that name exists."""
     if isinstance(ref, Path):
         return True
-    return "/" in ref or "\\" in ref or ref.startswith(".") or Path(ref).exists()
+    if "/" in ref or "\\" in ref or ref.startswith((".", "~")):
+        return True
+    candidate = Path(ref)
+    if candidate.is_file():
+        return candidate.suffix.lower() in (".onnx", ".ort", ".pmml", ".xml", ".tar")
+    return candidate.is_dir() and (candidate / _MANIFEST).is_file()
 
 
 def usable_artifacts(doc: dict[str, Any], allow_unvalidated: bool = False) -> list[dict[str, Any]]:

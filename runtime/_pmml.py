@@ -69,6 +69,7 @@ class PmmlBackend:
         ]
         self._classification = str(model.functionName) == "classification"
         self._classes = list(model.classes) if self._classification else []
+        outputs: tuple[TensorSpec, ...]
         if self._classification:
             label_dtype = "int64" if all(isinstance(c, int) for c in self._classes) else "str"
             outputs = (

@@ -215,3 +215,18 @@ def test_modified_unpacked_folder_is_extracted_again(tmp_path, external_data_tar
     with pytest.warns(RuntimeWarning, match="was modified; extracting it again"):
         again = runtime.load_file(tar_path, format="onnx")
     np.testing.assert_array_equal(again.predict(np.ones((2, 4), np.float32)), expected)
+
+
+def test_load_takes_local_paths_but_keeps_bare_names_as_references(
+    tmp_path, linear_path, monkeypatch
+):
+    from runtime._load import _looks_like_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lin.onnx").write_bytes(linear_path.read_bytes())
+    (tmp_path / "fraud-clf").mkdir()  # a folder that happens to share a model's name
+    assert runtime.load("lin.onnx").info.origin == "file"
+    assert runtime.load(tmp_path / "lin.onnx").info.format == "onnx"
+    assert _looks_like_path("./fraud-clf") and _looks_like_path("models/x.onnx")
+    assert not _looks_like_path("fraud-clf")
+    assert not _looks_like_path("fraud-clf:3")
