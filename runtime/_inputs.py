@@ -93,11 +93,14 @@ class InputSpec:
                 f"dtype {x.dtype} cannot be cast safely to {self.dtype}; convert it yourself "
                 f"(x.astype('{self.dtype}')) if the loss is acceptable",
             )
-        if x.dtype == np.float64 and self.dtype == np.float32 and x.size:
-            with np.errstate(invalid="ignore"):
-                peak = np.nanmax(np.abs(np.where(np.isfinite(x), x, 0.0)))
-            if peak > _F32_MAX:
+        if x.dtype == np.float64 and self.dtype == np.float32:
+            with np.errstate(over="ignore"):
+                y = x.astype(np.float32)
+            overflow = np.isinf(y)
+            if overflow.any() and not np.array_equal(overflow, np.isinf(x)):
+                peak = np.max(np.abs(x[overflow & ~np.isinf(x)]))
                 self._fail(x, f"value {peak:g} overflows float32; it would become inf")
+            return y
         return x.astype(self.dtype)
 
     def _fail(self, x: np.ndarray, why: str) -> NoReturn:
