@@ -72,7 +72,9 @@ def main() -> None:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
 
-                def shoot(url: str, filename: str, viewport=LAPTOP, scheme="light") -> None:  # noqa: ANN001
+                def shoot(
+                    url: str, filename: str, viewport=LAPTOP, scheme="light", full=True
+                ) -> None:  # noqa: ANN001
                     context = browser.new_context(
                         base_url=reg.url, viewport=viewport, color_scheme=scheme
                     )
@@ -80,7 +82,7 @@ def main() -> None:
                     page.goto(url)
                     page.wait_for_load_state("networkidle")
                     target = args.out / filename
-                    page.screenshot(path=str(target), full_page=True)
+                    page.screenshot(path=str(target), full_page=full)
                     context.close()
                     print(f"wrote {target.relative_to(ROOT)} ({target.stat().st_size // 1024} KiB)")
 
@@ -91,7 +93,9 @@ def main() -> None:
                 shoot("/", "models-phone.png", viewport=PHONE)
                 shoot("/models/fraud-clf", "model.png")
                 shoot("/models/segment-clf/versions/1", "version.png")
-                shoot("/models/segment-clf/versions/1", "version-dark.png", scheme="dark")
+                shoot(
+                    "/models/segment-clf/versions/1", "version-dark.png", scheme="dark", full=False
+                )
                 shoot("/models/fraud-clf/compare?a=2&b=3", "compare.png")
                 shoot("/models/broken-model/versions/1", "failed.png")
                 shoot("/upload", "upload.png")
