@@ -179,9 +179,12 @@ def test_detection_imports_no_training_framework(tmp_path: Path) -> None:
     pt2 = _zip(tmp_path / "m.pt2", ["m/archive_format", "m/models/model.json"])
     keras = _zip(tmp_path / "m.keras", ["config.json", "model.weights.h5"])
     tgz = _tgz(tmp_path / "sm.tgz", ["saved_model.pb"])
+    skops = tmp_path / "m.skops"
+    test_skops_zip(tmp_path)  # writes m.bin with a real estimator
+    (tmp_path / "m.bin").rename(skops)
     code = (
         "import sys; from pathlib import Path; from converters import detect_framework\n"
-        f"for p in {[str(p) for p in (onnx_path, pt2, keras, tgz)]!r}:\n"
+        f"for p in {[str(p) for p in (onnx_path, pt2, keras, tgz, skops)]!r}:\n"
         "    detect_framework(Path(p), Path(p).name)\n"
         "bad = [m for m in ('torch', 'tensorflow', 'keras', 'sklearn') if m in sys.modules]\n"
         "assert not bad, bad\n"

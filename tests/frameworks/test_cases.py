@@ -147,3 +147,12 @@ def test_every_registered_pair_has_a_case() -> None:
 def test_case_ids_are_unique() -> None:
     ids = [case.id for case in all_cases()]
     assert len(ids) == len(set(ids))
+
+
+def test_require_all_frameworks_turns_a_skip_into_a_failure(monkeypatch) -> None:
+    monkeypatch.setenv("MODELPORT_REQUIRE_ALL_FRAMEWORKS", "1")
+    with pytest.raises(pytest.fail.Exception, match="MODELPORT_REQUIRE_ALL_FRAMEWORKS"):
+        import_or_skip("modelport_library_that_does_not_exist")
+    monkeypatch.setenv("MODELPORT_REQUIRE_ALL_FRAMEWORKS", "0")
+    with pytest.raises(pytest.skip.Exception):
+        import_or_skip("modelport_library_that_does_not_exist")

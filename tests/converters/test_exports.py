@@ -1,0 +1,31 @@
+"""The public names of the converters package are pinned."""
+
+import converters
+
+
+def test_public_api() -> None:
+    assert sorted(converters.__all__) == sorted(
+        [
+            "ACCEPTED",
+            "ENTRY_POINT_GROUP",
+            "FRAMEWORKS",
+            "TARGETS",
+            "ConversionOutput",
+            "Converter",
+            "Framework",
+            "RegistrationError",
+            "Sample",
+            "SourceModel",
+            "Tolerance",
+            "applicable_targets",
+            "detect_framework",
+            "get_converter",
+            "get_framework",
+            "register_converter",
+            "register_framework",
+            "registered_converters",
+            "registered_frameworks",
+        ]
+    )
+    for name in converters.__all__:
+        assert getattr(converters, name) is not None
