@@ -39,3 +39,16 @@ def test_list_filters_and_version_page(registry_client, tmp_path, unique_name):
     assert 'data-output="y"' in version.text
     compare = registry_client.get(f"/models/{unique_name}/compare", params={"a": 1, "b": 2})
     assert compare.status_code == 200
+
+
+def test_out_of_range_version_numbers_are_404_pages(registry_client, tmp_path, unique_name):
+    push(registry_client, unique_name, linear_model(tmp_path / "m.onnx"))
+    huge = "9" * 30
+    for url in (
+        f"/models/{unique_name}/versions/{huge}",
+        f"/models/{unique_name}/versions/{huge}/fragment",
+        f"/models/{unique_name}/compare?a=1&b={huge}",
+    ):
+        response = registry_client.get(url)
+        assert response.status_code == 404, url
+        assert response.headers["content-type"].startswith("text/html"), url
