@@ -15,6 +15,7 @@ import pickletools
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from runtime.errors import InvalidUpload, UnsupportedMediaType
 
@@ -279,7 +280,7 @@ def _read_pickle_bytes(path: Path, compressed: bytes | None) -> bytes:
             except (zlib.error, ValueError):
                 return raw
         return raw
-    opener = {b"\x1f\x8b": gzip.open, b"BZ": bz2.open, b"\xfd7": lzma.open}[compressed[:2]]
+    opener: Any = {b"\x1f\x8b": gzip.open, b"BZ": bz2.open, b"\xfd7": lzma.open}[compressed[:2]]
     try:
         with opener(path, "rb") as fh:
             return fh.read(limit)

@@ -22,6 +22,7 @@ __all__ = [
     "OnnxPassthrough",
     "OnnxSource",
     "check_external_data",
+    "external_locations",
     "library_versions",
     "onnx_signature",
 ]
@@ -75,18 +76,28 @@ def onnx_signature(model: Any) -> Signature:
     )
 
 
-def check_external_data(model: Any, model_dir: Path) -> None:
-    """Refuse external-data locations that are absolute or leave ``model_dir``."""
+def _external_tensors(model: Any) -> list[Any]:
     onnx = _onnx()
-    root = model_dir.resolve()
     tensors = list(model.graph.initializer)
     for node in model.graph.node:
         for attr in node.attribute:
             if attr.HasField("t"):
                 tensors.append(attr.t)
-    for tensor in tensors:
-        if tensor.data_location != onnx.TensorProto.EXTERNAL:
-            continue
+    return [t for t in tensors if t.data_location == onnx.TensorProto.EXTERNAL]
+
+
+def external_locations(model: Any) -> list[str]:
+    """The relative file names holding a model's external data (sorted, unique)."""
+    found = {
+        e.value for t in _external_tensors(model) for e in t.external_data if e.key == "location"
+    }
+    return sorted(found)
+
+
+def check_external_data(model: Any, model_dir: Path) -> None:
+    """Refuse external-data locations that are absolute or leave ``model_dir``."""
+    root = model_dir.resolve()
+    for tensor in _external_tensors(model):
         location = next((e.value for e in tensor.external_data if e.key == "location"), "")
         pure = PurePosixPath(location.replace("\\", "/"))
         target = (root / location).resolve()
@@ -191,10 +202,17 @@ class OnnxPassthrough:
         out_dir.mkdir(parents=True, exist_ok=True)
         dest = out_dir / "model.onnx"
         shutil.copyfile(source.path, dest)
+        # external weight files travel with the model: the artifact becomes the folder
+        # (the registry stores it as a deterministic tar)
+        locations = external_locations(source.native)
+        for location in locations:
+            target = out_dir / location
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source.path.parent / location, target)
         opset = source.opset.get("ai.onnx")
         return ConversionOutput(
-            path=dest,
-            media_type=MEDIA_TYPE,
+            path=out_dir if locations else dest,
+            media_type="application/x-tar" if locations else MEDIA_TYPE,
             signature=source.signature,
             converter={
                 "name": "onnx-passthrough",

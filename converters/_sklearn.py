@@ -27,6 +27,7 @@ from runtime.errors import ConversionError, InvalidUpload, UnsupportedMediaType
 
 __all__ = ["SklearnFramework", "SklearnSource", "SklearnToOnnx"]
 
+
 @dataclass(frozen=True)
 class Column:
     """One DataFrame column the model reads."""
@@ -314,7 +315,10 @@ def _plain_scalar(v: Any) -> Any:
 def _initial_types(source: SklearnSource) -> list[tuple[str, Any]]:
     dt = import_optional("skl2onnx.common.data_types", extra="sklearn")
     types = {"float32": dt.FloatTensorType, "int64": dt.Int64TensorType, "str": dt.StringTensorType}
-    return [(s.name, types[s.dtype]([None, *s.shape[1:]])) for s in source.signature.inputs]
+    return [
+        (s.name, types[s.dtype]([None, *(s.shape or (None, None))[1:]]))
+        for s in source.signature.inputs
+    ]
 
 
 def _convert(source: SklearnSource, options: dict[Any, Any] | None) -> Any:

@@ -98,9 +98,10 @@ def _build_sample(source: SourceModel, sample_path: Path | None) -> tuple[Sample
 
 def _tolerance(request: dict[str, Any], default: Tolerance) -> Tolerance:
     given = request.get("tolerance") or {}
+    atol, rtol = given.get("atol"), given.get("rtol")
     return Tolerance(
-        atol=float(given.get("atol", default.atol)),
-        rtol=float(given.get("rtol", default.rtol)),
+        atol=default.atol if atol is None else float(atol),
+        rtol=default.rtol if rtol is None else float(rtol),
     )
 
 

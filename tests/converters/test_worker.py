@@ -105,3 +105,22 @@ def test_invalid_onnx_graph_fails_the_checker(tmp_path: Path) -> None:
     onnx.save(helper.make_model(graph), str(tmp_path / "input" / "model.onnx"))
     result = _result(_job(tmp_path))
     assert "ONNX checker" in result["error"]
+
+
+def test_external_data_travels_with_the_model_as_a_folder_artifact(tmp_path: Path) -> None:
+    import onnx
+
+    path = linear_model(tmp_path / "input" / "model.onnx", n_in=64, n_out=32)
+    model = onnx.load(str(path))
+    onnx.save(
+        model, str(path), save_as_external_data=True, location="model.onnx.data", size_threshold=0
+    )
+    assert (tmp_path / "input" / "model.onnx.data").exists()
+    result = _result(_job(tmp_path))
+    (art,) = result["artifacts"]
+    assert art["status"] == "passed", art["error"]
+    assert art["path"] == "out/onnx"
+    assert sorted(p.name for p in (tmp_path / "out/onnx").iterdir()) == [
+        "model.onnx",
+        "model.onnx.data",
+    ]
