@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -18,6 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
@@ -26,6 +29,7 @@ from clients._types import ArtifactInfo, ModelInfo, VersionInfo
 
 __all__ = [
     "artifact_summary",
+    "live_targets",
     "models_table",
     "print_json",
     "transfer_progress",
@@ -159,6 +163,28 @@ def version_details(console: Console, v: VersionInfo) -> None:
         note = f"max abs diff {diff:.3g}" if diff is not None else (a.error or "")
         _row(arts, a.format, a.status, _size(a.size), (a.sha256 or "-")[:16], note)
     console.print(arts)
+
+
+def _wait_view(info: VersionInfo | None, started: float) -> Group:
+    elapsed = time.monotonic() - started
+    if info is None:
+        return Group(Spinner("dots", text=Text(f"waiting ({elapsed:.0f} s)")))
+    head = Text(f"{info.ref}: {info.status} ({elapsed:.0f} s)")
+    lines: list[RenderableType] = [head if info.done else Spinner("dots", text=head)]
+    lines += [Text(f"  {artifact_summary(a)}") for a in info.artifacts if a.format != "source"]
+    return Group(*lines)
+
+
+@contextmanager
+def live_targets(console: Console) -> Iterator[Callable[[VersionInfo], None]]:
+    """A live, in-place view of a version's targets while waiting for conversion."""
+    started = time.monotonic()
+    with Live(_wait_view(None, started), console=console, refresh_per_second=8) as live:
+
+        def update(info: VersionInfo) -> None:
+            live.update(_wait_view(info, started))
+
+        yield update
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from clients._errors import WaitTimeout
 from clients._registry import Registry
 from clients._render import (
     artifact_summary,
+    live_targets,
     models_table,
     print_json,
     transfer_progress,
@@ -255,7 +256,11 @@ def push(
             state.out.print(Text(result.ref))
         return
     with state.registry() as reg:
-        info = reg.wait(result.name, result.version, timeout, on_update=_TargetPrinter(state))
+        if state.show_progress:
+            with live_targets(state.err) as on_update:
+                info = reg.wait(result.name, result.version, timeout, on_update=on_update)
+        else:
+            info = reg.wait(result.name, result.version, timeout, on_update=_TargetPrinter(state))
     if as_json:
         print_json(info.to_dict())
     else:
