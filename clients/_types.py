@@ -115,6 +115,8 @@ class VersionInfo:
     error: str | None = None
     job_id: str | None = None
     created_at: str | None = None
+    created_by: str | None = None
+    lineage: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -133,6 +135,8 @@ class VersionInfo:
             error=_str_or_none(data.get("error")),
             job_id=_str_or_none(data.get("job_id")),
             created_at=_str_or_none(data.get("created_at")),
+            created_by=_str_or_none(data.get("created_by")),
+            lineage=dict(data.get("lineage") or {}),
             raw=dict(data),
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 
 import httpx
@@ -42,6 +43,7 @@ def test_pushed_onnx_becomes_ready_with_its_signature(ready):
     onnx = info.artifact("onnx")
     assert onnx is not None and onnx.servable
     assert info.source["sha256"] == sha256_of(ready.file)
+    assert info.created_by == getpass.getuser()
 
 
 def test_push_without_wait_returns_the_job(reg, onnx_file, unique_name):
