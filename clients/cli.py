@@ -97,8 +97,9 @@ def _state(ctx: typer.Context) -> State:
 
 def _fail(message: str, code: int) -> typer.Exit:
     sys.stdout.flush()
+    one_line = " ".join(message.split())  # a multi-line server detail stays one line
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[red]error:[/red] {escape(message)}", markup=True
+        f"[red]error:[/red] {escape(one_line)}", markup=True
     )
     return typer.Exit(code)
 

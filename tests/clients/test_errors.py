@@ -107,3 +107,36 @@ def test_exceptions_are_catchable_by_builtin_kind():
 def test_a_malformed_url_is_registry_unavailable(url):
     with clients.Registry(url) as reg, pytest.raises(rt.RegistryUnavailable, match="cannot reach"):
         reg.model("m")
+
+
+@pytest.mark.parametrize(
+    ("cls", "code"),
+    [
+        (rt.RegistryUnavailable, 3),
+        (rt.ModelNotFound, 4),
+        (rt.VersionNotFound, 4),
+        (rt.AliasNotFound, 4),
+        (rt.ArtifactNotFound, 4),
+        (clients.ResourceNotFound, 4),
+        (rt.InvalidModelRef, 5),
+        (rt.InvalidUpload, 5),
+        (rt.PayloadTooLarge, 5),
+        (rt.UnsupportedMediaType, 5),
+        (rt.IntegrityError, 6),
+        (clients.WaitTimeout, 7),
+        (rt.ConversionError, 1),
+        (clients.RegistryError, 1),
+    ],
+)
+def test_cli_exit_codes(cls, code):
+    from clients.cli import exit_code
+
+    assert exit_code(cls("x")) == code
+
+
+def test_every_mapped_class_has_an_exit_code():
+    from clients.cli import exit_code
+
+    for cls in PROBLEM_TYPES.values():
+        exc = rt.ValidationFailed("x") if cls is rt.ValidationFailed else cls("x")
+        assert exit_code(exc) in {1, 3, 4, 5, 6, 7}
