@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,34 +80,69 @@ def _etag_sha(response: httpx.Response) -> str | None:
     return etag.removeprefix("W/").strip('"') or None
 
 
-def _write_stream(
-    response: httpx.Response, target: Path, expected: str, progress: Progress | None, total: int
-) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
+def _partial_path(target: Path, sha: str) -> Path:
+    # Named after the expected hash: a later pull of the same bytes resumes it.
+    return target.parent / f".{target.name}.{sha[:16]}.part"
+
+
+def _resume_offset(partial: Path, size: int | None) -> int:
+    """Bytes of ``partial`` worth keeping: a strict prefix of the artifact, else none."""
     try:
-        digest = hashlib.sha256()
-        done = 0
-        with os.fdopen(fd, "wb") as fh:
-            for chunk in response.iter_bytes(_CHUNK):
-                fh.write(chunk)
+        have = partial.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if size is None or have >= size:
+        partial.unlink()
+        return 0
+    return have
+
+
+def _prefix_digest(partial: Path, offset: int) -> Any:
+    digest = hashlib.sha256()
+    if offset:
+        with open(partial, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
                 digest.update(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
-            fh.flush()
-            os.fsync(fh.fileno())
-        actual = digest.hexdigest()
-        header = _etag_sha(response)
-        if actual != expected or (header is not None and header != expected):
-            raise IntegrityError(
-                f"downloaded bytes hash to {actual}, but the registry records {expected} "
-                f"(ETag {header}); the file was discarded, try the pull again"
-            )
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    return digest
+
+
+def _write_stream(
+    response: httpx.Response,
+    partial: Path,
+    target: Path,
+    expected: str,
+    offset: int,
+    progress: Progress | None,
+) -> None:
+    """Append (206) or write (200) the body to ``partial``, verify, rename to ``target``.
+
+    A transfer cut short keeps ``partial`` for the next pull to resume; bytes that
+    hash wrong are deleted.
+    """
+    if response.status_code != 206:
+        offset = 0
+    digest = _prefix_digest(partial, offset)
+    length = int(response.headers.get("content-length") or 0)
+    total = offset + length if length else 0
+    done = offset
+    with open(partial, "ab" if offset else "wb") as fh:
+        for chunk in response.iter_bytes(_CHUNK):
+            fh.write(chunk)
+            digest.update(chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total or None)
+        fh.flush()
+        os.fsync(fh.fileno())
+    actual = digest.hexdigest()
+    header = _etag_sha(response)
+    if actual != expected or (header is not None and header != expected):
+        partial.unlink(missing_ok=True)
+        raise IntegrityError(
+            f"downloaded bytes hash to {actual}, but the registry records {expected} "
+            f"(ETag {header}); the file was discarded, try the pull again"
+        )
+    os.replace(partial, target)
 
 
 def _write_manifest(folder: Path, info: VersionInfo, art: ArtifactInfo, filename: str) -> Path:
@@ -146,15 +180,25 @@ def download_artifact(
     target = dest / filename if folder_mode else dest
     target.parent.mkdir(parents=True, exist_ok=True)
     path = f"/api/v1/models/{info.name}/versions/{info.version}/artifacts/{art.format}"
+    partial = _partial_path(target, art.sha256)
+    offset = _resume_offset(partial, art.size)
+    headers = {"Range": f"bytes={offset}-"} if offset else None
     try:
-        with registry._stream(path) as response:
+        with registry._stream(path, headers) as response:
             if response.status_code >= 400:
                 response.read()
+                if response.status_code == 416:  # the partial file is no prefix: start over
+                    partial.unlink(missing_ok=True)
+                    return download_artifact(registry, info, format, dest, dest_text, progress)
                 raise error_from_response(response)
-            total = int(response.headers.get("content-length") or art.size or 0)
-            _write_stream(response, target, art.sha256, progress, total)
+            _write_stream(response, partial, target, art.sha256, offset, progress)
     except (httpx.TransportError, httpx.InvalidURL) as exc:
         raise unavailable(registry.url, exc) from exc
+    except IntegrityError:
+        if not offset:
+            raise
+        # the kept partial file was not a prefix of the artifact: it is gone, start over
+        return download_artifact(registry, info, format, dest, dest_text, progress)
     if folder_mode:
         _write_manifest(target.parent, info, art, filename)
     return target

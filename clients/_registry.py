@@ -325,11 +325,13 @@ class Registry:
         without a suffix), which receives the file plus a ``modelport.json``
         manifest that ``runtime.load(folder)`` reads, or a file path. The bytes are
         hashed while streaming and checked against the registry's sha256 before an
-        atomic rename; a mismatch raises ``IntegrityError`` and leaves nothing.
+        atomic rename; a mismatch raises ``IntegrityError`` and leaves nothing. A
+        transfer cut short leaves a hidden ``.part`` file that the next pull of the
+        same artifact resumes with an HTTP Range request.
         """
         info = self.show(ref)
         return download_artifact(self, info, format, Path(dest), str(dest), progress)
 
     # used by clients._download: one streamed GET with the same errors as _send
-    def _stream(self, path: str) -> Any:
-        return self._client.stream("GET", self.url + path, headers=self._headers())
+    def _stream(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        return self._client.stream("GET", self.url + path, headers=self._headers(headers))
