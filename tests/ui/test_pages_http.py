@@ -124,8 +124,8 @@ def test_unknown_version_and_alias_are_html_404(http, shared_model):
 
 
 def test_latest_and_alias_redirect_to_the_numbered_url(http, push_linear, unique_name):
-    push_linear(unique_name)
-    push_linear(unique_name, seed=1)
+    push_linear(unique_name, wait=False)
+    push_linear(unique_name, seed=1, wait=False)
     http.put(f"/api/v1/models/{unique_name}/aliases/prod", json={"version": 1})
     latest = http.get(f"/models/{unique_name}/versions/latest")
     assert latest.status_code == 307
