@@ -221,7 +221,7 @@
           fail(problemText(xhr.responseText, "Upload failed with HTTP " + xhr.status + "."));
         }
       });
-      xhr.addEventListener("error", () => fail("Upload failed: the registry could not be reached."));
+      xhr.addEventListener("error", () => fail("Upload failed: the registry could not be reached or closed the connection (is the file over the upload limit?)."));
       status.hidden = false;
       button.disabled = true;
       xhr.send(data);
