@@ -225,3 +225,51 @@ def test_pages_send_a_strict_content_security_policy(http):
     assert "script-src 'self'" in policy and "unsafe-eval" not in policy
     assert "'unsafe-inline'" not in policy.split("style-src-attr")[0]
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def seed_versions(database_url: str, name: str, count: int) -> None:
+    """Write ``count`` ready versions of ``name`` straight into the server's database."""
+    from registry import Database
+    from registry._orm import ArtifactRow, ModelRow, VersionRow
+
+    db = Database(database_url)
+    try:
+        with db.write() as s:
+            model = ModelRow(name=name, description="", tags={}, last_version=count)
+            s.add(model)
+            s.flush()
+            for n in range(1, count + 1):
+                v = VersionRow(
+                    model_id=model.id,
+                    version=n,
+                    status="ready",
+                    framework="onnx",
+                    source_filename="m.onnx",
+                    source_sha256=f"{n:064x}",
+                    source_size=n,
+                )
+                s.add(v)
+                s.flush()
+                s.add(
+                    ArtifactRow(
+                        version_id=v.id, format="onnx", status="passed", sha256=f"{n:064x}", size=n
+                    )
+                )
+    finally:
+        db.dispose()
+
+
+def test_versions_table_pages_through_many_versions(http, ui_registry, unique_name):
+    seed_versions(ui_registry.database_url, unique_name, 55)
+    first = http.get(f"/models/{unique_name}").text
+    numbers = [int(n) for n in re.findall(r'<tr data-version="(\d+)"', first)]
+    assert numbers == list(range(55, 5, -1))
+    older = re.search(r'href="([^"]+)" rel="next">Older versions', first)
+    assert older
+    second = http.get(html.unescape(older.group(1))).text
+    assert [int(n) for n in re.findall(r'<tr data-version="(\d+)"', second)] == [5, 4, 3, 2, 1]
+    assert "Newest versions" in second
+    assert re.search(
+        r'data-label="Versions" class="num">\s*55\s*<',
+        http.get("/", params={"q": unique_name}).text,
+    )
