@@ -1,0 +1,38 @@
+"""The public names of the registry package are pinned."""
+
+from __future__ import annotations
+
+import registry
+
+
+def test_exported_names():
+    assert sorted(registry.__all__) == sorted(
+        [
+            "Alias",
+            "Artifact",
+            "ArtifactStream",
+            "Blob",
+            "BlobStore",
+            "CreatedVersion",
+            "Database",
+            "Job",
+            "JobNotFound",
+            "JobRunner",
+            "LocalBlobStore",
+            "Model",
+            "ModelVersion",
+            "Page",
+            "Registry",
+            "Settings",
+            "SourceFile",
+            "StagedBlob",
+            "current_revision",
+            "get_settings",
+            "head_revision",
+            "pack_directory",
+            "parse_tags",
+            "upgrade_database",
+        ]
+    )
+    for name in registry.__all__:
+        assert getattr(registry, name).__module__.startswith("registry")
