@@ -174,3 +174,20 @@ def keras_savedmodel(folder: Path, seed: int = 0) -> tuple[Path, object]:
     )
     model.export(str(folder), verbose=False)
     return folder, model
+
+
+def constant_model(path: Path, n_in: int = 2) -> Path:
+    """``y = 0 * x + 1``: outputs without variance, which validation marks ``weak``."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["x", "Z"], ["m"]), helper.make_node("Add", ["m", "C"], ["y"])],
+        "constant",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", n_in])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", n_in])],
+        initializer=[
+            numpy_helper.from_array(np.zeros(n_in, np.float32), "Z"),
+            numpy_helper.from_array(np.ones(n_in, np.float32), "C"),
+        ],
+    )
+    return _save(helper.make_model(graph, opset_imports=_opset()), path)

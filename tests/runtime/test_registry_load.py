@@ -118,3 +118,13 @@ def test_pulled_folder_loads_with_its_manifest(live_registry, pushed, tmp_path):
     model = runtime.load(tmp_path / "pulled")
     assert (model.info.name, model.info.version, model.info.origin) == (name, 1, "file")
     np.testing.assert_array_equal(model.predict(X), _raw(v1)[0])
+
+
+def test_weak_artifact_loads_with_a_warning(live_registry, registry_client, unique_name, tmp_path):
+    from tests.factories.runtime_models import constant_model
+
+    doc = push(registry_client, unique_name, constant_model(tmp_path / "const.onnx"))
+    assert artifact(doc)["status"] == "weak"
+    with pytest.warns(RuntimeWarning, match=r"onnx artifact is 'weak'"):
+        model = runtime.load(f"{unique_name}:1", registry=live_registry.url, cache_dir=tmp_path)
+    np.testing.assert_array_equal(model.predict(np.zeros((2, 2), np.float32)), np.ones((2, 2)))
