@@ -13,6 +13,7 @@ from runtime.errors import ModelportError, RegistryUnavailable
 __all__ = ["DEFAULT_URL", "Fetcher", "registry_url"]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+_UNAVAILABLE = frozenset({502, 503, 504})
 
 
 def registry_url(url: str | None) -> str:
@@ -68,6 +69,10 @@ class Fetcher:
             resp = self._client.get(f"/api/v1/models/{ref.name}/versions/{ref.ref}")
         except self._httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
+        if resp.status_code in _UNAVAILABLE:
+            # the registry is up but cannot answer (e.g. its database is down): for the
+            # caller this is the same as unreachable, so the cache may step in
+            raise RegistryUnavailable(f"{_problem(resp)}")
         if resp.status_code != 200:
             raise _problem(resp)
         doc: dict[str, Any] = resp.json()

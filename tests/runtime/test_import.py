@@ -25,7 +25,8 @@ def _modules_after(code: str) -> set[str]:
 def test_import_runtime_imports_no_heavy_stack():
     loaded = _modules_after("import runtime")
     assert not {m for m in loaded if m.split(".")[0] in HEAVY}
-    assert "onnxruntime" not in loaded  # imported when a model loads, not before
+    # imported when a model loads, not before: `import runtime` stays a few milliseconds
+    assert not {"onnxruntime", "numpy", "httpx", "filelock"} & loaded
 
 
 def test_loading_an_onnx_model_needs_no_training_framework(linear_path):
