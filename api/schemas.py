@@ -170,6 +170,7 @@ class JobOut(_Wire):
     started_at: datetime | None
     finished_at: datetime | None
     timings: dict[str, float] | None = None
+    progress: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, j: Job) -> JobOut:
@@ -185,4 +186,5 @@ class JobOut(_Wire):
             started_at=j.started_at,
             finished_at=j.finished_at,
             timings=j.timings,
+            progress=j.progress,
         )

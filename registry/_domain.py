@@ -106,6 +106,7 @@ class Job:
     started_at: datetime | None
     finished_at: datetime | None
     timings: dict[str, float] | None = None
+    progress: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

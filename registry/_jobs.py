@@ -15,7 +15,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -149,7 +148,9 @@ class JobRunner:
             return False
         t0 = time.monotonic()
         timings: dict[str, float] = {}
-        job_dir = Path(tempfile.mkdtemp(prefix=f"job-{claim.job_id}-", dir=self._jobs_root()))
+        job_dir = self._jobs_root() / claim.job_id  # our own hex id, never a user string
+        shutil.rmtree(job_dir, ignore_errors=True)
+        job_dir.mkdir()
         try:
             self._prepare(claim, job_dir)
             timings["prepare_s"] = round(time.monotonic() - t0, 4)

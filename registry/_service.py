@@ -408,7 +408,16 @@ class Registry:
                     f"no job with id {job_id!r}; job ids come from the upload's response"
                 )
             job, number, name = found
-            return _job(job, name, number)
+            progress = self._progress(job.id) if job.status == "running" else None
+            return _job(job, name, number, progress)
+
+    def _progress(self, job_id: str) -> dict[str, Any] | None:
+        """What the worker last reported in its progress file (advisory)."""
+        try:
+            data = json.loads((self.settings.jobs_dir / job_id / "progress.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def open_artifact(self, name: str, ref: str | int, fmt: str) -> tuple[ArtifactStream, BinaryIO]:
         """The artifact of ``format`` and an open binary stream of its bytes."""
@@ -599,7 +608,7 @@ def _versions(s: Session, model: ModelRow, rows: list[VersionRow]) -> list[Model
     ]
 
 
-def _job(row: JobRow, name: str, number: int) -> Job:
+def _job(row: JobRow, name: str, number: int, progress: dict[str, Any] | None = None) -> Job:
     return Job(
         id=row.id,
         kind=row.kind,
@@ -612,6 +621,7 @@ def _job(row: JobRow, name: str, number: int) -> Job:
         started_at=aware(row.started_at),
         finished_at=aware(row.finished_at),
         timings=row.timings,
+        progress=progress,
     )
 
 

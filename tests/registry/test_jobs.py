@@ -6,6 +6,7 @@ import io
 import stat
 import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -231,3 +232,29 @@ def test_directory_artifacts_are_stored_as_deterministic_tars(registry, tmp_path
     assert fields["media_type"] == "application/x-tar"
     assert [f["path"] for f in fields["files"]] == ["saved_model.pb", "variables/v.index"]
     assert registry.store.exists(fields["sha256"])
+
+
+def test_running_job_reports_the_workers_progress(tmp_path):
+    report = '{"target": "onnx", "stage": "validate", "done": 0, "total": 1}'
+    reg = make_registry(
+        f"sqlite:///{tmp_path / 'r.db'}",
+        tmp_path / "data",
+        job_timeout_s=20,
+        worker_python=fake_python(tmp_path, f"echo '{report}' > progress.json; sleep 20"),
+    )
+    runner = JobRunner(reg)
+    try:
+        created = push(reg, "m", linear_model(tmp_path / "m.onnx").read_bytes())
+        thread = threading.Thread(target=runner.run_once)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while (job := reg.get_job(created.job_id)).progress is None:
+            assert time.monotonic() < deadline, job
+            time.sleep(0.05)
+        assert job.status == "running"
+        assert job.progress == {"target": "onnx", "stage": "validate", "done": 0, "total": 1}
+    finally:
+        runner.stop()
+        thread.join()
+        reg.close()
+    assert reg.get_job(created.job_id).progress is None
