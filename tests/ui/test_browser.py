@@ -268,3 +268,23 @@ def test_dark_mode_follows_the_system(browser, ui_registry):
             context.close()
     assert colors["light"] == "rgb(255, 255, 255)"
     assert colors["dark"] == "rgb(13, 17, 23)"
+
+
+def test_the_policy_blocks_injected_inline_script(browser, ui_registry):
+    """Were a string ever to slip through escaping, the browser would still not run it."""
+    context = browser.new_context(base_url=ui_registry.url)
+    try:
+        pg = context.new_page()
+        messages: list[str] = []
+        pg.on("console", lambda msg: messages.append(msg.text))
+        pg.goto("/upload")
+        pg.evaluate(
+            """document.body.insertAdjacentHTML('beforeend',
+                 '<img id="probe" src="/static/missing.png" onerror="window.__ran = 1">')"""
+        )
+        pg.wait_for_function("() => document.getElementById('probe').complete")
+        pg.wait_for_timeout(300)
+        assert pg.evaluate("window.__ran") is None
+        assert any("Content Security Policy" in m for m in messages), messages
+    finally:
+        context.close()
