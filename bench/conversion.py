@@ -132,14 +132,23 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _ratio(a: Any, b: Any) -> float | None:
+    return a / b if a is not None and b else None
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
+    """One line per (case, target). ``job_s`` is the whole worker run (every target,
+    process start and imports included); ``convert_s``/``validate_s`` are this target's
+    share of it; ``direct_s`` calls the library in a warm process."""
     head = (
         "case",
         "target",
         "status",
-        "worker_s",
+        "job_s",
+        "convert_s",
+        "validate_s",
         "direct_s",
-        "worker/direct",
+        "(conv+val)/direct",
         "rt_b1_ms",
         "src_b1_ms",
         "rt/src_b1",
@@ -152,24 +161,25 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         if "error" in r:
             print(f"{r['case']} | error: {r['error'][:120]}")
             continue
-        ratio = (r["worker_s"] / r["direct_s"]) if r.get("direct_s") else None
-        b1 = (r["runtime_b1_ms"] / r["source_b1_ms"]) if r.get("source_b1_ms") else None
-        b1k = (r["runtime_b1024_ms"] / r["source_b1024_ms"]) if r.get("source_b1024_ms") else None
+        c, v = r.get("convert_s"), r.get("validate_s")
+        both = c + v if c is not None and v is not None else None
         cells = (
             r["case"],
             r["target"],
             r["status"],
             r["worker_s"],
+            c,
+            v,
             r.get("direct_s"),
-            ratio,
+            _ratio(both, r.get("direct_s")),
             r.get("runtime_b1_ms"),
             r.get("source_b1_ms"),
-            b1,
+            _ratio(r.get("runtime_b1_ms"), r.get("source_b1_ms")),
             r.get("runtime_b1024_ms"),
             r.get("source_b1024_ms"),
-            b1k,
+            _ratio(r.get("runtime_b1024_ms"), r.get("source_b1024_ms")),
         )
-        print(" | ".join(_fmt(c) for c in cells))
+        print(" | ".join(_fmt(x) for x in cells))
 
 
 def main() -> int:
