@@ -138,7 +138,8 @@ def _zip_names(path: Path, filename: str) -> list[str]:
 
 
 def _sniff_zip(path: Path, filename: str) -> str:
-    names = _zip_names(path, filename)
+    # macOS Finder adds __MACOSX/ resource forks next to the real folder
+    names = [n for n in _zip_names(path, filename) if not n.startswith("__MACOSX/")]
     rel = _strip_single_top(names)
     name_set = set(names)
     if "schema.json" in name_set:

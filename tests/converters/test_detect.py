@@ -78,6 +78,7 @@ def test_skops_zip(tmp_path: Path) -> None:
         (["config.json", "metadata.json", "model.weights.h5"], "keras"),
         (["saved_model.pb", "variables/variables.index"], "tensorflow"),
         (["export/saved_model.pb", "export/variables/variables.index"], "tensorflow"),
+        (["export/saved_model.pb", "__MACOSX/export/._saved_model.pb"], "tensorflow"),
         (["m/archive_format", "m/models/model.json", "m/data/weights/w0"], "torch"),
         (["m/constants.pkl", "m/code/__torch__/m.py", "m/data.pkl"], "torch"),
     ],
