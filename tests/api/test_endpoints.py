@@ -170,3 +170,20 @@ def test_openapi_documents_the_endpoints(registry_client):
         "/readyz",
     } <= paths
     assert registry_client.get("/docs").status_code == 200
+
+
+def test_failed_deep_check_gives_a_failed_version_with_the_reason(
+    registry_client, unique_name, tmp_path
+):
+    from tests.registry.test_jobs import broken_onnx
+
+    path = broken_onnx(tmp_path / "broken.onnx")
+    resp = upload(registry_client, unique_name, path)
+    assert resp.status_code == 202, resp.text  # parses as ONNX: the cheap check passes
+    version = wait_done(registry_client, unique_name, 1)
+    assert version["status"] == "failed"
+    assert "NoSuchOperator" in version["error"]
+    job = registry_client.get(f"/api/v1/jobs/{resp.json()['job_id']}").json()
+    assert job["status"] == "failed" and job["error"] == version["error"]
+    latest = registry_client.get(f"/api/v1/models/{unique_name}/versions/latest/artifacts/onnx")
+    assert latest.status_code == 404
