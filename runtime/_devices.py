@@ -7,10 +7,7 @@ provider; with ``fallback=True`` it warns and runs on CPU instead.
 
 from __future__ import annotations
 
-import logging
 import re
-import shutil
-import subprocess
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +16,6 @@ from typing import Any
 from runtime.errors import DeviceUnavailable, InvalidDevice
 
 __all__ = ["DevicePlan", "available_providers", "devices", "plan_device"]
-
-log = logging.getLogger("runtime")
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -46,6 +41,9 @@ def available_providers() -> list[str]:
 
 
 def _gpu_count() -> int:
+    import shutil
+    import subprocess
+
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return 1
@@ -97,7 +95,9 @@ def plan_device(device: str, available: Sequence[str], *, fallback: bool = False
             plan = DevicePlan("cuda:0", ((CUDA, {"device_id": 0}), CPU))
         else:
             plan = DevicePlan("cpu", (CPU,))
-        log.info(
+        import logging
+
+        logging.getLogger("runtime").info(
             "runtime: device 'auto' chose %s (available providers: %s)",
             plan.device,
             ", ".join(available),

@@ -136,9 +136,9 @@ class _Resolver:
         if self._fetcher is not None:
             self._fetcher.close()
 
-    def resolve(self, ref: ModelRef) -> tuple[dict[str, Any], bool]:
-        """(version document, online?)."""
-        if ref.version is not None:
+    def resolve(self, ref: ModelRef, *, ask: bool = False) -> tuple[dict[str, Any], bool]:
+        """(version document, online?). ``ask`` skips the cached document of a pinned ref."""
+        if ref.version is not None and not ask:
             cached = self.cache.load_version(self.url, ref.name, ref.version)
             if cached is not None and cached.get("status") == "ready":
                 return cached, False  # versions are immutable: no need to ask
@@ -175,7 +175,7 @@ class _Resolver:
 
 
 def _fetch(
-    cache: Cache, resolver: _Resolver, doc: dict[str, Any], art: dict[str, Any], online: bool
+    cache: Cache, resolver: _Resolver, doc: dict[str, Any], art: dict[str, Any]
 ) -> tuple[Path, str]:
     """The verified blob of ``art``, downloading it when needed. Returns (path, origin)."""
     sha = str(art["sha256"])
@@ -311,7 +311,14 @@ def load(
     resolver = _Resolver(cache, registry_url(registry), token, timeout)
     try:
         doc, online = resolver.resolve(parsed)
-        art = _choose(doc, format, allow_unvalidated)
+        try:
+            art = _choose(doc, format, allow_unvalidated)
+        except ArtifactNotFound:
+            if online:
+                raise
+            # the cached document may predate a conversion added since: ask once
+            doc, online = resolver.resolve(parsed, ask=True)
+            art = _choose(doc, format, allow_unvalidated)
         if art.get("status") == "weak":
             warnings.warn(
                 f"{doc['name']}:{doc['version']} {art['format']} artifact is 'weak': it matched "
@@ -319,7 +326,7 @@ def load(
                 RuntimeWarning,
                 stacklevel=2,
             )
-        path, origin = _fetch(cache, resolver, doc, art, online)
+        path, origin = _fetch(cache, resolver, doc, art)
     finally:
         resolver.close()
     sha = str(art["sha256"])
