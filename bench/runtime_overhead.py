@@ -273,6 +273,48 @@ def bench_predict(artifacts: dict[str, Path], rounds: int, budget: float) -> Non
             print(f"    (noise floor, raw vs raw: {o / r:5.3f}x)")
 
 
+def bench_call_overhead(folder: Path, rounds: int) -> None:
+    """The runtime's own per-call cost, in microseconds, on a model that does nothing.
+
+    Ratios on real models swing with the machine's load; this absolute figure does not
+    depend on the model, so (raw + overhead) / raw bounds the ratio for any model.
+    """
+    import timeit
+
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    import runtime
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "identity",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 64])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = folder / "identity.onnx"
+    onnx.save(model, str(path))
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    ours = runtime.load_file(path)
+    x = np.ones((1, 64), np.float32)
+    feed, outs = {"x": x}, ["y"]
+    n = 20000
+    raw_t, our_t, x64_t = [], [], []
+    x64 = x.astype(np.float64)
+    for _ in range(rounds):
+        raw_t.append(min(timeit.repeat(lambda: sess.run(outs, feed), number=n, repeat=3)) / n)
+        our_t.append(min(timeit.repeat(lambda: ours.predict(x), number=n, repeat=3)) / n)
+        x64_t.append(min(timeit.repeat(lambda: ours.predict(x64), number=n, repeat=3)) / n)
+    raw, mine, cast = min(raw_t), min(our_t), min(x64_t)
+    print("\nper-call cost on an Identity model (best of rounds)")
+    print(f"  raw sess.run([y], feed)            {raw * 1e6:7.2f} us")
+    for label, t in (("runtime predict(x)", mine), ("runtime predict(float64 x), cast", cast)):
+        print(f"  {label:<34} {t * 1e6:7.2f} us   ({(t - raw) * 1e6:+.2f} us)")
+
+
 def bench_frameworks(
     artifacts: dict[str, Path], sources: dict[str, Callable | None], rounds: int, budget: float
 ) -> None:
@@ -339,6 +381,7 @@ def main() -> None:
                 from tests.conftest import stop_registry
 
                 stop_registry(reg)
+        bench_call_overhead(tmp, rounds)
         bench_predict(artifacts, rounds, budget)
         bench_frameworks(artifacts, {"mlp": torch_eager, "forest": sk_proba}, rounds, budget)
 
