@@ -4,6 +4,20 @@
 >>> m = runtime.load("fraud-clf:3")          # doctest: +SKIP
 >>> m.predict(X)                             # doctest: +SKIP
 
+References: ``name:3``, ``name`` / ``name:latest``, ``name@alias``, or a local path (an
+``.onnx``/``.pmml`` file, a SavedModel folder, a tar of one, a ``modelport pull`` folder).
+``runtime.load_file(path)`` loads a local artifact without any registry.
+
+Environment: ``MODELPORT_URL`` (registry, default http://127.0.0.1:8000),
+``MODELPORT_TOKEN``, ``MODELPORT_CACHE`` (default ``$MODELPORT_HOME/cache`` or
+``~/.cache/modelport``) and ``MODELPORT_CACHE_MAX`` (e.g. ``2G``; LRU eviction).
+
+A loaded :class:`Model` offers ``predict`` (first output), ``predict_proba``
+(classifiers), ``run`` (every output by name), ``signature`` and ``info``; inputs are an
+array, a dict of arrays or a pandas DataFrame, checked against the signature on every
+call (:class:`~runtime.errors.SignatureError`). ``device="cpu"|"cuda"|"cuda:N"|"auto"``
+picks onnxruntime execution providers; ``runtime.devices()`` lists what is available.
+
 Importing this package is cheap: numpy, onnxruntime, httpx and the optional backends
 are imported when a model is loaded, not before.
 """
