@@ -72,6 +72,12 @@ class OnnxBackend:
     def __init__(
         self, path: Path, *, device: str = "cpu", fallback: bool = False, **options: Any
     ) -> None:
+        unknown = sorted(set(options) - set(SESSION_OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"unknown session option(s) {', '.join(unknown)}; ONNX models take "
+                f"{', '.join(SESSION_OPTIONS)}"
+            )
         import onnxruntime as ort
         from onnxruntime.capi import onnxruntime_pybind11_state as state
 

@@ -164,8 +164,16 @@ def test_session_options_are_applied(tmp_path, linear_path):
         linear_path, threads=1, optimization="basic", optimized_model_path=cached
     )
     assert cached.is_file()
+    opts = model._backend.session.get_session_options()
+    assert opts.intra_op_num_threads == 1
+    assert str(opts.graph_optimization_level).endswith("ORT_ENABLE_BASIC")
     x = np.ones((3, 4), np.float32)
     np.testing.assert_array_equal(runtime.load_file(cached).predict(x), model.predict(x))
+
+
+def test_unknown_session_option_is_refused(linear_path):
+    with pytest.raises(TypeError, match="threadz"):
+        runtime.load_file(linear_path, threadz=2)
 
 
 def test_bad_optimization_level_is_refused(linear_path):
