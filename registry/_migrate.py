@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from registry._db import Database
 from registry._settings import Settings
@@ -18,6 +19,7 @@ from registry._settings import Settings
 __all__ = ["alembic_config", "current_revision", "head_revision", "upgrade_database"]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_LOCK_KEY = 0x6D6F64656C706F72  # "modelpor"
 
 
 def alembic_config(url: str) -> Config:
@@ -34,7 +36,10 @@ def upgrade_database(settings: Settings, revision: str = "head") -> str | None:
     db = Database.from_settings(settings)
     try:
         cfg = alembic_config(db.url)
-        with db.engine.begin() as conn:
+        # Several server processes may start at once: serialise their migrations.
+        with db.engine.execution_options(sqlite_immediate=True).begin() as conn:
+            if not db.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
         return current_revision(db)

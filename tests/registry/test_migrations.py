@@ -26,3 +26,12 @@ def test_fresh_database_has_no_revision(database_url):
         assert current_revision(db) is None
     finally:
         db.dispose()
+
+
+def test_concurrent_upgrades_from_several_processes_agree(database_url, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: upgrade_database(settings), range(4)))
+    assert results == [head_revision()] * 4
