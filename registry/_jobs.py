@@ -148,9 +148,11 @@ class JobRunner:
             return False
         t0 = time.monotonic()
         timings: dict[str, float] = {}
-        job_dir = self._jobs_root() / claim.job_id  # our own hex id, never a user string
+        # Our own ids, never a user string. One folder per attempt, so a worker orphaned by
+        # a killed server can never write into the folder of the job's next attempt.
+        job_dir = self._jobs_root() / claim.job_id / str(claim.attempts)
         shutil.rmtree(job_dir, ignore_errors=True)
-        job_dir.mkdir()
+        job_dir.mkdir(parents=True)
         try:
             self._prepare(claim, job_dir)
             timings["prepare_s"] = round(time.monotonic() - t0, 4)
@@ -168,7 +170,7 @@ class JobRunner:
             log.exception("job %s failed", claim.job_id)
             self._fail(claim, f"internal error while running the job: {exc}", timings)
         finally:
-            shutil.rmtree(job_dir, ignore_errors=True)
+            shutil.rmtree(job_dir.parent, ignore_errors=True)
             with self._lock:
                 self._active.discard(claim.job_id)
         return True

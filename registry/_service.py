@@ -408,13 +408,15 @@ class Registry:
                     f"no job with id {job_id!r}; job ids come from the upload's response"
                 )
             job, number, name = found
-            progress = self._progress(job.id) if job.status == "running" else None
+            running = job.status == "running"
+            progress = self._progress(job.id, job.attempts) if running else None
             return _job(job, name, number, progress)
 
-    def _progress(self, job_id: str) -> dict[str, Any] | None:
+    def _progress(self, job_id: str, attempt: int) -> dict[str, Any] | None:
         """What the worker last reported in its progress file (advisory)."""
+        path = self.settings.jobs_dir / job_id / str(attempt) / "progress.json"
         try:
-            data = json.loads((self.settings.jobs_dir / job_id / "progress.json").read_text())
+            data = json.loads(path.read_text())
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None

@@ -59,6 +59,7 @@ def test_job_converts_and_validates_an_onnx_upload(registry, tmp_path):
     assert (job.status, job.attempts, job.error) == ("succeeded", 1, None)
     assert set(job.timings) == {"prepare_s", "worker_s", "store_s"}
     assert job.started_at <= job.finished_at
+    assert list(registry.settings.jobs_dir.iterdir()) == []  # the job folder is removed
 
 
 def test_failed_deep_check_leaves_a_failed_version_with_the_reason(registry, tmp_path):
