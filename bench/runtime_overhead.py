@@ -231,6 +231,13 @@ def bench_load(
         warm()
         r, o = side_by_side(raw, warm, rounds, 0.05)
         _row(f"{name}: load('{name}:1') warm cache", r, o, TARGETS["warm load"])
+
+        def warm_stat(ref: str = ref) -> object:
+            return runtime.load(ref, registry=url, cache_dir=cache, verify="stat")
+
+        warm_stat()
+        r, o = side_by_side(raw, warm_stat, rounds, 0.05)
+        _row("  same, verify='stat'", r, o, TARGETS["warm load"])
         colds = []
         for _ in range(rounds):
             with tempfile.TemporaryDirectory() as fresh:

@@ -29,9 +29,18 @@ from typing import Any
 
 from runtime.errors import IntegrityError
 
-__all__ = ["Cache", "cache_root", "parse_size", "unpack_tar"]
+__all__ = ["VERIFY_MODES", "Cache", "cache_root", "parse_size", "unpack_tar"]
+
+#: ``full``: re-hash every load; ``stat``: re-hash when the file's stat stamp changed.
+VERIFY_MODES = ("full", "stat")
 
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
+# Parsed version documents, keyed by file and stat: versions are immutable, so a warm
+# load in a long-lived process does not parse the same JSON again.
+_DOCS: dict[tuple[str, int, int], Any] = {}
+# Stat stamps of blobs this process hashed successfully (for verify="stat").
+_SEEN: dict[str, list[int]] = {}
+_ROOTS: set[Path] = set()
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
@@ -45,7 +54,9 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
     else:
         root = Path.home() / ".cache" / "modelport"
     root = root.expanduser()
-    root.mkdir(parents=True, exist_ok=True)
+    if root not in _ROOTS or not root.is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        _ROOTS.add(root)
     return root
 
 
@@ -109,14 +120,15 @@ def unpack_tar(tar_path: Path, sha256: str, cache_dir: str | Path | None = None)
     return target
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def _atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -181,16 +193,30 @@ class Cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         return FileLock(str(path), timeout=600)
 
-    def verified(self, sha256: str) -> Path | None:
-        """The blob's path when present and intact; a tampered blob is removed (-> None)."""
+    def verified(self, sha256: str, verify: str = "full") -> Path | None:
+        """The blob's path when present and intact; a tampered blob is removed (-> None).
+
+        ``verify="full"`` re-hashes the file on every call. ``verify="stat"`` re-hashes
+        only when the file's size, inode, mtime or ctime changed since the last full
+        hash (any write through the file system changes ctime), which keeps warm loads
+        of large models close to raw session creation.
+        """
+        if verify not in VERIFY_MODES:
+            raise ValueError(f"verify={verify!r}: choose one of {', '.join(VERIFY_MODES)}")
+        path = self.blob_path(sha256)
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        if verify == "stat" and _stamp_of(st) in (_SEEN.get(str(path)), self._stamp(sha256)):
+            self.touch(sha256)
+            return path
         from runtime._loaders import file_sha256
 
-        path = self.blob_path(sha256)
-        if not path.is_file():
-            return None
         actual = file_sha256(path)
         if actual == sha256:
-            self.touch(path)
+            self._write_stamp(sha256, path)
+            self.touch(sha256)
             return path
         warnings.warn(
             f"cached file {path} is corrupt (sha256 {actual}, expected {sha256}); "
@@ -199,13 +225,44 @@ class Cache:
             stacklevel=4,
         )
         path.unlink(missing_ok=True)
+        (self.root / "stamps" / sha256).unlink(missing_ok=True)
         shutil.rmtree(self.root / "unpacked" / sha256, ignore_errors=True)
         return None
 
-    @staticmethod
-    def touch(path: Path) -> None:
+    def _stamp(self, sha256: str) -> list[int] | None:
+        try:
+            data = json.loads((self.root / "stamps" / sha256).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, list) else None
+
+    def _write_stamp(self, sha256: str, path: Path) -> None:
+        """Remember the stat stamp of a blob that just hashed right (skipped if unchanged;
+        not fsynced: a lost stamp only costs one more full hash)."""
         with contextlib.suppress(OSError):
-            os.utime(path)
+            stamp = _stamp_of(path.stat())
+            _SEEN[str(path)] = stamp
+            if self._stamp(sha256) != stamp:
+                _atomic_write_text(self.root / "stamps" / sha256, json.dumps(stamp), durable=False)
+
+    def touch(self, sha256: str) -> None:
+        """Record a use of the blob for LRU eviction (a marker file, never the blob itself,
+        so the blob's own stat stamp stays unchanged)."""
+        marker = self.root / "access" / sha256
+        try:
+            os.utime(marker)
+        except FileNotFoundError:
+            with contextlib.suppress(OSError):
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+        except OSError:
+            pass
+
+    def last_used(self, sha256: str, fallback: float) -> float:
+        try:
+            return (self.root / "access" / sha256).stat().st_mtime
+        except OSError:
+            return fallback
 
     def store(self, sha256: str, chunks: Iterable[bytes]) -> Path:
         """Write the streamed bytes as blob ``sha256``; refuse (and keep nothing) on mismatch."""
@@ -229,6 +286,8 @@ class Cache:
             os.replace(tmp, path)
         finally:
             Path(tmp).unlink(missing_ok=True)
+        self._write_stamp(sha256, path)
+        self.touch(sha256)
         return path
 
     # refs (offline knowledge) ---------------------------------------------------------
@@ -244,7 +303,12 @@ class Cache:
     def load_version(self, registry: str, name: str, version: int) -> dict[str, Any] | None:
         path = self._refs(registry, name) / "versions" / f"{int(version)}.json"
         try:
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            st = path.stat()
+            key = (str(path), st.st_mtime_ns, st.st_size)
+            data: dict[str, Any] | None = _DOCS.get(key)
+            if data is None:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                _DOCS[key] = data
         except (OSError, ValueError):
             return None
         return data
@@ -284,7 +348,7 @@ class Cache:
                     continue
                 sha = path.parent.name + path.name
                 extra = _tree_size(self.root / "unpacked" / sha)
-                entries.append((st.st_mtime, sha, st.st_size + extra))
+                entries.append((self.last_used(sha, st.st_mtime), sha, st.st_size + extra))
             total = sum(size for _, _, size in entries)
             removed = []
             for _, sha, size in sorted(entries):
@@ -295,9 +359,15 @@ class Cache:
                 with self.lock(sha):
                     self.blob_path(sha).unlink(missing_ok=True)
                     shutil.rmtree(self.root / "unpacked" / sha, ignore_errors=True)
+                    for extra_file in ("stamps", "access"):
+                        (self.root / extra_file / sha).unlink(missing_ok=True)
                 total -= size
                 removed.append(sha)
             return removed
+
+
+def _stamp_of(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def _tree_size(folder: Path) -> int:

@@ -55,6 +55,8 @@ def _looks_like_path(ref: str | Path) -> bool:
         return True
     if "/" in ref or "\\" in ref or ref.startswith((".", "~")):
         return True
+    if ":" in ref or "@" in ref:
+        return False  # a reference (name:3, name@alias); file names with those need ./
     candidate = Path(ref)
     if candidate.is_file():
         return candidate.suffix.lower() in (".onnx", ".ort", ".pmml", ".xml", ".tar")
@@ -175,15 +177,15 @@ class _Resolver:
 
 
 def _fetch(
-    cache: Cache, resolver: _Resolver, doc: dict[str, Any], art: dict[str, Any]
+    cache: Cache, resolver: _Resolver, doc: dict[str, Any], art: dict[str, Any], verify: str
 ) -> tuple[Path, str]:
     """The verified blob of ``art``, downloading it when needed. Returns (path, origin)."""
     sha = str(art["sha256"])
-    path = cache.verified(sha)
+    path = cache.verified(sha, verify)
     if path is not None:
         return path, "cache"
     with cache.lock(sha):
-        path = cache.verified(sha)  # another process may have fetched it meanwhile
+        path = cache.verified(sha, verify)  # another process may have fetched it meanwhile
         if path is not None:
             return path, "cache"
         label = f"{doc['name']}:{doc['version']}"
@@ -285,6 +287,7 @@ def load(
     batch_size: int | None = None,
     allow_unvalidated: bool = False,
     timeout: float = 30.0,
+    verify: str = "full",
     **session_options: Any,
 ) -> Model:
     """Load a model by reference (``name:3``, ``name``, ``name:latest``, ``name@alias``) or
@@ -293,7 +296,9 @@ def load(
     The registry is ``registry``, else ``MODELPORT_URL``, else http://127.0.0.1:8000; the
     token ``token`` else ``MODELPORT_TOKEN``. Artifacts land in a content-addressed cache
     (``cache_dir``, else ``MODELPORT_CACHE``) bounded by ``cache_max`` /
-    ``MODELPORT_CACHE_MAX`` and are re-verified on every load. Offline, pinned versions
+    ``MODELPORT_CACHE_MAX`` and are re-verified on every load: ``verify="full"`` re-hashes
+    the file, ``verify="stat"`` only when its stat stamp (size, inode, mtime, ctime)
+    changed since the last full hash. Offline, pinned versions
     load from the cache and aliases resolve to their last known target (with a warning).
 
     Raises :class:`ModelNotFound`, :class:`VersionNotFound`, :class:`AliasNotFound`,
@@ -326,7 +331,7 @@ def load(
                 RuntimeWarning,
                 stacklevel=2,
             )
-        path, origin = _fetch(cache, resolver, doc, art)
+        path, origin = _fetch(cache, resolver, doc, art, verify)
     finally:
         resolver.close()
     sha = str(art["sha256"])

@@ -91,3 +91,30 @@ def test_cache_sizes_parse(text, size):
 def test_bad_cache_size_says_how_to_write_it():
     with pytest.raises(ValueError, match="MODELPORT_CACHE_MAX=2G"):
         parse_size("lots")
+
+
+def test_unknown_verify_mode_is_refused(tmp_path):
+    from runtime._cache import Cache
+
+    cache = Cache(tmp_path)
+    sha = "a" * 64
+    cache.blob_path(sha).parent.mkdir(parents=True)
+    cache.blob_path(sha).write_bytes(b"x")
+    with pytest.raises(ValueError, match="choose one of full, stat"):
+        cache.verified(sha, "never")
+
+
+def test_stat_mode_trusts_an_unchanged_file_and_rehashes_a_changed_one(tmp_path):
+    import hashlib
+
+    from runtime._cache import Cache
+
+    cache = Cache(tmp_path)
+    data = b"model bytes" * 100
+    sha = hashlib.sha256(data).hexdigest()
+    path = cache.store(sha, [data])
+    assert cache.verified(sha, "stat") == path
+    path.write_bytes(data[:-1] + b"!")
+    with pytest.warns(RuntimeWarning, match="corrupt"):
+        assert cache.verified(sha, "stat") is None
+    assert not path.exists()

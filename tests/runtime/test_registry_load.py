@@ -93,17 +93,24 @@ def test_unknown_references_raise_the_matching_error(live_registry, pushed, tmp_
         runtime.load(ref.format(name=name), registry=live_registry.url, cache_dir=tmp_path)
 
 
-def test_tampered_cache_file_is_refused_and_fetched_again(live_registry, pushed, tmp_path):
+@pytest.mark.parametrize("verify", ["full", "stat"])
+def test_tampered_cache_file_is_refused_and_fetched_again(live_registry, pushed, tmp_path, verify):
+    import os
+
     name, (v1, _), docs = pushed
     cache = tmp_path / "cache"
-    runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache)
+    runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache, verify=verify)
     sha = artifact(docs[0])["sha256"]
     blob = cache / "blobs" / "sha256" / sha[:2] / sha[2:]
+    before = blob.stat()
     data = bytearray(blob.read_bytes())
     data[-5] ^= 0xFF
     blob.write_bytes(bytes(data))
+    os.utime(blob, ns=(before.st_atime_ns, before.st_mtime_ns))  # same size and mtime
     with pytest.warns(RuntimeWarning, match="corrupt"):
-        model = runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache)
+        model = runtime.load(
+            f"{name}:1", registry=live_registry.url, cache_dir=cache, verify=verify
+        )
     assert model.info.origin == "download"
     np.testing.assert_array_equal(model.predict(X), _raw(v1)[0])
     assert blob.read_bytes() == v1.read_bytes()
