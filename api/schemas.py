@@ -145,7 +145,7 @@ class VersionPage(_Wire):
 
 
 class AliasBody(_Wire):
-    version: int = Field(ge=1, description="The version number the alias points to.")
+    version: int = Field(ge=1, le=2**31 - 1, description="The version number the alias points to.")
 
 
 class AliasOut(_Wire):

@@ -249,7 +249,10 @@ class JobRunner:
         limit = mb * 1024 * 1024
 
         def apply() -> None:  # runs in the child between fork and exec: no locks taken
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            # RLIMIT_DATA bounds the heap and private mappings a worker really uses. The
+            # address-space limit (RLIMIT_AS) would also count the large reservations the
+            # JVM makes at start, so sklearn2pmml and pypmml could not start under it.
+            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
         return apply
 

@@ -472,13 +472,20 @@ def _model_row(s: Session, name: str) -> ModelRow:
     return row
 
 
+MAX_VERSION = 2**31 - 1  # version numbers are stored as 32-bit integers
+
+
 def _resolve(s: Session, model: ModelRow, ref: str | int) -> VersionRow:
     text_ref = str(ref)
     if text_ref.isdigit():
         number = int(text_ref)
-        row = s.scalar(
-            select(VersionRow).where(VersionRow.model_id == model.id, VersionRow.version == number)
-        )
+        row = None
+        if number <= MAX_VERSION:  # larger numbers cannot exist and overflow the column type
+            row = s.scalar(
+                select(VersionRow).where(
+                    VersionRow.model_id == model.id, VersionRow.version == number
+                )
+            )
         if row is None:
             raise VersionNotFound(
                 f"model {model.name!r} has no version {number} "

@@ -112,6 +112,8 @@ def test_unknown_model_is_404(registry_client, unique_name, suffix, title):
         ("99", 404, "VersionNotFound"),
         ("nosuchalias", 404, "AliasNotFound"),
         ("0", 404, "VersionNotFound"),
+        ("9" * 30, 404, "VersionNotFound"),
+        (str(2**31), 404, "VersionNotFound"),
         ("-3", 422, "InvalidModelRef"),
     ],
 )
@@ -141,6 +143,8 @@ def test_bad_alias_is_422(registry_client, pushed, alias):
     [
         ({"version": 7}, 404),
         ({"version": 0}, 422),
+        ({"version": 2**31}, 422),
+        ({"version": 10**30}, 422),
         ({"version": "one"}, 422),
         ({}, 422),
         ({"version": 1, "extra": True}, 422),

@@ -259,3 +259,28 @@ def test_running_job_reports_the_workers_progress(tmp_path):
         thread.join()
         reg.close()
     assert reg.get_job(created.job_id).progress is None
+
+
+@pytest.mark.slow
+def test_java_based_pmml_conversion_runs_under_the_default_memory_limit(tmp_path):
+    """The JVM reserves far more address space than it uses; the worker's memory limit
+    must bound real use without stopping sklearn2pmml and pypmml from starting."""
+    import numpy as np
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((60, 3)).astype(np.float32)
+    clf = LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
+    path = tmp_path / "clf.skops"
+    sio.dump(clf, path)
+    reg = make_registry(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "data")
+    try:
+        assert reg.settings.job_memory_mb == 4096
+        push(reg, "clf", path.read_bytes(), filename="clf.skops", targets=["pmml"])
+        JobRunner(reg).run_once()
+        v = reg.get_version("clf", 1)
+        pmml = next(a for a in v.artifacts if a.format == "pmml")
+        assert pmml.status == "passed", pmml.error
+    finally:
+        reg.close()
