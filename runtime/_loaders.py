@@ -227,7 +227,7 @@ def load_file(
     meta: dict[str, Any] = {"origin": "file"}
     if p.is_file():
         meta["sha256"] = file_sha256(p)
-        if fmt == "tar" or (fmt != "pmml" and is_tar(p)):
+        if fmt == "tar" or (p.suffix.lower() not in _SUFFIXES and fmt != "pmml" and is_tar(p)):
             from runtime._cache import unpack_tar
 
             p = unpack_tar(p, meta["sha256"])
