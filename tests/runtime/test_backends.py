@@ -95,3 +95,24 @@ def test_tar_members_leaving_the_folder_are_refused(tmp_path):
     with pytest.raises(IntegrityError, match="not a safe artifact tar"):
         runtime.load_file(evil, format="savedmodel")
     assert not (tmp_path / "outside.txt").exists()
+
+
+def test_zipmap_probabilities_become_an_array(tmp_path):
+    pytest.importorskip("skl2onnx")
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((60, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 1)
+    clf = LogisticRegression(max_iter=200).fit(x, y)
+    path = tmp_path / "zipmap.onnx"
+    path.write_bytes(to_onnx(clf, x[:1], target_opset=17).SerializeToString())  # ZipMap on
+    model = runtime.load_file(path)
+    proba = model.predict_proba(x[:5])
+    assert isinstance(proba, np.ndarray) and proba.shape == (5, 3)
+    np.testing.assert_allclose(proba, clf.predict_proba(x[:5]), atol=1e-5)
+    np.testing.assert_array_equal(model.predict(x[:5]), clf.predict(x[:5]))
+    np.testing.assert_allclose(
+        model.predict_proba(x[:7], batch_size=3), clf.predict_proba(x[:7]), atol=1e-5
+    )
