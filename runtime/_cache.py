@@ -208,9 +208,11 @@ class Cache:
             st = path.stat()
         except OSError:
             return None
-        if verify == "stat" and _stamp_of(st) in (_SEEN.get(str(path)), self._stamp(sha256)):
-            self.touch(sha256)
-            return path
+        if verify == "stat":
+            stamp = _stamp_of(st)
+            if _SEEN.get(str(path)) == stamp or self._stamp(sha256) == stamp:
+                self.touch(sha256)
+                return path
         from runtime._loaders import file_sha256
 
         actual = file_sha256(path)
