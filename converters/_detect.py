@@ -300,7 +300,14 @@ def _sniff_pickle(
     return "sklearn"
 
 
+# Files up to this size are parsed whole; larger ones (their weights may be GiB) are
+# checked by walking the protobuf's field headers, seeking over the payloads.
+_ONNX_FULL_PARSE_BYTES = 64 * 1024 * 1024
+
+
 def _is_onnx(path: Path) -> bool:
+    if path.stat().st_size > _ONNX_FULL_PARSE_BYTES:
+        return _onnx_header_scan(path)
     try:
         import onnx
     except ImportError:  # pragma: no cover - onnx ships with the server extra
@@ -310,3 +317,63 @@ def _is_onnx(path: Path) -> bool:
     except Exception:  # noqa: BLE001 - any parse failure means "not ONNX"
         return False
     return bool(model.HasField("graph") and model.ir_version > 0 and len(model.graph.output) > 0)
+
+
+def _read_varint(fh: io.BufferedReader) -> int | None:
+    value = shift = 0
+    while shift < 64:
+        byte = fh.read(1)
+        if not byte:
+            return None
+        value |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            return value
+        shift += 7
+    return None
+
+
+def _scan_fields(fh: io.BufferedReader, end: int) -> dict[int, list[tuple[int, int, int]]] | None:
+    """Walk the protobuf fields in ``[fh.tell(), end)`` without reading payloads.
+
+    Returns field number -> [(wire type, varint value or payload offset, payload length)],
+    or None when the bytes are not a well-formed message.
+    """
+    fields: dict[int, list[tuple[int, int, int]]] = {}
+    while fh.tell() < end:
+        key = _read_varint(fh)
+        if key is None or key >> 3 == 0:
+            return None
+        number, wire, length = key >> 3, key & 7, 0
+        if wire == 0:
+            value = _read_varint(fh)
+            if value is None:
+                return None
+        elif wire == 2:
+            size = _read_varint(fh)
+            value = fh.tell()
+            if size is None or value + size > end:
+                return None
+            length = size
+            fh.seek(size, io.SEEK_CUR)
+        elif wire in (1, 5):
+            value, length = fh.tell(), 8 if wire == 1 else 4
+            fh.seek(length, io.SEEK_CUR)
+        else:
+            return None
+        fields.setdefault(number, []).append((wire, value, length))
+    return fields if fh.tell() == end else None
+
+
+def _onnx_header_scan(path: Path) -> bool:
+    """A ModelProto with ir_version (field 1) > 0 and a graph (7) with an output (12)."""
+    with path.open("rb") as fh:
+        model = _scan_fields(fh, path.stat().st_size)
+        if not model or not model.get(1) or not model.get(7):
+            return False
+        ir_wire, ir_version, _ = model[1][0]
+        graph_wire, graph_at, graph_len = model[7][0]
+        if ir_wire != 0 or ir_version <= 0 or graph_wire != 2:
+            return False
+        fh.seek(graph_at)
+        graph = _scan_fields(fh, graph_at + graph_len)
+        return bool(graph and graph.get(12))

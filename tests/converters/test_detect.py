@@ -193,3 +193,51 @@ def test_detection_imports_no_training_framework(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def _big_onnx(path: Path, floats: int) -> Path:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = np.zeros((floats // 4, 4), dtype=np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"])],
+        "big",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", floats // 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+        initializer=[numpy_helper.from_array(weights, "W")],
+    )
+    onnx.save(helper.make_model(graph), str(path))
+    return path
+
+
+def test_large_onnx_is_recognised_without_loading_its_weights(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from converters import _detect
+
+    path = _big_onnx(tmp_path / "big.onnx", 20_000_000)  # 80 MB of weights
+    assert path.stat().st_size > _detect._ONNX_FULL_PARSE_BYTES
+    tracemalloc.start()
+    try:
+        assert detect_framework(path, "big.onnx") == "onnx"
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024 * 1024, f"detection allocated {peak} bytes for an 80 MB model"
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.999])
+def test_large_truncated_onnx_is_refused(tmp_path: Path, cut: float) -> None:
+    path = _big_onnx(tmp_path / "big.onnx", 20_000_000)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * cut)])
+    with pytest.raises(InvalidUpload, match="not a valid ONNX model"):
+        detect_framework(path, "big.onnx")
+
+
+def test_large_random_bytes_named_onnx_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "noise.onnx"
+    path.write_bytes(np.random.default_rng(0).bytes(70 * 1024 * 1024))
+    with pytest.raises(InvalidUpload):
+        detect_framework(path, "noise.onnx")
