@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["MANIFEST_NAME", "choose_artifact", "download_artifact"]
 
 MANIFEST_NAME = "modelport.json"
-PREFERRED = ("onnx", "savedmodel", "pmml")
+PREFERRED = ("onnx", "pmml", "savedmodel")  # the order runtime.load uses
 _EXTENSIONS = {"onnx": ".onnx", "pmml": ".pmml", "savedmodel": ".tar"}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CHUNK = 1 << 20

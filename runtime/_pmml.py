@@ -69,13 +69,18 @@ class PmmlBackend:
         ]
         self._classification = str(model.functionName) == "classification"
         self._classes = list(model.classes) if self._classification else []
+        declared = {str(n) for n in (model.outputNames or [])}
+        # Some classifiers' PMML declares no probability fields (e.g. an SVM without
+        # Platt scaling): such a model offers the label only.
+        self._has_probs = self._classification and all(
+            f"probability({c})" in declared for c in self._classes
+        )
         outputs: tuple[TensorSpec, ...]
         if self._classification:
             label_dtype = "int64" if all(isinstance(c, int) for c in self._classes) else "str"
-            outputs = (
-                TensorSpec("label", label_dtype, ("batch",)),
-                TensorSpec("probabilities", "float64", ("batch", len(self._classes))),
-            )
+            outputs = (TensorSpec("label", label_dtype, ("batch",)),)
+            if self._has_probs:
+                outputs += (TensorSpec("probabilities", "float64", ("batch", len(self._classes))),)
         else:
             outputs = (TensorSpec("variable", "float64", ("batch",)),)
         self.signature = Signature(tuple(self._inputs), outputs)
@@ -98,13 +103,21 @@ class PmmlBackend:
         if not self._classification:
             col = predicted or columns[0]
             return {"variable": result[col].to_numpy(dtype=np.float64)}
-        probs = np.column_stack(
-            [result[f"probability({c})"].to_numpy(dtype=np.float64) for c in self._classes]
-        )
+        outs: dict[str, np.ndarray] = {}
+        if self._has_probs:
+            outs["probabilities"] = np.column_stack(
+                [result[f"probability({c})"].to_numpy(dtype=np.float64) for c in self._classes]
+            )
         if predicted is not None:
             label = result[predicted].to_numpy()
-        else:  # no label column: the most probable class
-            label = np.asarray(self._classes)[probs.argmax(axis=1)]
+        elif self._has_probs:  # no label column: the most probable class
+            label = np.asarray(self._classes)[outs["probabilities"].argmax(axis=1)]
+        else:
+            raise InferenceError(
+                f"the PMML model returned neither a predicted label nor class probabilities "
+                f"(columns: {', '.join(columns)})"
+            )
         dtype = self.signature.outputs[0].dtype
         label = label.astype(np.int64) if dtype == "int64" else label.astype(str).astype(object)
-        return {"label": label, "probabilities": probs}
+        outs["label"] = label
+        return outs

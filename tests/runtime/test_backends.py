@@ -116,3 +116,24 @@ def test_zipmap_probabilities_become_an_array(tmp_path):
     np.testing.assert_allclose(
         model.predict_proba(x[:7], batch_size=3), clf.predict_proba(x[:7]), atol=1e-5
     )
+
+
+@pytest.mark.slow
+def test_pmml_classifier_without_probabilities_offers_the_label_only(tmp_path):
+    pytest.importorskip("sklearn2pmml")
+    import pandas as pd
+    from sklearn.linear_model import RidgeClassifier
+    from sklearn2pmml import sklearn2pmml
+    from sklearn2pmml.pipeline import PMMLPipeline
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.standard_normal((60, 2)), columns=["a", "b"])
+    pipe = PMMLPipeline([("clf", RidgeClassifier())]).fit(X, (X.a > 0).astype(int).rename("y"))
+    path = tmp_path / "ridge.pmml"
+    sklearn2pmml(pipe, str(path))
+
+    model = runtime.load_file(path)
+    assert model.signature.output_names == ["label"]
+    np.testing.assert_array_equal(model.predict(X.to_dict("list")), pipe.predict(X))
+    with pytest.raises(runtime.ModelportError, match="no probability output"):
+        model.predict_proba(X.to_dict("list"))
