@@ -206,6 +206,7 @@ class Registry:
         created_by: str | None = ...,
         atol: float | None = ...,
         rtol: float | None = ...,
+        options: dict[str, Any] | None = ...,
         wait: Literal[False] = ...,
         timeout: float = ...,
         progress: Progress | None = ...,
@@ -227,6 +228,7 @@ class Registry:
         created_by: str | None = ...,
         atol: float | None = ...,
         rtol: float | None = ...,
+        options: dict[str, Any] | None = ...,
         wait: Literal[True],
         timeout: float = ...,
         progress: Progress | None = ...,
@@ -247,6 +249,7 @@ class Registry:
         created_by: str | None = None,
         atol: float | None = None,
         rtol: float | None = None,
+        options: dict[str, Any] | None = None,
         wait: bool = False,
         timeout: float = 600.0,
         progress: Progress | None = None,
@@ -260,11 +263,16 @@ class Registry:
         validation input: an array, a dict of arrays by input name, a DataFrame or
         a ``.npy``/``.npz`` file. Returns a :class:`PushResult`, or with
         ``wait=True`` the final :class:`VersionInfo` once conversion has finished.
-        ``progress(done, total)`` hears about every uploaded chunk.
+        ``progress(done, total)`` hears about every uploaded chunk. ``options`` are
+        converter options the server passes to the source framework's loader, e.g.
+        ``{"input_shapes": {"x": [None, 2, 3]}}`` for a TorchScript file (allowed keys:
+        input_names, input_shapes, input_dtypes, output_names, dynamic_axes).
         """
         check_name(name)
         if tags is not None and not isinstance(tags, dict):
             raise InvalidUpload("tags must be a dict of strings, e.g. {'team': 'risk'}")
+        if options is not None and not isinstance(options, dict):
+            raise InvalidUpload("options must be a dict, e.g. {'input_shapes': {'x': [None, 4]}}")
         with (
             prepared_upload(obj_or_path, framework, example_inputs) as upload,
             prepared_sample(sample) as sample_path,
@@ -277,6 +285,7 @@ class Registry:
                 "created_by": created_by or _whoami(),
                 "atol": None if atol is None else repr(float(atol)),
                 "rtol": None if rtol is None else repr(float(rtol)),
+                "options": json.dumps(options) if options else None,
             }
             files = {
                 "file": FilePart(upload.path, upload.filename),

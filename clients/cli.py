@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -198,6 +199,26 @@ def _parse_tags(tags: list[str]) -> dict[str, str] | None:
     return parsed
 
 
+def _parse_options(items: list[str]) -> dict[str, Any] | None:
+    if not items:
+        return None
+    parsed: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidUpload(
+                f"invalid option {item!r}: write --option key=JSON, "
+                "e.g. --option 'input_shapes={\"x\": [null, 4]}'"
+            )
+        try:
+            parsed[key] = json.loads(value)
+        except ValueError:
+            raise InvalidUpload(
+                f"option {key!r} is not valid JSON ({value[:60]!r}); write --option key=JSON"
+            ) from None
+    return parsed
+
+
 class _TargetPrinter:
     """Prints a line whenever a target's status changes while waiting."""
 
@@ -229,6 +250,13 @@ def push(
     sample: Annotated[Path | None, typer.Option(help="Validation inputs (.npy/.npz).")] = None,
     description: Annotated[str | None, typer.Option(help="Version description.")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="key=value, repeatable.")] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            help="Converter option key=JSON, repeatable, e.g. input_shapes='{\"x\": [null, 4]}'.",
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for conversion to finish.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 600.0,
     as_json: JsonOpt = False,
@@ -247,6 +275,7 @@ def push(
             sample=sample,
             description=description,
             tags=_parse_tags(tag or []),
+            options=_parse_options(option or []),
             progress=bar,
         )
     state.note(f"pushed {result.ref} ({result.status}, job {result.job_id})")

@@ -225,7 +225,8 @@ class JobRunner:
                 "targets": list(v.targets or []),
                 "sample": f"input/sample.{v.sample_kind}" if v.sample_sha256 else None,
                 "tolerance": v.tolerance,
-                "options": {"allow_pickle": self.settings.allow_pickle},
+                # allow_pickle always comes from the server, never from the uploader.
+                "options": {**(v.options or {}), "allow_pickle": self.settings.allow_pickle},
             }
             source_sha, sample_sha = v.source_sha256, v.sample_sha256
         (job_dir / "input").mkdir()

@@ -70,6 +70,8 @@ class VersionRow(Base):
     tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     signature: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     lineage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Converter options given with the upload (an allow-listed JSON object).
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

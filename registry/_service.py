@@ -112,6 +112,58 @@ def parse_tags(raw: str | None) -> dict[str, str]:
     return _check_tags(value)
 
 
+#: Keys a client may pass in a version's converter ``options`` (read by the
+#: frameworks' ``load``, e.g. TorchScript, which carries no input shapes).
+#: ``allow_pickle`` is deliberately absent: it always comes from the server setting.
+ALLOWED_OPTIONS = ("input_names", "input_shapes", "input_dtypes", "output_names", "dynamic_axes")
+_OPTIONS_MAX_BYTES = 16 * 1024
+_OPTION_TYPES: dict[str, tuple[type, str]] = {
+    "input_names": (list, "a list of names"),
+    "output_names": (list, "a list of names"),
+    "input_shapes": (dict, 'an object like {"x": [null, 4]} (null = batch)'),
+    "input_dtypes": (dict, 'an object like {"x": "float32"}'),
+    "dynamic_axes": (dict, 'an object like {"x": {"0": "batch"}}'),
+}
+
+
+def _check_options(options: Any) -> dict[str, Any]:
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise InvalidUpload(
+            'options must be a JSON object, e.g. {"input_shapes": {"x": [null, 4]}}'
+        )
+    unknown = sorted(str(k) for k in options if k not in ALLOWED_OPTIONS)
+    if unknown:
+        raise InvalidUpload(
+            f"unknown option(s) {', '.join(map(repr, unknown))}; "
+            f"allowed options: {', '.join(ALLOWED_OPTIONS)}"
+        )
+    for key, value in options.items():
+        kind, example = _OPTION_TYPES[key]
+        if not isinstance(value, kind):
+            raise InvalidUpload(f"option {key!r} must be {example}, got {value!r:.60}")
+    if len(json.dumps(options)) > _OPTIONS_MAX_BYTES:
+        raise InvalidUpload(f"options are larger than {_OPTIONS_MAX_BYTES // 1024} KiB")
+    return dict(options)
+
+
+def parse_options(raw: str | None) -> dict[str, Any]:
+    """Parse the ``options`` form field (a JSON object of converter options)."""
+    if raw is None or raw.strip() == "":
+        return {}
+    if len(raw.encode()) > _OPTIONS_MAX_BYTES:
+        raise InvalidUpload(f"options are larger than {_OPTIONS_MAX_BYTES // 1024} KiB")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidUpload(
+            f"options is not valid JSON ({raw[:60]!r}); send an object like "
+            '{"input_shapes": {"x": [null, 4]}}'
+        ) from None
+    return _check_options(value)
+
+
 def _check_tolerance(tolerance: dict[str, float] | None) -> dict[str, float] | None:
     if tolerance is None:
         return None
@@ -172,6 +224,7 @@ class Registry:
         tags: dict[str, str] | None = None,
         created_by: str | None = None,
         tolerance: dict[str, float] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> CreatedVersion:
         """Store an upload and queue its conversion job.
 
@@ -185,6 +238,7 @@ class Registry:
         check_name(name)
         fname = clean_filename(filename)
         tags = _check_tags(tags)
+        opts = _check_options(options)
         tol = _check_tolerance(tolerance)
         limit = self.settings.max_upload_bytes
         with self.store.staging(stream, limit=limit) as staged:
@@ -210,6 +264,7 @@ class Registry:
             "tolerance": tol,
             "description": description or "",
             "tags": tags,
+            "options": opts or None,
             "created_by": created_by,
         }
         return self._insert_version(name, fields)

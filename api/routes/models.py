@@ -21,7 +21,7 @@ from api.schemas import (
     VersionOut,
     VersionPage,
 )
-from registry import parse_tags
+from registry import parse_options, parse_tags
 from runtime.errors import InvalidUpload
 
 __all__ = ["router"]
@@ -67,7 +67,16 @@ def create_version(
     created_by: Annotated[str | None, Form(max_length=255)] = None,
     atol: Annotated[str | None, Form(max_length=40)] = None,
     rtol: Annotated[str | None, Form(max_length=40)] = None,
+    options: Annotated[
+        str | None,
+        Form(
+            max_length=100_000,
+            description="JSON object of converter options (<= 16 KiB); keys: input_names, "
+            "input_shapes, input_dtypes, output_names, dynamic_axes.",
+        ),
+    ] = None,
 ) -> UploadAccepted:
+    converter_options = parse_options(options)
     tolerance = {
         k: v
         for k, v in (("atol", _float_field("atol", atol)), ("rtol", _float_field("rtol", rtol)))
@@ -86,6 +95,7 @@ def create_version(
         tags=parse_tags(tags),
         created_by=created_by or None,
         tolerance=tolerance or None,
+        options=converter_options,
     )
     if runner is not None:
         runner.notify()
