@@ -7,8 +7,9 @@ import importlib.util
 import json
 import logging
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime._cache import Cache, unpack_tar
 from runtime._loaders import (
@@ -23,6 +24,10 @@ from runtime._model import Model
 from runtime._refs import ModelRef
 from runtime._remote import Fetcher, registry_url
 from runtime._signature import Signature
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
 from runtime.errors import (
     ArtifactNotFound,
     Conflict,
@@ -331,26 +336,84 @@ def load(
                 RuntimeWarning,
                 stacklevel=2,
             )
-        path, origin = _fetch(cache, resolver, doc, art, verify)
+        sha = str(art["sha256"])
+        meta = {
+            "name": doc.get("name"),
+            "version": doc.get("version"),
+            "sha256": sha,
+            "framework": doc.get("framework"),
+            "origin": "cache",
+            "registry": resolver.url,
+        }
+        sig = art.get("signature") or doc.get("signature")
+
+        def build(path: Path) -> Model:
+            return _open(path, art, doc, sig, meta, device, fallback, batch_size, session_options)
+
+        model = None
+        if verify == "full" and not _packed(art):
+            model = _open_while_verifying(cache, sha, build)
+        if model is None:
+            path, meta["origin"] = _fetch(cache, resolver, doc, art, verify)
+            if _packed(art):
+                path = unpack_tar(path, sha, cache.root)
+            model = build(path)
     finally:
         resolver.close()
-    sha = str(art["sha256"])
-    if _packed(art):
-        path = unpack_tar(path, sha, cache.root)
-    sig = art.get("signature") or doc.get("signature")
-    meta = {
-        "name": doc.get("name"),
-        "version": doc.get("version"),
-        "sha256": sha,
-        "framework": doc.get("framework"),
-        "origin": origin,
-        "registry": resolver.url,
-    }
-    fmt = str(art["format"])
+    cache.evict(keep={sha})
+    return model
+
+
+# A cached blob at least this large is hashed in a second thread while its session is
+# being built (both mostly release the GIL), so full verification costs little extra.
+_OVERLAP_MIN_BYTES = 4 * 1024 * 1024
+_VERIFIER: ThreadPoolExecutor | None = None
+
+
+def _verifier() -> ThreadPoolExecutor:
+    global _VERIFIER
+    if _VERIFIER is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _VERIFIER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="modelport-verify")
+    return _VERIFIER
+
+
+def _open_while_verifying(cache: Cache, sha: str, build: Callable[[Path], Model]) -> Model | None:
+    """Open a cached blob while its sha256 is re-checked; None when it is not cached, too
+    small to bother, or does not hash right (it is then removed, and the caller fetches
+    it again). A model built from bytes that fail the check is never returned."""
+    path = cache.blob_path(sha)
     try:
-        model = open_model(
+        if path.stat().st_size < _OVERLAP_MIN_BYTES:
+            return None
+    except OSError:
+        return None
+    check = _verifier().submit(cache.verified, sha, "full")
+    try:
+        model = build(path)
+    except BaseException:
+        if check.result() is None:
+            return None  # the bytes were bad: fetch them again and retry
+        raise
+    return model if check.result() is not None else None
+
+
+def _open(
+    path: Path,
+    art: dict[str, Any],
+    doc: dict[str, Any],
+    sig: dict[str, Any] | None,
+    meta: dict[str, Any],
+    device: str,
+    fallback: bool,
+    batch_size: int | None,
+    session_options: dict[str, Any],
+) -> Model:
+    try:
+        return open_model(
             path,
-            fmt,
+            str(art["format"]),
             signature=Signature.from_dict(sig) if sig else None,
             device=device,
             fallback=fallback,
@@ -362,5 +425,3 @@ def load(
         raise MissingDependency(
             f"{exc}; {doc['name']}:{doc['version']} has: {_formats_text(doc)}"
         ) from exc
-    cache.evict(keep={sha})
-    return model

@@ -135,3 +135,36 @@ def test_weak_artifact_loads_with_a_warning(live_registry, registry_client, uniq
     with pytest.warns(RuntimeWarning, match=r"onnx artifact is 'weak'"):
         model = runtime.load(f"{unique_name}:1", registry=live_registry.url, cache_dir=tmp_path)
     np.testing.assert_array_equal(model.predict(np.zeros((2, 2), np.float32)), np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("damage", ["weights", "header"])
+def test_tampered_large_cache_file_is_never_served(
+    live_registry, registry_client, tmp_path, damage
+):
+    """Blobs above the overlap threshold are opened while they are hashed: a model built
+    from bytes that fail the check must be thrown away and the blob fetched again."""
+    from runtime import _load
+
+    name = f"big-{uuid.uuid4().hex[:8]}"
+    path = linear_model(tmp_path / "big.onnx", n_in=1100, n_out=1000, seed=3)
+    assert path.stat().st_size > _load._OVERLAP_MIN_BYTES
+    doc = push(registry_client, name, path)
+    cache = tmp_path / "cache"
+    x = np.random.default_rng(1).standard_normal((3, 1100)).astype(np.float32)
+    expected = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
+    assert runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache).info.origin
+    sha = artifact(doc)["sha256"]
+    blob = cache / "blobs" / "sha256" / sha[:2] / sha[2:]
+    data = bytearray(blob.read_bytes())
+    if damage == "weights":  # still a valid model, with other numbers
+        data[len(data) // 2] ^= 0x40
+    else:  # no longer parses
+        data[:16] = b"\xff" * 16
+    blob.write_bytes(bytes(data))
+    with pytest.warns(RuntimeWarning, match="corrupt"):
+        model = runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache)
+    assert model.info.origin == "download"
+    np.testing.assert_array_equal(model.predict(x), expected)
+    assert blob.read_bytes() == path.read_bytes()
+    again = runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache)
+    assert again.info.origin == "cache"
