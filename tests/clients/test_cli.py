@@ -148,3 +148,15 @@ def test_quiet_silences_notes_but_not_results(cli, tmp_path, unique_name):
     assert quiet.exit_code == 0, quiet.output
     assert quiet.stderr == ""
     assert quiet.stdout.strip() == f"{unique_name}:2"
+
+
+def test_push_option_is_sent_as_json(cli, tmp_path, unique_name):
+    model = linear_model(tmp_path / "lin.onnx")
+    ok = cli("push", str(model), "--name", unique_name, "--option", 'input_names=["x"]')
+    assert ok.exit_code == 0, ok.output
+    refused = cli("push", str(model), "--name", unique_name, "--option", "opset=17")
+    assert refused.exit_code == 5, refused.output
+    assert "'opset'" in refused.stderr and "input_shapes" in refused.stderr
+    not_json = cli("push", str(model), "--name", unique_name, "--option", "input_names=[x")
+    assert not_json.exit_code == 5, not_json.output
+    assert "not valid JSON" in not_json.stderr

@@ -49,3 +49,45 @@ def test_torch_module_is_pushed_as_an_exported_program(reg, unique_name, tmp_pat
     with torch.no_grad():
         expected = model(x).numpy()
     np.testing.assert_allclose(loaded.predict(x.numpy()), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_push_torchscript_file_with_options(reg, unique_name, tmp_path):
+    import torch
+
+    class Flat(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(6, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(x.reshape(x.shape[0], 6))
+
+    torch.manual_seed(0)
+    path = tmp_path / "flat.pt"
+    torch.jit.script(Flat().eval()).save(str(path))
+    info = reg.push(
+        path,
+        unique_name,
+        framework="torch",
+        targets="onnx",
+        options={"input_shapes": {"x": [None, 2, 3]}},
+        wait=True,
+        timeout=WAIT_S,
+    )
+    assert info.status == "ready", info
+    assert info.artifact("onnx").status == "passed"
+
+
+def test_push_refuses_options_that_are_not_a_dict(reg, unique_name, onnx_file):
+    from runtime.errors import InvalidUpload
+
+    with pytest.raises(InvalidUpload, match="options must be a dict"):
+        reg.push(onnx_file, unique_name, options=["input_shapes"])  # type: ignore[arg-type]
+
+
+def test_push_sends_options_and_the_server_refuses_unknown_keys(reg, unique_name, onnx_file):
+    from runtime.errors import InvalidUpload
+
+    with pytest.raises(InvalidUpload, match="allow_pickle"):
+        reg.push(onnx_file, unique_name, options={"allow_pickle": True})
