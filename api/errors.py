@@ -142,8 +142,54 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 500, "InternalError", "internal error; see server logs")
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem document; validation errors add `errors`.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def _document_problems(schema: dict[str, Any]) -> None:
+    """Declare every error response of ``schema`` as problem+json, as it is sent.
+
+    FastAPI documents its 422 as ``application/json`` ``HTTPValidationError``; the
+    handlers here answer with a problem document instead, so the document says so.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for code, response in operation.get("responses", {}).items():
+                if code[:1] in ("4", "5"):
+                    response["content"] = {PROBLEM: {"schema": ref}}
+
+
+def _install_problem_docs(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _document_problems(generate())
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every error through :func:`problem`."""
+    """Route every error through :func:`problem` and document them so in the OpenAPI."""
+    _install_problem_docs(app)
     app.add_exception_handler(ModelportError, _modelport_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

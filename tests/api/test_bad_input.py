@@ -205,3 +205,22 @@ def test_malformed_range_is_ignored(registry_client, pushed, onnx_file, header):
 def test_unknown_route_and_wrong_method_are_problems(registry_client):
     assert_problem(registry_client.get("/api/v1/nothing-here"), 404, "NotFound")
     assert_problem(registry_client.delete("/api/v1/models"), 405, "MethodNotAllowed")
+
+
+def test_openapi_documents_errors_as_problem_json(registry_client, unique_name):
+    """The document declares what the handlers send: problem+json, not FastAPI's default."""
+    spec = registry_client.get("/openapi.json").json()
+    problem_schema = spec["components"]["schemas"]["Problem"]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    errors = [
+        (path, method, code, response)
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+        for code, response in op["responses"].items()
+        if code.startswith(("4", "5"))
+    ]
+    assert errors
+    for path, method, code, response in errors:
+        assert list(response["content"]) == ["application/problem+json"], (path, method, code)
+    body = assert_problem(registry_client.get("/api/v1/models/-x"), 422, "InvalidModelRef")
+    assert set(problem_schema["required"]) <= set(body)
