@@ -22,11 +22,10 @@ from registry._errors import JobNotFound
 from registry._jobs import JobRunner
 from registry._migrate import current_revision, head_revision, upgrade_database
 from registry._packing import pack_directory
-from registry._service import ALLOWED_OPTIONS, CreatedVersion, Registry, parse_options, parse_tags
+from registry._service import CreatedVersion, Registry, parse_options, parse_tags
 from registry._settings import Settings, get_settings
 
 __all__ = [
-    "ALLOWED_OPTIONS",
     "Alias",
     "Artifact",
     "ArtifactStream",

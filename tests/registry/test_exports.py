@@ -30,6 +30,7 @@ def test_exported_names():
             "get_settings",
             "head_revision",
             "pack_directory",
+            "parse_options",
             "parse_tags",
             "upgrade_database",
         ]
