@@ -156,11 +156,19 @@ def _iter_range(fh: BinaryIO, start: int, length: int) -> Iterator[bytes]:
         fh.close()
 
 
+# Served with the artifact's own media type (application/onnx, application/x-tar for
+# a SavedModel, ...), so the document does not pin one.
+_ARTIFACT_BODY = {
+    "description": "The artifact's bytes, in its own media type",
+    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+}
+
+
 @router.get(
     "/models/{name}/versions/{ref}/artifacts/{format}",
     summary="Download an artifact (Range supported)",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}, 206: {}, 416: {}},
+    responses={200: _ARTIFACT_BODY, 206: _ARTIFACT_BODY, 416: {}},
 )
 def download_artifact(
     name: str, ref: str, format: str, request: Request, registry: RegistryDep

@@ -224,3 +224,17 @@ def test_openapi_documents_errors_as_problem_json(registry_client, unique_name):
         assert list(response["content"]) == ["application/problem+json"], (path, method, code)
     body = assert_problem(registry_client.get("/api/v1/models/-x"), 422, "InvalidModelRef")
     assert set(problem_schema["required"]) <= set(body)
+
+
+def test_openapi_admits_the_artifact_media_type(registry_client, pushed):
+    """Downloads carry the artifact's own media type; the document must not pin another."""
+    wait_done(registry_client, pushed, 1)
+    resp = registry_client.get(f"/api/v1/models/{pushed}/versions/1/artifacts/onnx")
+    assert resp.status_code == 200
+    served = resp.headers["content-type"].split(";")[0]
+    assert served == "application/onnx"
+    spec = registry_client.get("/openapi.json").json()
+    download = spec["paths"]["/api/v1/models/{name}/versions/{ref}/artifacts/{format}"]["get"]
+    for code in ("200", "206"):
+        declared = set(download["responses"][code]["content"])
+        assert declared & {served, "*/*", "application/*"}, (code, declared)
