@@ -449,7 +449,10 @@ def _infer_shape(module: Any, index: int) -> list[int | None] | None:
 
 def _weight_of(node: Any, params: dict[str, Any], module: Any) -> Any:
     """The tensor behind the node's second input (a GetAttr chain on self)."""
-    source = list(node.inputs())[1].node()
+    inputs = list(node.inputs())
+    if len(inputs) < 2:  # e.g. aten::size(x): not a layer with weights
+        return None
+    source = inputs[1].node()
     path = []
     while source.kind() == "prim::GetAttr":
         path.append(source.s("name"))

@@ -71,7 +71,7 @@ def test_torchscript_without_options_fails_cleanly(registry_client, unique_name,
     body = wait_done(registry_client, unique_name, resp.json()["version"], timeout=180)
     # Without the shapes the job fails (the version is kept, marked failed, with an error).
     assert body["status"] == "failed", body
-    assert body["error"]
+    assert "input_shapes" in body["error"], body["error"]
 
 
 @pytest.mark.parametrize(
