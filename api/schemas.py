@@ -113,6 +113,8 @@ class VersionOut(_Wire):
     aliases: list[str]
     error: str | None
     job_id: str | None
+    targets: list[str]
+    options: dict[str, Any]
     artifacts: list[ArtifactOut]
 
     @classmethod
@@ -135,6 +137,8 @@ class VersionOut(_Wire):
             aliases=v.aliases,
             error=v.error,
             job_id=v.job_id,
+            targets=v.targets,
+            options=v.options,
             artifacts=[ArtifactOut.of(a) for a in v.artifacts],
         )
 

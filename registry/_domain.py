@@ -84,6 +84,7 @@ class ModelVersion:
     job_id: str | None
     targets: list[str] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -667,6 +667,7 @@ def _versions(s: Session, model: ModelRow, rows: list[VersionRow]) -> list[Model
             job_id=jobs.get(r.id),
             targets=list(r.targets or []),
             artifacts=sorted(arts[r.id], key=lambda a: order.get(a.format, 99)),
+            options=dict(r.options or {}),
         )
         for r in rows
     ]

@@ -50,6 +50,7 @@ def test_torchscript_with_input_shapes_option_converts(
     assert resp.status_code == 202, resp.text
     body = wait_done(registry_client, unique_name, resp.json()["version"], timeout=180)
     assert body["status"] == "ready", body
+    assert body["options"] == options and body["targets"] == ["onnx"]
     onnx_art = next(a for a in body["artifacts"] if a["format"] == "onnx")
     assert onnx_art["status"] == "passed", onnx_art
 
