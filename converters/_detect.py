@@ -284,7 +284,8 @@ def _read_pickle_bytes(path: Path, compressed: bytes | None) -> bytes:
     opener: Any = {b"\x1f\x8b": gzip.open, b"BZ": bz2.open, b"\xfd7": lzma.open}[compressed[:2]]
     try:
         with opener(path, "rb") as fh:
-            return fh.read(limit)
+            data: bytes = fh.read(limit)
+            return data
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise InvalidUpload(f"cannot decompress the upload: {exc}") from exc
 

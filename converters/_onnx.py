@@ -43,7 +43,7 @@ def _elem_dtype(elem_type: int) -> str:
     try:
         return str(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)))
     except (KeyError, TypeError, ValueError):
-        return onnx.TensorProto.DataType.Name(elem_type).lower()
+        return str(onnx.TensorProto.DataType.Name(elem_type)).lower()
 
 
 def _value_spec(value: Any) -> TensorSpec:

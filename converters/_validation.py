@@ -31,7 +31,7 @@ def load_artifact(path: Path, fmt: str) -> Any:
     """Load an artifact with the runtime's own loader (``runtime.load_file``)."""
     import runtime
 
-    return runtime.load_file(path, format=fmt)  # type: ignore[attr-defined]
+    return runtime.load_file(path, format=fmt)
 
 
 def make_batches(sample: Sample) -> list[tuple[str, dict[str, Any]]]:
