@@ -243,6 +243,8 @@ class Cache:
         not fsynced: a lost stamp only costs one more full hash)."""
         with contextlib.suppress(OSError):
             stamp = _stamp_of(path.stat())
+            if _SEEN.get(str(path)) == stamp:
+                return  # this process wrote or read the same stamp already
             _SEEN[str(path)] = stamp
             if self._stamp(sha256) != stamp:
                 _atomic_write_text(self.root / "stamps" / sha256, json.dumps(stamp), durable=False)
