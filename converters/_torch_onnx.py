@@ -16,28 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from converters._base import ConversionOutput
+from converters._onnx import onnx_signature
 from runtime import Signature, TensorSpec
 from runtime.errors import ConversionError
 
-__all__ = ["INLINE_LIMIT_BYTES", "export_onnx", "finish_onnx", "onnx_signature"]
+__all__ = ["INLINE_LIMIT_BYTES", "export_onnx", "finish_onnx"]
 
 INLINE_LIMIT_BYTES = 100 * 1024 * 1024  # larger models keep their weights in model.onnx.data
-
-_ONNX_DTYPES = {
-    1: "float32",
-    2: "uint8",
-    3: "int8",
-    4: "uint16",
-    5: "int16",
-    6: "int32",
-    7: "int64",
-    8: "str",
-    9: "bool",
-    10: "float16",
-    11: "float64",
-    12: "uint32",
-    13: "uint64",
-}
 
 
 def export_onnx(source: Any, out_dir: Path) -> ConversionOutput:
@@ -291,24 +276,3 @@ def _rename_dims(model: Any, wanted: Signature) -> None:
         for dim in value.type.tensor_type.shape.dim:
             if dim.dim_param in mapping:
                 dim.dim_param = mapping[dim.dim_param]
-
-
-def onnx_signature(model: Any) -> Signature:
-    """The signature of an ONNX model: names, numpy dtypes, dims (ints or names)."""
-    graph = model.graph
-    inits = {t.name for t in graph.initializer}
-
-    def spec(value: Any) -> TensorSpec:
-        tensor = value.type.tensor_type
-        shape = None
-        if tensor.HasField("shape"):
-            shape = tuple(
-                d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
-                for d in tensor.shape.dim
-            )
-        return TensorSpec(value.name, _ONNX_DTYPES.get(tensor.elem_type, "float32"), shape)
-
-    return Signature(
-        inputs=tuple(spec(v) for v in graph.input if v.name not in inits),
-        outputs=tuple(spec(v) for v in graph.output),
-    )
