@@ -22,8 +22,9 @@ from registry._errors import JobNotFound
 from registry._jobs import JobRunner
 from registry._migrate import current_revision, head_revision, upgrade_database
 from registry._packing import pack_directory
-from registry._service import CreatedVersion, Registry, parse_options, parse_tags
+from registry._service import CreatedVersion, Registry
 from registry._settings import Settings, get_settings
+from registry._uploads import parse_options, parse_tags
 
 __all__ = [
     "Alias",

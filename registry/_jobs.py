@@ -26,7 +26,8 @@ from sqlalchemy import and_, or_, select, update
 
 from registry._orm import ArtifactRow, JobRow, VersionRow, utcnow
 from registry._packing import pack_directory
-from registry._service import Registry, safe_suffix
+from registry._service import Registry
+from registry._uploads import safe_suffix
 
 __all__ = ["JobRunner"]
 

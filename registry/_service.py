@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import math
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, BinaryIO
 
 from sqlalchemy import String, cast, func, or_, select, text, update
@@ -34,6 +31,13 @@ from registry._domain import (
 from registry._errors import JobNotFound
 from registry._orm import AliasRow, ArtifactRow, JobRow, ModelRow, VersionRow, utcnow
 from registry._settings import Settings
+from registry._uploads import (
+    check_options,
+    check_tags,
+    check_tolerance,
+    clean_filename,
+    sample_kind,
+)
 from runtime import check_alias, check_name
 from runtime.errors import (
     AliasNotFound,
@@ -48,7 +52,6 @@ from runtime.errors import (
 __all__ = ["CreatedVersion", "Registry"]
 
 MAX_LIMIT = 200
-_SAFE_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,12}")
 _MEDIA_TYPES = {"onnx": "application/onnx"}
 
 
@@ -60,131 +63,6 @@ class CreatedVersion:
     version: int
     status: str
     job_id: str
-
-
-def clean_filename(filename: str | None) -> str:
-    """The last path component of a client's file name (display only, never a path)."""
-    raw = (filename or "").strip()
-    base = PureWindowsPath(PurePosixPath(raw).name).name.strip()
-    base = "".join(ch for ch in base if ch.isprintable())[:255]
-    if not base or base in (".", ".."):
-        raise InvalidUpload(
-            "the uploaded file has no name; send it with a file name like 'model.onnx'"
-        )
-    return base
-
-
-def safe_suffix(filename: str) -> str:
-    """A file ending such as ``.onnx`` or ``.tar.gz`` made only of letters and digits."""
-    parts = PurePosixPath(filename.lower()).suffixes[-2:]
-    kept = [p for p in parts if _SAFE_SUFFIX.fullmatch(p)]
-    if len(kept) == 2 and kept[0] != ".tar":
-        kept = kept[1:]
-    return "".join(kept)
-
-
-def _check_tags(tags: Any) -> dict[str, str]:
-    if tags is None:
-        return {}
-    if not isinstance(tags, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
-    ):
-        raise InvalidUpload(
-            'tags must be a JSON object of strings, e.g. {"team": "fraud", "stage": "dev"}'
-        )
-    if len(tags) > 64 or any(len(k) > 128 or len(v) > 1024 for k, v in tags.items()):
-        raise InvalidUpload(
-            "too many or too long tags: at most 64, keys <= 128 and values <= 1024 characters"
-        )
-    return dict(tags)
-
-
-def parse_tags(raw: str | None) -> dict[str, str]:
-    """Parse the ``tags`` form field (a JSON object of strings)."""
-    if raw is None or raw.strip() == "":
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise InvalidUpload(
-            f'tags is not valid JSON ({raw[:60]!r}); send an object like {{"team": "fraud"}}'
-        ) from None
-    return _check_tags(value)
-
-
-#: Keys a client may pass in a version's converter ``options`` (read by the
-#: frameworks' ``load``, e.g. TorchScript, which carries no input shapes).
-#: ``allow_pickle`` is deliberately absent: it always comes from the server setting.
-ALLOWED_OPTIONS = ("input_names", "input_shapes", "input_dtypes", "output_names", "dynamic_axes")
-_OPTIONS_MAX_BYTES = 16 * 1024
-_OPTION_TYPES: dict[str, tuple[type, str]] = {
-    "input_names": (list, "a list of names"),
-    "output_names": (list, "a list of names"),
-    "input_shapes": (dict, 'an object like {"x": [null, 4]} (null = batch)'),
-    "input_dtypes": (dict, 'an object like {"x": "float32"}'),
-    "dynamic_axes": (dict, 'an object like {"x": {"0": "batch"}}'),
-}
-
-
-def _check_options(options: Any) -> dict[str, Any]:
-    if options is None:
-        return {}
-    if not isinstance(options, dict):
-        raise InvalidUpload(
-            'options must be a JSON object, e.g. {"input_shapes": {"x": [null, 4]}}'
-        )
-    unknown = sorted(str(k) for k in options if k not in ALLOWED_OPTIONS)
-    if unknown:
-        raise InvalidUpload(
-            f"unknown option(s) {', '.join(map(repr, unknown))}; "
-            f"allowed options: {', '.join(ALLOWED_OPTIONS)}"
-        )
-    for key, value in options.items():
-        kind, example = _OPTION_TYPES[key]
-        if not isinstance(value, kind):
-            raise InvalidUpload(f"option {key!r} must be {example}, got {value!r:.60}")
-    if len(json.dumps(options)) > _OPTIONS_MAX_BYTES:
-        raise InvalidUpload(f"options are larger than {_OPTIONS_MAX_BYTES // 1024} KiB")
-    return dict(options)
-
-
-def parse_options(raw: str | None) -> dict[str, Any]:
-    """Parse the ``options`` form field (a JSON object of converter options)."""
-    if raw is None or raw.strip() == "":
-        return {}
-    if len(raw.encode()) > _OPTIONS_MAX_BYTES:
-        raise InvalidUpload(f"options are larger than {_OPTIONS_MAX_BYTES // 1024} KiB")
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise InvalidUpload(
-            f"options is not valid JSON ({raw[:60]!r}); send an object like "
-            '{"input_shapes": {"x": [null, 4]}}'
-        ) from None
-    return _check_options(value)
-
-
-def _check_tolerance(tolerance: dict[str, float] | None) -> dict[str, float] | None:
-    if tolerance is None:
-        return None
-    for key, value in tolerance.items():
-        if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-            raise InvalidUpload(f"{key} must be a finite number >= 0, got {value!r}")
-    return {k: float(v) for k, v in tolerance.items()}
-
-
-def _sample_kind(filename: str | None, staged: StagedBlob) -> str:
-    suffix = safe_suffix(clean_filename(filename))
-    with staged.path.open("rb") as fh:
-        head = fh.read(6)
-    if suffix == ".npy" and head == b"\x93NUMPY":
-        return "npy"
-    if suffix == ".npz" and head[:2] == b"PK":
-        return "npz"
-    raise InvalidUpload(
-        f"sample {filename!r} is not a NumPy .npy or .npz file; save inputs with "
-        "numpy.save('sample.npy', x) or numpy.savez('sample.npz', x=x)"
-    )
 
 
 class Registry:
@@ -237,9 +115,9 @@ class Registry:
         """
         check_name(name)
         fname = clean_filename(filename)
-        tags = _check_tags(tags)
-        opts = _check_options(options)
-        tol = _check_tolerance(tolerance)
+        tags = check_tags(tags)
+        opts = check_options(options)
+        tol = check_tolerance(tolerance)
         limit = self.settings.max_upload_bytes
         with self.store.staging(stream, limit=limit) as staged:
             if staged.size == 0:
@@ -248,7 +126,7 @@ class Registry:
             chosen = self._targets(fw, targets)
             if sample is not None:
                 with self.store.staging(sample, limit=limit) as sample_staged:
-                    kind = _sample_kind(sample_filename, sample_staged)
+                    kind = sample_kind(sample_filename, sample_staged)
                     sample_blob = sample_staged.commit()
             else:
                 kind, sample_blob = None, None
