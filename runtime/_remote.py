@@ -26,6 +26,8 @@ def _problem(resp: Any) -> ModelportError:
     try:
         body = resp.json()
     except ValueError:
+        body = None
+    if not isinstance(body, dict):  # not a problem document (a proxy's page, a bare list)
         body = {}
     kind = str(body.get("type", "")).rsplit("/", 1)[-1]
     detail = body.get("detail") or body.get("title") or resp.text[:200] or resp.reason_phrase

@@ -1,0 +1,55 @@
+"""Error answers that are not problem documents still become the project's errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from runtime._refs import ModelRef
+from runtime._remote import Fetcher
+from runtime.errors import ModelportError, RegistryUnavailable
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        status, body = {
+            "/api/v1/models/listed/versions/1": (404, json.dumps(["not", "a", "problem"])),
+            "/api/v1/models/text/versions/1": (409, json.dumps("just a string")),
+            "/api/v1/models/proxy/versions/1": (502, json.dumps([1, 2])),
+        }[self.path]
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def odd_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "text"),
+    [
+        ("listed", ModelportError, "registry answered 404"),
+        ("text", ModelportError, "registry answered 409"),
+        ("proxy", RegistryUnavailable, "registry answered 502"),
+    ],
+)
+def test_json_body_that_is_not_an_object_maps_to_a_project_error(odd_server, name, error, text):
+    with Fetcher(odd_server) as fetcher, pytest.raises(error, match=text):
+        fetcher.version(ModelRef.parse(f"{name}:1"))
