@@ -408,20 +408,33 @@ def _model_row(s: Session, name: str) -> ModelRow:
 MAX_VERSION = 2**31 - 1  # version numbers are stored as 32-bit integers
 
 
+def _version_number(text: str) -> int | None:
+    """The number ``text`` spells, or None when it spells none that can be stored.
+
+    ``isdecimal`` (not ``isdigit``, which also admits superscripts that ``int`` refuses),
+    and the length is checked before ``int``, which refuses strings past 4300 digits.
+    """
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_VERSION)) or int(digits) > MAX_VERSION:
+        return None  # cannot exist, and would overflow the column type
+    return int(digits)
+
+
 def _resolve(s: Session, model: ModelRow, ref: str | int) -> VersionRow:
     text_ref = str(ref)
-    if text_ref.isdigit():
-        number = int(text_ref)
+    if text_ref.isdecimal():
+        number = _version_number(text_ref)
         row = None
-        if number <= MAX_VERSION:  # larger numbers cannot exist and overflow the column type
+        if number is not None:
             row = s.scalar(
                 select(VersionRow).where(
                     VersionRow.model_id == model.id, VersionRow.version == number
                 )
             )
         if row is None:
+            shown = number if number is not None else text_ref[:40]
             raise VersionNotFound(
-                f"model {model.name!r} has no version {number} "
+                f"model {model.name!r} has no version {shown} "
                 f"(latest is {model.last_version or 'none'})"
             )
         return row

@@ -114,11 +114,22 @@ def test_unknown_model_is_404(registry_client, unique_name, suffix, title):
         ("0", 404, "VersionNotFound"),
         ("9" * 30, 404, "VersionNotFound"),
         (str(2**31), 404, "VersionNotFound"),
+        ("0" * 20 + "99", 404, "VersionNotFound"),
+        ("9" * 5000, 404, "VersionNotFound"),  # past int()'s 4300-digit limit
         ("-3", 422, "InvalidModelRef"),
+        ("\u00b2", 422, "InvalidModelRef"),  # a digit to isdigit(), but not to int()
     ],
 )
 def test_unknown_version_or_alias(registry_client, pushed, ref, status, title):
     assert_problem(registry_client.get(f"/api/v1/models/{pushed}/versions/{ref}"), status, title)
+    artifact = registry_client.get(f"/api/v1/models/{pushed}/versions/{ref}/artifacts/source")
+    assert_problem(artifact, status, title)
+
+
+def test_leading_zeros_name_the_same_version(registry_client, pushed):
+    resp = registry_client.get(f"/api/v1/models/{pushed}/versions/{'0' * 30}1")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["version"] == 1
 
 
 def test_unknown_or_unavailable_artifact_is_404(registry_client, pushed):
