@@ -411,20 +411,11 @@ def model_page(registry: RegistryDep, name: str, cursor: str | None = None) -> R
     )
 
 
-_MAX_VERSION = 2**31 - 1  # the database column is a 32-bit integer
-
-
-def _no_such_version(name: str, number: str) -> HTMLResponse:
-    return error_page(404, "Not found", f"model {name!r} has no version {number[:20]}")
-
-
 def _version_context(registry: Any, name: str, ref: str) -> dict[str, Any] | HTMLResponse:
     model = _guard(lambda: registry.get_model(name))
     if isinstance(model, HTMLResponse):
         return model
-    if ref.isdigit() and int(ref) > _MAX_VERSION:
-        return _no_such_version(name, ref)
-    found = _guard(lambda: registry.get_version(name, int(ref) if ref.isdigit() else ref))
+    found = _guard(lambda: registry.get_version(name, ref))
     if isinstance(found, HTMLResponse):
         return found
     v = _version_view(found)
@@ -514,13 +505,10 @@ def compare_page(registry: RegistryDep, name: str, a: str = "", b: str = "") -> 
     model = _guard(lambda: registry.get_model(name))
     if isinstance(model, HTMLResponse):
         return model
-    for number in (a, b):
-        if int(number) > _MAX_VERSION:
-            return _no_such_version(name, number)
-    left = _guard(lambda: registry.get_version(name, int(a)))
+    left = _guard(lambda: registry.get_version(name, a))
     if isinstance(left, HTMLResponse):
         return left
-    right = _guard(lambda: registry.get_version(name, int(b)))
+    right = _guard(lambda: registry.get_version(name, b))
     if isinstance(right, HTMLResponse):
         return right
     va, vb = _version_view(left), _version_view(right)

@@ -132,6 +132,18 @@ def test_leading_zeros_name_the_same_version(registry_client, pushed):
     assert resp.json()["version"] == 1
 
 
+@pytest.mark.parametrize("ref", ["9" * 5000, "\u00b2"])
+def test_unusable_version_numbers_are_html_404_pages(registry_client, pushed, ref):
+    for url in (
+        f"/models/{pushed}/versions/{ref}",
+        f"/models/{pushed}/versions/{ref}/fragment",
+        f"/models/{pushed}/compare?a=1&b={ref}",
+    ):
+        response = registry_client.get(url)
+        assert response.status_code == 404, url
+        assert response.headers["content-type"].startswith("text/html"), url
+
+
 def test_unknown_or_unavailable_artifact_is_404(registry_client, pushed):
     base = f"/api/v1/models/{pushed}/versions/1/artifacts"
     assert (
