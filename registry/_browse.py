@@ -25,6 +25,7 @@ from registry._cursor import decode_cursor, encode_cursor
 from registry._db import Database
 from registry._domain import aware
 from registry._orm import AliasRow, ArtifactRow, ModelRow, VersionRow
+from registry._search import LIKE_ESCAPE, contains_pattern
 from runtime.errors import InvalidUpload
 
 __all__ = ["SORTS", "BrowsePage", "ModelQuery", "ModelSummary", "browse_models"]
@@ -148,11 +149,11 @@ def _filtered(query: ModelQuery, stats: Any) -> Select[Any]:
     )
     conditions: list[ColumnElement[bool]] = []
     if query.q:
-        pattern = f"%{_escape_like(query.q.lower())}%"
+        pattern = contains_pattern(query.q.lower())
         conditions.append(
             or_(
-                func.lower(ModelRow.name).like(pattern, escape="\\"),
-                func.lower(ModelRow.description).like(pattern, escape="\\"),
+                func.lower(ModelRow.name).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(ModelRow.description).like(pattern, escape=LIKE_ESCAPE),
             )
         )
     if query.tag:
@@ -191,10 +192,6 @@ def _tag_condition(tag: str) -> ColumnElement[bool]:
     if sep:
         return extracted == value.strip()
     return extracted.is_not(None)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _ordered(stmt: Select[Any], sort: str, stats: Any, after: list[Any] | None) -> Select[Any]:

@@ -30,6 +30,7 @@ from registry._domain import (
 )
 from registry._errors import JobNotFound
 from registry._orm import AliasRow, ArtifactRow, JobRow, ModelRow, VersionRow, utcnow
+from registry._search import LIKE_ESCAPE, contains_pattern
 from registry._settings import Settings
 from registry._uploads import (
     check_options,
@@ -238,12 +239,12 @@ class Registry:
         if after is not None:
             stmt = stmt.where(ModelRow.name > after)
         if q:
-            pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            pattern = contains_pattern(q)
             stmt = stmt.where(
                 or_(
-                    ModelRow.name.ilike(pattern, escape="\\"),
-                    ModelRow.description.ilike(pattern, escape="\\"),
-                    cast(ModelRow.tags, String).ilike(pattern, escape="\\"),
+                    ModelRow.name.ilike(pattern, escape=LIKE_ESCAPE),
+                    ModelRow.description.ilike(pattern, escape=LIKE_ESCAPE),
+                    cast(ModelRow.tags, String).ilike(pattern, escape=LIKE_ESCAPE),
                 )
             )
         with self.db.read() as s:
