@@ -124,11 +124,7 @@ class Model:
 
         Raises :class:`SignatureError` when ``x`` does not match the signature.
         """
-        feeds = self._plan.feeds(x)
-        size = self._batch_size if batch_size is None else batch_size
-        if size is None:
-            return self._run(self._primary, feeds)[0]
-        return self._batched(self._primary, feeds, size)[0]
+        return self._outputs_for(self._primary, x, batch_size)[0]
 
     def predict_proba(self, x: Any, *, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities, shape (rows, classes), for classifiers.
@@ -140,22 +136,20 @@ class Model:
                 f"model {self.info.name or self.info.path} has no probability output "
                 f"(outputs: {', '.join(self._outputs)}); use predict() or run()"
             )
-        feeds = self._plan.feeds(x)
-        size = self._batch_size if batch_size is None else batch_size
-        outs = (
-            self._run([self._proba], feeds)
-            if size is None
-            else self._batched([self._proba], feeds, size)
-        )
-        return _proba_array(outs[0])
+        return _proba_array(self._outputs_for([self._proba], x, batch_size)[0])
 
     def run(self, inputs: Any, *, batch_size: int | None = None) -> dict[str, Any]:
         """Every output, by name, in signature order."""
-        feeds = self._plan.feeds(inputs)
+        outs = self._outputs_for(self._outputs, inputs, batch_size)
+        return dict(zip(self._outputs, outs, strict=True))
+
+    def _outputs_for(self, names: list[str], x: Any, batch_size: int | None) -> list[Any]:
+        """The named outputs for ``x``, in row batches when a batch size applies."""
+        feeds = self._plan.feeds(x)
         size = self._batch_size if batch_size is None else batch_size
-        names = self._outputs
-        outs = self._run(names, feeds) if size is None else self._batched(names, feeds, size)
-        return dict(zip(names, outs, strict=True))
+        if size is None:
+            return self._run(names, feeds)
+        return self._batched(names, feeds, size)
 
     def _batched(self, names: list[str], feeds: dict[str, Any], size: int) -> list[Any]:
         size = _check_batch_size(size) or 1
