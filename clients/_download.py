@@ -98,12 +98,10 @@ def _resume_offset(partial: Path, size: int | None) -> int:
 
 
 def _prefix_digest(partial: Path, offset: int) -> Any:
-    digest = hashlib.sha256()
-    if offset:
-        with open(partial, "rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                digest.update(chunk)
-    return digest
+    if not offset:
+        return hashlib.sha256()
+    with open(partial, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256")
 
 
 def _write_stream(
