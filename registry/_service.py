@@ -342,9 +342,9 @@ class Registry:
                     f"no job with id {job_id!r}; job ids come from the upload's response"
                 )
             job, number, name = found
-            running = job.status == "running"
-            progress = self._progress(job.id, job.attempts) if running else None
-            return _job(job, name, number, progress)
+        # the progress file is read after the read transaction has ended
+        progress = self._progress(job.id, job.attempts) if job.status == "running" else None
+        return _job(job, name, number, progress)
 
     def _progress(self, job_id: str, attempt: int) -> dict[str, Any] | None:
         """What the worker last reported in its progress file (advisory)."""
