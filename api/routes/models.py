@@ -82,14 +82,13 @@ def create_version(
         for k, v in (("atol", _float_field("atol", atol)), ("rtol", _float_field("rtol", rtol)))
         if v is not None
     }
-    has_sample = sample is not None and bool(sample.filename)
     created = registry.create_version(
         name,
         file.file,
         file.filename,
         framework=framework or None,
         targets=[t for t in (targets or "").split(",") if t.strip()] or None,
-        sample=sample.file if has_sample and sample is not None else None,
+        sample=sample.file if sample is not None and sample.filename else None,
         sample_filename=sample.filename if sample is not None else None,
         description=description,
         tags=parse_tags(tags),
