@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from registry._cursor import decode_cursor, encode_cursor
+from registry._cursor import MAX_LIMIT, decode_cursor, encode_cursor
 from registry._db import Database
 from registry._domain import aware
 from registry._orm import AliasRow, ArtifactRow, ModelRow, VersionRow
@@ -37,7 +37,6 @@ SORTS: dict[str, str] = {
     "versions": "most versions",
 }
 _PASSING = ("passed", "weak")
-_MAX_LIMIT = 200
 
 
 class InvalidQuery(InvalidUpload):
@@ -96,8 +95,8 @@ def browse_models(db: Database, query: ModelQuery) -> BrowsePage:
         raise InvalidQuery(
             f"unknown sort {query.sort!r}: use one of {', '.join(SORTS)} (e.g. sort=updated)"
         )
-    if not 1 <= query.limit <= _MAX_LIMIT:
-        raise InvalidQuery(f"invalid limit {query.limit}: use 1..{_MAX_LIMIT}")
+    if not 1 <= query.limit <= MAX_LIMIT:
+        raise InvalidQuery(f"invalid limit {query.limit}: use 1..{MAX_LIMIT}")
     after = decode_cursor(query.cursor, list)
     if after is not None and (len(after) != 3 or after[0] != query.sort):
         raise InvalidQuery(

@@ -9,7 +9,10 @@ from typing import Any
 
 from runtime.errors import InvalidUpload
 
-__all__ = ["decode_cursor", "encode_cursor"]
+__all__ = ["MAX_LIMIT", "decode_cursor", "encode_cursor"]
+
+#: The largest page any list hands out.
+MAX_LIMIT = 200
 
 
 class InvalidCursor(InvalidUpload):

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from registry._blobs import LocalBlobStore, StagedBlob
-from registry._cursor import decode_cursor, encode_cursor
+from registry._cursor import MAX_LIMIT, decode_cursor, encode_cursor
 from registry._db import Database
 from registry._domain import (
     ARTIFACT_FORMATS,
@@ -52,7 +52,6 @@ from runtime.errors import (
 
 __all__ = ["CreatedVersion", "Registry"]
 
-MAX_LIMIT = 200
 _MEDIA_TYPES = {"onnx": "application/onnx"}
 
 
