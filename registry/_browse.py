@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from registry._cursor import MAX_LIMIT, decode_cursor, encode_cursor
 from registry._db import Database
-from registry._domain import aware
+from registry._domain import USABLE_STATUSES, aware
 from registry._orm import AliasRow, ArtifactRow, ModelRow, VersionRow
 from registry._search import LIKE_ESCAPE, contains_pattern
 from runtime.errors import InvalidUpload
@@ -36,7 +36,6 @@ SORTS: dict[str, str] = {
     "name": "name",
     "versions": "most versions",
 }
-_PASSING = ("passed", "weak")
 
 
 class InvalidQuery(InvalidUpload):
@@ -175,7 +174,7 @@ def _filtered(query: ModelQuery, stats: Any) -> Select[Any]:
             passed = select(ArtifactRow.id).where(
                 ArtifactRow.version_id == VersionRow.id,
                 ArtifactRow.format == query.format,
-                ArtifactRow.status.in_(_PASSING),
+                ArtifactRow.status.in_(USABLE_STATUSES),
             )
             latest = latest.where(passed.exists())
         conditions.append(latest.exists())
@@ -267,7 +266,7 @@ def _summaries(session: Session, rows: Sequence[Any]) -> list[ModelSummary]:
             .where(
                 ArtifactRow.version_id.in_(version_ids),
                 ArtifactRow.format != "source",
-                ArtifactRow.status.in_(_PASSING),
+                ArtifactRow.status.in_(USABLE_STATUSES),
             )
             .order_by(ArtifactRow.format)
         ):

@@ -23,6 +23,8 @@ __all__ = [
 VERSION_STATUSES = ("pending", "converting", "ready", "failed")
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 ARTIFACT_FORMATS = ("source", "onnx", "pmml", "savedmodel")
+#: Artifact statuses of a converted artifact that may be served (validation passed).
+USABLE_STATUSES = ("passed", "weak")
 
 
 def aware(value: datetime | None) -> datetime | None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
+from registry._domain import USABLE_STATUSES
 from registry._orm import ArtifactRow, JobRow, VersionRow, utcnow
 from registry._packing import pack_directory
 from registry._service import Registry
@@ -34,7 +35,6 @@ __all__ = ["JobRunner"]
 log = logging.getLogger("modelport.jobs")
 
 MAX_ATTEMPTS = 2  # a crashed worker is retried once
-_USABLE = ("passed", "weak")
 _ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -375,7 +375,7 @@ class JobRunner:
         items = [i for i in result.get("artifacts") or [] if isinstance(i, dict)]
         stored = [self._store_artifact(job_dir, i) for i in items if i.get("format") != "source"]
         timings["store_s"] = round(time.monotonic() - t_store, 4)
-        usable = [a for a in stored if a["status"] in _USABLE]
+        usable = [a for a in stored if a["status"] in USABLE_STATUSES]
         error = None
         if not usable:
             reasons = [f"{a['format']}: {a['error'] or a['status']}" for a in stored]
