@@ -158,9 +158,9 @@ class Registry:
         from converters import applicable_targets
 
         available = applicable_targets(framework)
-        if not requested:
+        wanted = list(dict.fromkeys(t.strip().lower() for t in requested or () if t.strip()))
+        if not wanted:  # none asked for, or only blanks: every applicable target
             return available
-        wanted = list(dict.fromkeys(t.strip().lower() for t in requested if t.strip()))
         unknown = [t for t in wanted if t not in available]
         if unknown:
             raise UnsupportedFormat(

@@ -87,7 +87,7 @@ def create_version(
         file.file,
         file.filename,
         framework=framework or None,
-        targets=[t for t in (targets or "").split(",") if t.strip()] or None,
+        targets=targets.split(",") if targets else None,
         sample=sample.file if sample is not None and sample.filename else None,
         sample_filename=sample.filename if sample is not None else None,
         description=description,

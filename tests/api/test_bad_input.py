@@ -261,3 +261,13 @@ def test_openapi_admits_the_artifact_media_type(registry_client, pushed):
     for code in ("200", "206"):
         declared = set(download["responses"][code]["content"])
         assert declared & {served, "*/*", "application/*"}, (code, declared)
+
+
+@pytest.mark.parametrize("targets", [",", " , "])
+def test_blank_targets_field_means_every_applicable_target(
+    registry_client, unique_name, onnx_file, targets
+):
+    resp = upload(registry_client, unique_name, onnx_file, targets=targets)
+    assert resp.status_code == 202, resp.text
+    version = registry_client.get(f"/api/v1/models/{unique_name}/versions/1").json()
+    assert version["targets"] == ["onnx"]

@@ -194,3 +194,14 @@ def test_unreachable_database_raises_registry_unavailable(tmp_path):
             reg.check_ready()
     finally:
         reg.close()
+
+
+@pytest.mark.parametrize("targets", [None, [], ["", " "]])
+def test_no_or_only_blank_targets_mean_every_applicable_target(registry, onnx_bytes, targets):
+    created = push(registry, "m", onnx_bytes, targets=targets)
+    assert registry.get_version("m", created.version).targets == ["onnx"]
+
+
+def test_requested_targets_are_trimmed_lowercased_and_deduplicated(registry, onnx_bytes):
+    created = push(registry, "m", onnx_bytes, targets=[" ONNX", "onnx ", ""])
+    assert registry.get_version("m", created.version).targets == ["onnx"]
