@@ -362,8 +362,8 @@ class Registry:
                 f"unknown artifact format {fmt!r}; use one of {', '.join(ARTIFACT_FORMATS)}"
             )
         art = next((a for a in version.artifacts if a.format == fmt), None)
-        have = ", ".join(a.format for a in version.artifacts if a.sha256) or "none"
         if art is None or art.sha256 is None:
+            have = ", ".join(a.format for a in version.artifacts if a.sha256) or "none"
             why = f" ({art.status}: {art.error})" if art is not None else ""
             raise ArtifactNotFound(
                 f"{name}:{version.version} has no downloadable {fmt!r} artifact{why}; "
