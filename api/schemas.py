@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from registry import Alias, Artifact, Job, Model, ModelVersion
 
 __all__ = [
     "AliasBody",
@@ -24,7 +22,13 @@ __all__ = [
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # from_attributes: a wire model is read field by field from its domain object
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    @classmethod
+    def of(cls, obj: object) -> Self:
+        """The wire form of a registry domain object (same field names)."""
+        return cls.model_validate(obj)
 
 
 class UploadAccepted(_Wire):
@@ -43,19 +47,6 @@ class ModelOut(_Wire):
     latest_version: int | None
     version_count: int
     aliases: dict[str, int]
-
-    @classmethod
-    def of(cls, m: Model) -> ModelOut:
-        return cls(
-            name=m.name,
-            description=m.description,
-            tags=m.tags,
-            created_at=m.created_at,
-            updated_at=m.updated_at,
-            latest_version=m.latest_version,
-            version_count=m.version_count,
-            aliases=m.aliases,
-        )
 
 
 class ModelPage(_Wire):
@@ -81,21 +72,6 @@ class ArtifactOut(_Wire):
     files: list[dict[str, Any]] | None
     error: str | None
 
-    @classmethod
-    def of(cls, a: Artifact) -> ArtifactOut:
-        return cls(
-            format=a.format,
-            sha256=a.sha256,
-            size=a.size,
-            media_type=a.media_type,
-            status=a.status,
-            validation=a.validation,
-            converter=a.converter,
-            signature=a.signature,
-            files=a.files,
-            error=a.error,
-        )
-
 
 class VersionOut(_Wire):
     name: str
@@ -117,31 +93,6 @@ class VersionOut(_Wire):
     options: dict[str, Any]
     artifacts: list[ArtifactOut]
 
-    @classmethod
-    def of(cls, v: ModelVersion) -> VersionOut:
-        return cls(
-            name=v.name,
-            version=v.version,
-            status=v.status,
-            framework=v.framework,
-            source=SourceOut(
-                filename=v.source.filename, sha256=v.source.sha256, size=v.source.size
-            ),
-            description=v.description,
-            tags=v.tags,
-            signature=v.signature,
-            lineage=v.lineage,
-            created_by=v.created_by,
-            created_at=v.created_at,
-            updated_at=v.updated_at,
-            aliases=v.aliases,
-            error=v.error,
-            job_id=v.job_id,
-            targets=v.targets,
-            options=v.options,
-            artifacts=[ArtifactOut.of(a) for a in v.artifacts],
-        )
-
 
 class VersionPage(_Wire):
     items: list[VersionOut]
@@ -157,10 +108,6 @@ class AliasOut(_Wire):
     alias: str
     version: int
 
-    @classmethod
-    def of(cls, a: Alias) -> AliasOut:
-        return cls(name=a.name, alias=a.alias, version=a.version)
-
 
 class JobOut(_Wire):
     id: str
@@ -175,20 +122,3 @@ class JobOut(_Wire):
     finished_at: datetime | None
     timings: dict[str, float] | None = None
     progress: dict[str, Any] | None = None
-
-    @classmethod
-    def of(cls, j: Job) -> JobOut:
-        return cls(
-            id=j.id,
-            kind=j.kind,
-            name=j.name,
-            version=j.version,
-            status=j.status,
-            attempts=j.attempts,
-            error=j.error,
-            created_at=j.created_at,
-            started_at=j.started_at,
-            finished_at=j.finished_at,
-            timings=j.timings,
-            progress=j.progress,
-        )

@@ -101,9 +101,7 @@ def create_version(
     response.headers["Location"] = str(
         request.url_for("get_version", name=created.name, ref=str(created.version)).path
     )
-    return UploadAccepted(
-        name=created.name, version=created.version, status=created.status, job_id=created.job_id
-    )
+    return UploadAccepted.of(created)
 
 
 @router.get("/models", response_model=ModelPage, summary="List or search models")
@@ -116,7 +114,7 @@ def list_models(
     cursor: Cursor = None,
 ) -> ModelPage:
     page = registry.list_models(q=q, limit=limit, cursor=cursor)
-    return ModelPage(items=[ModelOut.of(m) for m in page.items], next_cursor=page.next_cursor)
+    return ModelPage.of(page)
 
 
 @router.get("/models/{name}", response_model=ModelOut, summary="One model")
@@ -129,7 +127,7 @@ def list_versions(
     name: str, registry: RegistryDep, limit: Limit = 50, cursor: Cursor = None
 ) -> VersionPage:
     page = registry.list_versions(name, limit=limit, cursor=cursor)
-    return VersionPage(items=[VersionOut.of(v) for v in page.items], next_cursor=page.next_cursor)
+    return VersionPage.of(page)
 
 
 @router.get(
