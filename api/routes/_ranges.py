@@ -6,7 +6,7 @@ import re
 
 __all__ = ["RangeNotSatisfiable", "parse_range"]
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 
 
 class RangeNotSatisfiable(Exception):
@@ -28,14 +28,31 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not first and not last:
         return None
     if not first:  # suffix range: the last N bytes
-        n = int(last)
+        n = _at_most(last, size)
         if n == 0 or size == 0:
             raise RangeNotSatisfiable(header)
-        return max(0, size - n), size - 1
-    start = int(first)
-    end = int(last) if last else size - 1
-    if last and end < start:
+        return size - n, size - 1
+    if last and _less(last, first):
         return None
+    start = _at_most(first, size)
     if start >= size:
         raise RangeNotSatisfiable(header)
-    return start, min(end, size - 1)
+    return start, _at_most(last, size - 1) if last else size - 1
+
+
+# A header may carry thousands of digits, and int() refuses strings past 4300 of them:
+# numbers are compared and capped as digit strings before any conversion.
+
+
+def _at_most(digits: str, cap: int) -> int:
+    """The number ``digits`` spells, or ``cap`` when that number is larger."""
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > len(str(cap)):
+        return cap
+    return min(int(digits), cap)
+
+
+def _less(a: str, b: str) -> bool:
+    """Whether the number spelled by ``a`` is smaller than that spelled by ``b``."""
+    a, b = a.lstrip("0"), b.lstrip("0")
+    return (len(a), a) < (len(b), b)

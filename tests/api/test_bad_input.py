@@ -210,7 +210,7 @@ def test_bad_versions_cursor_is_422(registry_client, pushed):
     assert "cursor" in assert_problem(resp, 422)["detail"]
 
 
-@pytest.mark.parametrize("header", ["bytes=999999-", "bytes=-0"])
+@pytest.mark.parametrize("header", ["bytes=999999-", "bytes=-0", f"bytes={'9' * 5000}-"])
 def test_unsatisfiable_range_is_416(registry_client, pushed, header):
     url = f"/api/v1/models/{pushed}/versions/1/artifacts/source"
     resp = registry_client.get(url, headers={"Range": header})
@@ -271,3 +271,9 @@ def test_blank_targets_field_means_every_applicable_target(
     assert resp.status_code == 202, resp.text
     version = registry_client.get(f"/api/v1/models/{unique_name}/versions/1").json()
     assert version["targets"] == ["onnx"]
+
+
+def test_range_past_the_int_digit_limit_is_served_not_500(registry_client, pushed, onnx_file):
+    url = f"/api/v1/models/{pushed}/versions/1/artifacts/source"
+    resp = registry_client.get(url, headers={"Range": f"bytes=0-{'9' * 5000}"})
+    assert resp.status_code == 206 and resp.content == onnx_file.read_bytes()
