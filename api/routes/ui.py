@@ -339,6 +339,16 @@ def static_file(filename: str) -> Response:
     )
 
 
+def _page_size(text: str) -> int:
+    """The ``limit`` parameter's number; 0 (which browse_models refuses) when it is none."""
+    if not text.isdecimal():  # not isdigit: it admits superscripts that int() refuses
+        return 0
+    try:
+        return int(text)
+    except ValueError:  # past int()'s 4300-digit limit
+        return 0
+
+
 @router.get("/", response_class=HTMLResponse, name="ui_models")
 def models_page(
     request: Request,
@@ -359,7 +369,7 @@ def models_page(
         framework=framework,
         format=format,
         sort=sort,
-        limit=int(limit) if limit.isdigit() else 0,
+        limit=_page_size(limit),
         cursor=cursor or None,
     )
     found = _guard(lambda: browse_models(registry.db, query))

@@ -277,3 +277,10 @@ def test_range_past_the_int_digit_limit_is_served_not_500(registry_client, pushe
     url = f"/api/v1/models/{pushed}/versions/1/artifacts/source"
     resp = registry_client.get(url, headers={"Range": f"bytes=0-{'9' * 5000}"})
     assert resp.status_code == 206 and resp.content == onnx_file.read_bytes()
+
+
+@pytest.mark.parametrize("limit", ["\u00b2", "9" * 5000, "abc", "500"])
+def test_unusable_models_page_limit_is_an_html_400(registry_client, limit):
+    response = registry_client.get("/", params={"limit": limit})
+    assert response.status_code == 400, response.text[:200]
+    assert response.headers["content-type"].startswith("text/html")
