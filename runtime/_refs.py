@@ -81,7 +81,7 @@ class ModelRef:
             name, _, tail = text.partition(":")
             if tail == "latest":
                 return cls(name)
-            if not tail.isdigit():
+            if not (tail.isascii() and tail.isdigit()) or len(tail) > 18:
                 raise InvalidModelRef(
                     f"invalid model reference {text!r}: after ':' put a version number or "
                     f"'latest' (e.g. '{name}:3'); for an alias write '{name}@{tail or 'alias'}'"
