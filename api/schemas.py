@@ -7,6 +7,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from registry._domain import MAX_VERSION
+
 __all__ = [
     "AliasBody",
     "AliasOut",
@@ -100,7 +102,9 @@ class VersionPage(_Wire):
 
 
 class AliasBody(_Wire):
-    version: int = Field(ge=1, le=2**31 - 1, description="The version number the alias points to.")
+    version: int = Field(
+        ge=1, le=MAX_VERSION, description="The version number the alias points to."
+    )
 
 
 class AliasOut(_Wire):

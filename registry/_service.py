@@ -18,6 +18,7 @@ from registry._cursor import MAX_LIMIT, decode_cursor, encode_cursor
 from registry._db import Database
 from registry._domain import (
     ARTIFACT_FORMATS,
+    MAX_VERSION,
     Alias,
     Artifact,
     ArtifactStream,
@@ -403,9 +404,6 @@ def _model_row(s: Session, name: str) -> ModelRow:
             f"no model named {name!r}; list models with GET /api/v1/models or push one first"
         )
     return row
-
-
-MAX_VERSION = 2**31 - 1  # version numbers are stored as 32-bit integers
 
 
 def _version_number(text: str) -> int | None:
