@@ -28,9 +28,17 @@ _WEAK_STD = 1e-6
 
 
 def load_artifact(path: Path, fmt: str) -> Any:
-    """Load an artifact with the runtime's own loader (``runtime.load_file``)."""
+    """Load an artifact with the runtime's own loader (``runtime.load_file``).
+
+    ONNX artifacts skip the optimised-graph cache: a candidate artifact is not worth
+    caching, and a worker must not write into a cache folder of the user running it.
+    A user's first load optimises from the artifact exactly like this; later loads open
+    the cached graph, whose outputs are bit-identical (tests/runtime/test_graph_cache.py).
+    """
     import runtime
 
+    if fmt == "onnx":
+        return runtime.load_file(path, format=fmt, graph_cache=False)
     return runtime.load_file(path, format=fmt)
 
 

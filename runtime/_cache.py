@@ -5,6 +5,7 @@ Layout under the cache root (``cache_dir`` argument, else ``MODELPORT_CACHE``, e
 
     blobs/sha256/ab/cdef...        artifact bytes, named by their sha256
     unpacked/<sha256>/             a tar artifact's members (SavedModel, external data)
+    graphs/<sha256>/               onnxruntime-optimised graphs of an ONNX blob (_graphs)
     refs/<registry>/<name>/        version documents and alias targets, for offline use
     locks/<sha256>.lock            one lock per blob: one download across processes
 
@@ -14,6 +15,7 @@ Every write goes to a temporary file in the same folder and is renamed into plac
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -40,11 +42,26 @@ _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _DOCS: dict[tuple[str, int, int], Any] = {}
 # Stat stamps of blobs this process hashed successfully (for verify="stat").
 _SEEN: dict[str, list[int]] = {}
-_ROOTS: set[Path] = set()
+_DOC_PATHS: dict[tuple[Path, str, str, int], Path] = {}
+_RESOLVED: dict[tuple[Any, str | None, str | None], Path] = {}
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """The cache folder to use (created if missing)."""
+    """The cache folder to use (created if missing; remembered per process, as a warm
+    load asks for it every time)."""
+    env = os.environ
+    key = (cache_dir, env.get("MODELPORT_CACHE"), env.get("MODELPORT_HOME"))
+    known = _RESOLVED.get(key)
+    if known is not None:
+        return known
+    root = _find_root(cache_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    if len(_RESOLVED) < 64:
+        _RESOLVED[key] = root
+    return root
+
+
+def _find_root(cache_dir: str | Path | None) -> Path:
     if cache_dir is not None:
         root = Path(cache_dir)
     elif os.environ.get("MODELPORT_CACHE"):
@@ -53,11 +70,7 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
         root = Path(os.environ["MODELPORT_HOME"]) / "cache"
     else:
         root = Path.home() / ".cache" / "modelport"
-    root = root.expanduser()
-    if root not in _ROOTS or not root.is_dir():
-        root.mkdir(parents=True, exist_ok=True)
-        _ROOTS.add(root)
-    return root
+    return root.expanduser()
 
 
 _TREE_MANIFEST = ".modelport-files.json"
@@ -183,7 +196,8 @@ class Cache:
     # blobs ---------------------------------------------------------------------------
     def blob_path(self, sha256: str) -> Path:
         _check_sha(sha256)
-        return self.root / "blobs" / "sha256" / sha256[:2] / sha256[2:]
+        sep = os.sep  # one Path built from text: a warm load asks for this on every call
+        return Path(f"{self.root}{sep}blobs{sep}sha256{sep}{sha256[:2]}{sep}{sha256[2:]}")
 
     def lock(self, sha256: str) -> Any:
         from filelock import FileLock
@@ -229,6 +243,7 @@ class Cache:
         path.unlink(missing_ok=True)
         (self.root / "stamps" / sha256).unlink(missing_ok=True)
         shutil.rmtree(self.root / "unpacked" / sha256, ignore_errors=True)
+        shutil.rmtree(self.root / "graphs" / sha256, ignore_errors=True)
         return None
 
     def _stamp(self, sha256: str) -> list[int] | None:
@@ -252,13 +267,13 @@ class Cache:
     def touch(self, sha256: str) -> None:
         """Record a use of the blob for LRU eviction (a marker file, never the blob itself,
         so the blob's own stat stamp stays unchanged)."""
-        marker = self.root / "access" / sha256
+        marker = f"{self.root}{os.sep}access{os.sep}{sha256}"
         try:
             os.utime(marker)
         except FileNotFoundError:
             with contextlib.suppress(OSError):
-                marker.parent.mkdir(parents=True, exist_ok=True)
-                marker.touch()
+                (self.root / "access").mkdir(parents=True, exist_ok=True)
+                Path(marker).touch()
         except OSError:
             pass
 
@@ -296,16 +311,19 @@ class Cache:
 
     # refs (offline knowledge) ---------------------------------------------------------
     def _refs(self, registry: str, name: str) -> Path:
-        key = re.sub(r"[^A-Za-z0-9._-]+", "_", registry)[:80]
-        key += "-" + hashlib.sha256(registry.encode()).hexdigest()[:8]
-        return self.root / "refs" / key / name
+        return self.root / "refs" / _registry_key(registry) / name
 
     def save_version(self, registry: str, doc: dict[str, Any]) -> None:
         folder = self._refs(registry, str(doc["name"]))
         _atomic_write_text(folder / "versions" / f"{int(doc['version'])}.json", json.dumps(doc))
 
     def load_version(self, registry: str, name: str, version: int) -> dict[str, Any] | None:
-        path = self._refs(registry, name) / "versions" / f"{int(version)}.json"
+        where = (self.root, registry, name, int(version))
+        path = _DOC_PATHS.get(where)
+        if path is None:
+            path = self._refs(registry, name) / "versions" / f"{int(version)}.json"
+            if len(_DOC_PATHS) < 4096:
+                _DOC_PATHS[where] = path
         try:
             st = path.stat()
             key = (str(path), st.st_mtime_ns, st.st_size)
@@ -352,6 +370,7 @@ class Cache:
                     continue
                 sha = path.parent.name + path.name
                 extra = _tree_size(self.root / "unpacked" / sha)
+                extra += _tree_size(self.root / "graphs" / sha)
                 entries.append((self.last_used(sha, st.st_mtime), sha, st.st_size + extra))
             total = sum(size for _, _, size in entries)
             removed = []
@@ -363,11 +382,19 @@ class Cache:
                 with self.lock(sha):
                     self.blob_path(sha).unlink(missing_ok=True)
                     shutil.rmtree(self.root / "unpacked" / sha, ignore_errors=True)
+                    shutil.rmtree(self.root / "graphs" / sha, ignore_errors=True)
                     for extra_file in ("stamps", "access"):
                         (self.root / extra_file / sha).unlink(missing_ok=True)
                 total -= size
                 removed.append(sha)
             return removed
+
+
+@functools.lru_cache(maxsize=64)
+def _registry_key(registry: str) -> str:
+    """A folder name for a registry URL: readable, and unique by a digest of the URL."""
+    key = re.sub(r"[^A-Za-z0-9._-]+", "_", registry)[:80]
+    return key + "-" + hashlib.sha256(registry.encode()).hexdigest()[:8]
 
 
 def _stamp_of(st: os.stat_result) -> list[int]:

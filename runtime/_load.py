@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime._cache import Cache, unpack_tar
+from runtime._graphs import GraphMiss
 from runtime._loaders import (
     FORMAT_PREFERENCE,
     detect_format,
@@ -303,8 +304,11 @@ def load(
     token ``token`` else ``MODELPORT_TOKEN``. Artifacts land in a content-addressed cache
     (``cache_dir``, else ``MODELPORT_CACHE``) bounded by ``cache_max`` /
     ``MODELPORT_CACHE_MAX`` and are re-verified on every load: ``verify="full"`` re-hashes
-    the file, ``verify="stat"`` only when its stat stamp (size, inode, mtime, ctime)
-    changed since the last full hash. Offline, pinned versions
+    the bytes the session is built from, ``verify="stat"`` only when their stat stamp
+    (size, inode, mtime, ctime) changed since the last full hash. ONNX models on the CPU
+    keep their onnxruntime-optimised graph in the cache (``graph_cache=False`` or
+    ``MODELPORT_GRAPH_CACHE=0`` turns that off); a warm load opens that graph, checked
+    against its own sha256, and skips graph optimisation. Offline, pinned versions
     load from the cache and aliases resolve to their last known target (with a warning).
 
     Raises :class:`ModelNotFound`, :class:`VersionNotFound`, :class:`AliasNotFound`,
@@ -348,11 +352,23 @@ def load(
         }
         sig = art.get("signature") or doc.get("signature")
 
-        def build(path: Path) -> Model:
-            return _open(path, art, doc, sig, meta, device, fallback, batch_size, session_options)
+        def build(path: Path, graph_only: bool = False) -> Model:
+            return _open(
+                path,
+                art,
+                doc,
+                sig,
+                meta,
+                (device, fallback, batch_size),
+                session_options,
+                cache.root,
+                (graph_only, verify),
+            )
 
         model = None
-        if verify == "full" and not _packed(art):
+        if art["format"] == "onnx" and not _packed(art):
+            model = _open_cached_graph(cache, sha, build)
+        if model is None and verify == "full" and not _packed(art):
             model = _open_while_verifying(cache, sha, build)
         if model is None:
             path, meta["origin"] = _fetch(cache, resolver, doc, art, verify)
@@ -391,7 +407,9 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _open_while_verifying(cache: Cache, sha: str, build: Callable[[Path], Model]) -> Model | None:
+def _open_while_verifying(
+    cache: Cache, sha: str, build: Callable[[Path, bool], Model]
+) -> Model | None:
     """Open a cached blob while its sha256 is re-checked; None when it is not cached, too
     small to bother, or does not hash right (it is then removed, and the caller fetches
     it again). A model built from bytes that fail the check is never returned."""
@@ -405,12 +423,36 @@ def _open_while_verifying(cache: Cache, sha: str, build: Callable[[Path], Model]
         return None
     check = _verifier().submit(cache.verified, sha, "full")
     try:
-        model = build(path)
+        model = build(path, False)
     except BaseException:
         if check.result() is None:
             return None  # the bytes were bad: fetch them again and retry
         raise
     return model if check.result() is not None else None
+
+
+def _open_cached_graph(
+    cache: Cache, sha: str, build: Callable[[Path, bool], Model]
+) -> Model | None:
+    """The model from its cached optimised graph, or None when there is none to use.
+
+    The session reads only the graph, so the graph is what gets hashed in full (against
+    its own sha256, recorded when it was derived from the verified artifact). The
+    artifact must still be cached and unchanged: its stat stamp is checked, and any
+    write to it since its last full hash (which changes its ctime) triggers that hash,
+    which refuses a tampered file (removed, with a warning; the caller fetches it
+    again). A missing or refused graph sends the caller down the path that verifies
+    the artifact in full and rebuilds the graph.
+    """
+    path = cache.verified(sha, "stat")
+    if path is None:
+        return None  # not cached, or corrupt and now removed: fetch the artifact
+    try:
+        model = build(path, True)
+    except GraphMiss:
+        return None
+    cache.touch(sha)
+    return model
 
 
 def _open(
@@ -419,11 +461,13 @@ def _open(
     doc: dict[str, Any],
     sig: dict[str, Any] | None,
     meta: dict[str, Any],
-    device: str,
-    fallback: bool,
-    batch_size: int | None,
+    placement: tuple[str, bool, int | None],
     session_options: dict[str, Any],
+    cache_root: Path,
+    graph: tuple[bool, str],
 ) -> Model:
+    device, fallback, batch_size = placement
+    graph_only, verify = graph
     try:
         return open_model(
             path,
@@ -434,6 +478,9 @@ def _open(
             batch_size=batch_size,
             options=session_options,
             meta=meta,
+            cache_root=cache_root,
+            graph_only=graph_only,
+            verify=verify,
         )
     except MissingDependency as exc:
         raise MissingDependency(

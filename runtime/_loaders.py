@@ -162,15 +162,32 @@ def open_model(
     batch_size: int | None = None,
     options: dict[str, Any] | None = None,
     meta: dict[str, Any] | None = None,
+    cache_root: Path | None = None,
+    graph_only: bool = False,
+    verify: str = "full",
 ) -> Model:
-    """Build a :class:`Model` from an artifact already on disk (file or folder)."""
-    if path.is_dir():
+    """Build a :class:`Model` from an artifact already on disk (file or folder).
+
+    An ONNX file whose sha256 is in ``meta`` may use the optimised-graph cache under
+    ``cache_root`` (default: the cache folder); ``graph_only`` opens only a cached graph
+    (checked per ``verify``) and raises :class:`runtime._graphs.GraphMiss` otherwise.
+    """
+    meta = dict(meta or {})
+    extra: dict[str, Any] = {}
+    if not graph_only and path.is_dir():  # graph_only: path is a cached blob, a file
         path = _model_file(path, fmt)
+    elif fmt == "onnx" and meta.get("sha256"):
+        extra = {"sha256": meta["sha256"], "cache_root": cache_root}
+        if graph_only:
+            extra.update(graph_only=True, verify=verify)
+    if graph_only and not extra:
+        from runtime._graphs import GraphMiss
+
+        raise GraphMiss(path)  # only ONNX files have cached graphs
     loader = get_loader(fmt)
-    backend: Backend = loader(path, device=device, fallback=fallback, **(options or {}))
+    backend: Backend = loader(path, device=device, fallback=fallback, **extra, **(options or {}))
     if signature is not None:
         _check_names(signature, backend.signature, path)
-    meta = dict(meta or {})
     info = ModelInfo(
         name=meta.get("name"),
         version=meta.get("version"),
@@ -182,6 +199,7 @@ def open_model(
         registry=meta.get("registry"),
         device=getattr(backend, "device", "cpu"),
         providers=tuple(getattr(backend, "providers", ())),
+        graph=getattr(backend, "graph", None),
     )
     return Model(backend, info, signature=signature, batch_size=batch_size)
 
@@ -208,8 +226,9 @@ def load_file(
     """Load a local artifact (``.onnx``/``.pmml`` file, SavedModel folder or tar of one).
 
     ``session_options`` are the backend's knobs; for ONNX: ``threads``,
-    ``inter_op_threads``, ``optimization`` (``disable|basic|extended|all``) and
-    ``optimized_model_path``. Raises :class:`UnsupportedFormat`,
+    ``inter_op_threads``, ``optimization`` (``disable|basic|extended|all``),
+    ``graph_cache`` (cache the optimised graph, default on; ``MODELPORT_GRAPH_CACHE=0``
+    turns it off) and ``optimized_model_path``. Raises :class:`UnsupportedFormat`,
     :class:`MissingDependency` (naming the pip extra) or :class:`DeviceUnavailable`.
 
     >>> m = runtime.load_file("model.onnx")   # doctest: +SKIP

@@ -25,6 +25,8 @@ class ModelInfo:
 
     ``origin`` says how the bytes were obtained: ``file`` (a local path), ``cache``
     (the local cache, no download) or ``download`` (fetched from the registry now).
+    ``graph`` (ONNX on the CPU): ``cached`` when the session opened the cached optimised
+    graph, ``saved`` when it optimised the model now and cached the result, else None.
     """
 
     name: str | None
@@ -37,6 +39,7 @@ class ModelInfo:
     registry: str | None = None
     device: str = "cpu"
     providers: tuple[str, ...] = field(default_factory=tuple)
+    graph: str | None = None
 
 
 class Backend(Protocol):

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import stat
 from pathlib import Path
 from typing import Any
 
 from runtime._devices import plan_device
 from runtime._dtypes import numpy_dtype_name
+from runtime._graphs import GRAPH_CACHE_MAX_BYTES, GraphCache, GraphMiss, graph_cache_enabled
 from runtime._signature import Dim, Signature, TensorSpec
 from runtime.errors import InferenceError, ModelportError, SignatureError
 
 __all__ = ["OnnxBackend", "SESSION_OPTIONS"]
+
+log = logging.getLogger("runtime")
 
 _LEVELS = {
     "disable": "ORT_DISABLE_ALL",
@@ -19,7 +24,14 @@ _LEVELS = {
     "all": "ORT_ENABLE_ALL",
 }
 #: The session options ``load``/``load_file`` accept for ONNX models.
-SESSION_OPTIONS = ("threads", "inter_op_threads", "optimization", "optimized_model_path")
+SESSION_OPTIONS = (
+    "threads",
+    "inter_op_threads",
+    "optimization",
+    "optimized_model_path",
+    "graph_cache",
+)
+_CPU_ONLY = ("CPUExecutionProvider",)
 
 
 def _dim(d: Any) -> Dim:
@@ -37,6 +49,16 @@ def _specs(args: list[Any]) -> tuple[TensorSpec, ...]:
         )
         for a in args
     )
+
+
+_PROVIDERS: list[str] = []
+
+
+def _available(ort: Any) -> list[str]:
+    """onnxruntime's providers, asked once: the set is fixed when the library loads."""
+    if not _PROVIDERS:
+        _PROVIDERS.extend(ort.get_available_providers())
+    return _PROVIDERS
 
 
 def _session_options(ort: Any, options: dict[str, Any]) -> Any:
@@ -62,15 +84,29 @@ def _session_options(ort: Any, options: dict[str, Any]) -> Any:
 class OnnxBackend:
     """Runs an ``.onnx`` file with onnxruntime on the chosen device.
 
-    The optimised graph can be kept on disk (``optimized_model_path``): loading that
-    file later skips graph optimisation.
+    On the CPU the optimised graph is cached (``graph_cache``, on by default; see
+    :mod:`runtime._graphs`) when the model's sha256 is known: later loads skip graph
+    optimisation. ``optimized_model_path`` saves the optimised graph to a path of your
+    choosing instead. ``graph`` says what happened: ``"cached"`` (opened the cached
+    optimised graph), ``"saved"`` (optimised now and cached) or None. ``graph_only``
+    raises :class:`GraphMiss` instead of reading ``path`` when no cached graph serves:
+    the caller has not verified ``path`` yet.
     """
 
     format = "onnx"
     thread_safe = True  # InferenceSession.run may be called from many threads
 
     def __init__(
-        self, path: Path, *, device: str = "cpu", fallback: bool = False, **options: Any
+        self,
+        path: Path,
+        *,
+        device: str = "cpu",
+        fallback: bool = False,
+        sha256: str | None = None,
+        cache_root: Path | None = None,
+        graph_only: bool = False,
+        verify: str = "full",
+        **options: Any,
     ) -> None:
         unknown = sorted(set(options) - set(SESSION_OPTIONS))
         if unknown:
@@ -81,12 +117,31 @@ class OnnxBackend:
         import onnxruntime as ort
         from onnxruntime.capi import onnxruntime_pybind11_state as state
 
-        plan = plan_device(device, ort.get_available_providers(), fallback=fallback)
-        try:
-            so = _session_options(ort, options)
-            sess = ort.InferenceSession(str(path), sess_options=so, providers=list(plan.providers))
-        except (state.Fail, state.InvalidGraph, state.InvalidProtobuf, state.NoSuchFile) as exc:
-            raise ModelportError(f"onnxruntime cannot load {path}: {exc}") from exc
+        plan = plan_device(device, _available(ort), fallback=fallback)
+        providers = list(plan.providers)
+        refused = (state.Fail, state.InvalidGraph, state.InvalidProtobuf, state.NoSuchFile)
+        self.graph: str | None = None
+        graphs, key = self._graph_cache(
+            ort, path, sha256, cache_root, providers, options, checked=graph_only
+        )
+        sess = None
+        if graphs is not None:
+            found = graphs.find(key, verify)
+            if found is not None:
+                cached, data = found
+                so = _session_options(ort, {**options, "optimization": "disable"})
+                try:
+                    sess = ort.InferenceSession(
+                        str(cached) if data is None else data, sess_options=so, providers=providers
+                    )
+                    self.graph = "cached"
+                except refused as exc:  # e.g. written by another onnxruntime build
+                    log.info("runtime: cached graph %s refused (%s); rebuilding", cached, exc)
+                    graphs.drop(cached)
+        if sess is None:
+            if graph_only:
+                raise GraphMiss(path)
+            sess = self._create(ort, path, options, providers, refused, graphs, key)
         self.session = sess
         self.device = plan.device
         self.providers = tuple(sess.get_providers())
@@ -98,6 +153,75 @@ class OnnxBackend:
         self._public = sess.run
         self._bad_input = (state.InvalidArgument,)
         self._ep_fail = (state.EPFail,)
+
+    @staticmethod
+    def _graph_cache(
+        ort: Any,
+        path: Path,
+        sha256: str | None,
+        cache_root: Path | None,
+        providers: list[Any],
+        options: dict[str, Any],
+        checked: bool = False,
+    ) -> tuple[GraphCache | None, str]:
+        """The graph cache to use for this load, if any, and the key of this session.
+        ``checked``: the caller knows ``path`` is a cached blob (no need to stat it)."""
+        level = options.get("optimization") or "all"
+        if (
+            sha256 is None
+            or tuple(providers) != _CPU_ONLY
+            or level == "disable"
+            or options.get("optimized_model_path") is not None
+            or not graph_cache_enabled(options.get("graph_cache"))
+        ):
+            return None, ""
+        try:
+            if not checked:
+                st = path.stat()
+                if not stat.S_ISREG(st.st_mode) or st.st_size > GRAPH_CACHE_MAX_BYTES:
+                    return None, ""
+            if cache_root is None:
+                from runtime._cache import cache_root as default_root
+
+                cache_root = default_root()
+        except OSError:
+            return None, ""
+        return GraphCache(cache_root, sha256), GraphCache.key(ort.__version__, level, _CPU_ONLY)
+
+    def _create(
+        self,
+        ort: Any,
+        path: Path,
+        options: dict[str, Any],
+        providers: list[Any],
+        refused: tuple[type[Exception], ...],
+        graphs: GraphCache | None,
+        key: str,
+    ) -> Any:
+        """A session from the model itself, saving its optimised graph when caching."""
+        so = _session_options(ort, options)
+        scratch = None
+        if graphs is not None:
+            try:
+                scratch = graphs.scratch(key)
+            except OSError as exc:  # a read-only cache: load without it
+                log.info("runtime: cannot cache the optimised graph (%s)", exc)
+            else:
+                so.optimized_model_filepath = str(scratch)
+                # onnxruntime warns that a graph optimised at this level suits only this
+                # machine: the cache key names the machine, so the warning is noise here
+                so.log_severity_level = 3
+        try:
+            sess = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+        except BaseException as exc:
+            if scratch is not None:
+                scratch.unlink(missing_ok=True)
+            if isinstance(exc, refused):
+                raise ModelportError(f"onnxruntime cannot load {path}: {exc}") from exc
+            raise
+        if scratch is not None and graphs is not None and graphs.publish(scratch, key):
+            self.graph = "saved"
+        return sess
 
     def run(self, output_names: list[str] | None, feeds: dict[str, Any]) -> list[Any]:
         try:

@@ -128,9 +128,23 @@ def start_registry(
     log_path = data_dir.parent / f"server-{port}.log"
     log = log_path.open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=str(ROOT),
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -173,6 +187,15 @@ def live_registry(
     finally:
         stop_registry(reg)
         gen.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_run_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The runtime's default cache (blobs, optimised graphs) stays inside the test run."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MODELPORT_CACHE", str(tmp_path_factory.mktemp("modelport-cache")))
+    yield
+    patch.undo()
 
 
 @pytest.fixture

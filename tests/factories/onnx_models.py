@@ -7,9 +7,7 @@ from pathlib import Path
 import numpy as np
 
 
-def linear_model(
-    path: Path, n_in: int = 4, n_out: int = 2, seed: int = 0, opset: int = 17
-) -> Path:
+def linear_model(path: Path, n_in: int = 4, n_out: int = 2, seed: int = 0, opset: int = 17) -> Path:
     """Write ``y = x @ W + b`` with a symbolic batch dim to ``path``; return the path."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper

@@ -153,8 +153,10 @@ def test_lru_eviction_keeps_the_cache_under_its_bound(registry, tmp_path):
     docs = registry.docs
     size = max(artifact(d)["size"] for d in docs)
     cache = tmp_path / "cache"
-    for i in range(3):
-        runtime.load(f"e{i}:1", registry=registry.url, cache_dir=cache, cache_max=2 * size)
+    for i in range(3):  # blobs only here; optimised graphs are counted in test_graph_cache
+        runtime.load(
+            f"e{i}:1", registry=registry.url, cache_dir=cache, cache_max=2 * size, graph_cache=False
+        )
     present = {
         d["name"]
         for d in docs
@@ -173,3 +175,23 @@ def test_cache_max_from_the_environment(registry, tmp_path, monkeypatch):
     assert [p.name for p in (cache / "blobs" / "sha256").rglob("*") if p.is_file()] == [
         model.info.sha256[2:]
     ]  # the model in use stays even over the bound
+
+
+def test_eviction_takes_a_blobs_optimised_graphs_with_it(registry, tmp_path):
+    cache = tmp_path / "cache"
+    first = runtime.load("e0:1", registry=registry.url, cache_dir=cache)
+    assert first.info.graph == "saved"
+    assert list((cache / "graphs" / first.info.sha256).glob("*.onnx"))
+    second = runtime.load("e1:1", registry=registry.url, cache_dir=cache, cache_max=1)
+    assert not (cache / "graphs" / first.info.sha256).exists()
+    assert list((cache / "graphs" / second.info.sha256).glob("*.onnx"))
+
+
+def test_a_graph_without_its_blob_is_not_a_cached_model(seeded):
+    """Offline with the artifact gone, the leftover graph is not served on its own."""
+    url, cache, docs, _ = seeded
+    sha = artifact(docs[0])["sha256"]
+    assert list((cache / "graphs" / sha).glob("*.onnx"))
+    (cache / "blobs" / "sha256" / sha[:2] / sha[2:]).unlink()
+    with pytest.raises(NotCached):
+        runtime.load("m:1", registry=url, cache_dir=cache)

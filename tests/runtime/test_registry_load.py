@@ -93,13 +93,38 @@ def test_unknown_references_raise_the_matching_error(live_registry, pushed, tmp_
         runtime.load(ref.format(name=name), registry=live_registry.url, cache_dir=tmp_path)
 
 
+def test_warm_load_opens_the_cached_graph(live_registry, pushed, tmp_path):
+    name, (v1, _), _ = pushed
+    cache = tmp_path / "cache"
+    first = runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache)
+    again = runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache)
+    assert (first.info.origin, first.info.graph) == ("download", "saved")
+    assert (again.info.origin, again.info.graph) == ("cache", "cached")
+    np.testing.assert_array_equal(again.predict(X), _raw(v1)[0])
+
+
+def test_tampered_graph_is_rebuilt_from_the_verified_artifact(live_registry, pushed, tmp_path):
+    name, (v1, _), _ = pushed
+    cache = tmp_path / "cache"
+    model = runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache)
+    (graph,) = (cache / "graphs" / model.info.sha256).glob("*.onnx")
+    data = bytearray(graph.read_bytes())
+    data[-5] ^= 0xFF
+    graph.write_bytes(bytes(data))
+    with pytest.warns(RuntimeWarning, match="optimised graph .* is corrupt"):
+        model = runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache)
+    assert (model.info.origin, model.info.graph) == ("cache", "saved")
+    np.testing.assert_array_equal(model.predict(X), _raw(v1)[0])
+
+
 @pytest.mark.parametrize("verify", ["full", "stat"])
 def test_tampered_cache_file_is_refused_and_fetched_again(live_registry, pushed, tmp_path, verify):
     import os
 
     name, (v1, _), docs = pushed
     cache = tmp_path / "cache"
-    runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache, verify=verify)
+    first = runtime.load(f"{name}:1", registry=live_registry.url, cache_dir=cache, verify=verify)
+    assert first.info.graph == "saved"  # a warm load would open the graph, not the blob
     sha = artifact(docs[0])["sha256"]
     blob = cache / "blobs" / "sha256" / sha[:2] / sha[2:]
     before = blob.stat()
