@@ -33,6 +33,9 @@ class DevicePlan:
     providers: tuple[ProviderSpec, ...]
 
 
+_CPU_PLAN = DevicePlan("cpu", (CPU,))
+
+
 def available_providers() -> list[str]:
     """The execution providers of the installed onnxruntime."""
     import onnxruntime as ort
@@ -87,9 +90,11 @@ def plan_device(device: str, available: Sequence[str], *, fallback: bool = False
     Raises :class:`InvalidDevice` for a malformed string and :class:`DeviceUnavailable`
     when the device is missing (unless ``fallback``, which warns and picks CPU).
     """
+    if device == "cpu":  # the default, asked on every load: no parsing
+        return _CPU_PLAN
     kind, index = _parse(device)
     if kind == "cpu":
-        return DevicePlan("cpu", (CPU,))
+        return _CPU_PLAN
     if kind == "auto":
         if CUDA in available:
             plan = DevicePlan("cuda:0", ((CUDA, {"device_id": 0}), CPU))

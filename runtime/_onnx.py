@@ -52,6 +52,18 @@ def _specs(args: list[Any]) -> tuple[TensorSpec, ...]:
 
 
 _PROVIDERS: list[str] = []
+# Signatures by model sha256 (inputs and outputs are a function of the model's bytes,
+# whatever the optimisation): a warm load does not rebuild the same specs again.
+_SIGNATURES: dict[str, Signature] = {}
+
+
+def _signature_of(sess: Any, sha256: str | None) -> Signature:
+    known = _SIGNATURES.get(sha256) if sha256 else None
+    if known is None:
+        known = Signature(_specs(sess.get_inputs()), _specs(sess.get_outputs()))
+        if sha256 and len(_SIGNATURES) < 1024:
+            _SIGNATURES[sha256] = known
+    return known
 
 
 def _available(ort: Any) -> list[str]:
@@ -145,7 +157,7 @@ class OnnxBackend:
         self.session = sess
         self.device = plan.device
         self.providers = tuple(sess.get_providers())
-        self.signature = Signature(_specs(sess.get_inputs()), _specs(sess.get_outputs()))
+        self.signature = _signature_of(sess, sha256)
         # The public run() re-validates the feed names on every call; our input plan has
         # done that already, so the hot path calls the session's native run directly.
         native = getattr(sess, "_sess", None)
