@@ -14,7 +14,8 @@ a raw-vs-raw control (two sessions on the same file) shows the machine's noise f
 Warm loads open the cached optimised graph (see runtime/_graphs.py); the script also
 prints them with ``graph_cache=False`` and against raw onnxruntime opening that same
 optimised graph, so the gain from the cache and the runtime's own cost show separately.
-It also prints the artifact vs the source framework (sklearn predict_proba, torch eager).
+It also prints the artifact vs the source framework (sklearn predict_proba, torch eager,
+and Keras ``predict`` / ``model(x)`` on a small CNN converted by the Keras converter).
 """
 
 from __future__ import annotations
@@ -159,9 +160,41 @@ def build_cnn(folder: Path) -> Path:
     return cnn_model(folder / "cnn.onnx", channels=16, size=28, n_out=10)
 
 
+def build_keras(folder: Path) -> tuple[Path, object] | None:
+    """A small Keras CNN (conv 16x3x3, pool, dense 10; channels last) converted to ONNX by
+    the Keras converter the registry's workers run. None without TensorFlow."""
+    try:
+        import keras
+    except ImportError:
+        return None
+    from converters import Sample, get_converter, get_framework
+
+    keras.utils.set_random_seed(0)
+    net = keras.Sequential(
+        [
+            keras.Input((28, 28, 1), name="image"),
+            keras.layers.Conv2D(16, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    source_path = folder / "cnn.keras"
+    net.save(source_path)
+    source = get_framework("keras").load(source_path, source_path.name, {})
+    sample = Sample(source.generate_inputs(4))
+    out = get_converter("keras", "onnx").convert(source, sample, folder / "keras-onnx")
+    return out.path, net
+
+
 def inputs_for(name: str, batch: int) -> np.ndarray:
     rng = np.random.default_rng(batch)
-    shape = {"mlp": (batch, 64), "forest": (batch, 16), "cnn": (batch, 1, 28, 28)}[name]
+    shape = {
+        "mlp": (batch, 64),
+        "forest": (batch, 16),
+        "cnn": (batch, 1, 28, 28),
+        "keras": (batch, 28, 28, 1),
+    }[name]
     return rng.standard_normal(shape).astype(np.float32)
 
 
@@ -368,6 +401,34 @@ def bench_frameworks(
             )
             label = {"forest": "sklearn predict_proba", "mlp": "torch eager"}[name]
             _row(f"{name}: {label} @ {batch}", r, o)
+    with tempfile.TemporaryDirectory() as tmp:
+        built = build_keras(Path(tmp))
+        if built is None:
+            print("  keras: not installed, skipped")
+            return
+        path, net = built
+        model = runtime.load_file(path)
+        for batch in (1, 1024):
+            x = inputs_for("keras", batch)
+            np.testing.assert_allclose(
+                model.predict(x), net.predict(x, verbose=0), rtol=1e-3, atol=1e-5
+            )
+            r, o = side_by_side(
+                lambda x=x: net.predict(x, verbose=0),
+                lambda x=x, m=model: m.predict(x),
+                rounds,
+                budget,
+            )
+            _row(f"keras cnn: keras predict @ {batch}", r, o)
+            # Model.predict builds a data pipeline per call; calling the model is the
+            # framework's fastest path, shown as well
+            r, o = side_by_side(
+                lambda x=x: net(x, training=False),
+                lambda x=x, m=model: m.predict(x),
+                rounds,
+                budget,
+            )
+            _row(f"keras cnn: keras model(x) @ {batch}", r, o)
 
 
 def _start_registry(tmp: Path, artifacts: dict[str, Path]) -> tuple[object, dict[str, str]]:
