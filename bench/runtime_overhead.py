@@ -21,6 +21,7 @@ and Keras ``predict`` / ``model(x)`` on a small CNN converted by the Keras conve
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -202,10 +203,19 @@ def inputs_for(name: str, batch: int) -> np.ndarray:
 def bench_import(rounds: int, model: Path) -> None:
     print(f"\nimport time (fresh interpreter, best of {rounds})")
 
+    # as installed packages run: from bytecode (onnxruntime's is compiled at install time;
+    # a PYTHONDONTWRITEBYTECODE shell would otherwise compile our modules every run)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
     def clock(stmt: str) -> float:
         code = f"import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
         out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+            env=env,
         )
         return float(out.stdout.strip())
 

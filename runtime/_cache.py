@@ -10,6 +10,8 @@ Layout under the cache root (``cache_dir`` argument, else ``MODELPORT_CACHE``, e
     locks/<sha256>.lock            one lock per blob: one download across processes
 
 Every write goes to a temporary file in the same folder and is renamed into place.
+Modules only writes need (tarfile, tempfile, shutil) are imported where they are used:
+a warm load in a fresh process does not pay for them.
 """
 
 from __future__ import annotations
@@ -20,9 +22,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tarfile
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable
@@ -102,6 +101,10 @@ def unpack_tar(tar_path: Path, sha256: str, cache_dir: str | Path | None = None)
     Members that would land outside the folder (absolute paths, ``..``, links out) are
     refused by the tarfile ``data`` filter: :class:`IntegrityError`.
     """
+    import shutil
+    import tarfile
+    import tempfile
+
     from filelock import FileLock
 
     root = cache_root(cache_dir)
@@ -134,6 +137,8 @@ def unpack_tar(tar_path: Path, sha256: str, cache_dir: str | Path | None = None)
 
 
 def _atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
@@ -234,6 +239,8 @@ class Cache:
             self._write_stamp(sha256, path)
             self.touch(sha256)
             return path
+        import shutil
+
         warnings.warn(
             f"cached file {path} is corrupt (sha256 {actual}, expected {sha256}); "
             "it is removed and will be fetched again",
@@ -285,6 +292,8 @@ class Cache:
 
     def store(self, sha256: str, chunks: Iterable[bytes]) -> Path:
         """Write the streamed bytes as blob ``sha256``; refuse (and keep nothing) on mismatch."""
+        import tempfile
+
         path = self.blob_path(sha256)
         path.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
@@ -355,6 +364,8 @@ class Cache:
         """
         if self.max_bytes is None:
             return []
+        import shutil
+
         from filelock import FileLock
 
         keep = set(keep)

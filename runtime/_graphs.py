@@ -25,8 +25,6 @@ import hashlib
 import json
 import os
 import platform
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -159,6 +157,8 @@ class GraphCache:
 
     def scratch(self, key: str) -> Path:
         """A fresh path for onnxruntime to write a new optimised graph to."""
+        import tempfile
+
         self.folder.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{key}-", suffix=".part", dir=self.folder)
         os.close(fd)
@@ -184,6 +184,3 @@ class GraphCache:
     def drop(path: Path) -> None:
         with contextlib.suppress(OSError):
             path.unlink()
-
-    def clear(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)

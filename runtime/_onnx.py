@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import stat
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,12 @@ from runtime.errors import InferenceError, ModelportError, SignatureError
 
 __all__ = ["OnnxBackend", "SESSION_OPTIONS"]
 
-log = logging.getLogger("runtime")
+
+def _log(message: str, *args: Any) -> None:
+    import logging  # rarely needed: not imported on the way to a loaded model
+
+    logging.getLogger("runtime").info(message, *args)
+
 
 _LEVELS = {
     "disable": "ORT_DISABLE_ALL",
@@ -148,7 +152,7 @@ class OnnxBackend:
                     )
                     self.graph = "cached"
                 except refused as exc:  # e.g. written by another onnxruntime build
-                    log.info("runtime: cached graph %s refused (%s); rebuilding", cached, exc)
+                    _log("runtime: cached graph %s refused (%s); rebuilding", cached, exc)
                     graphs.drop(cached)
         if sess is None:
             if graph_only:
@@ -217,7 +221,7 @@ class OnnxBackend:
             try:
                 scratch = graphs.scratch(key)
             except OSError as exc:  # a read-only cache: load without it
-                log.info("runtime: cannot cache the optimised graph (%s)", exc)
+                _log("runtime: cannot cache the optimised graph (%s)", exc)
             else:
                 so.optimized_model_filepath = str(scratch)
                 # onnxruntime warns that a graph optimised at this level suits only this
