@@ -6,16 +6,16 @@ Run it with ``uvicorn --factory api.app:create_app`` (configuration from
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import PROBLEM, install_error_handlers
+from api.auth import Access, WriteGuard, require_read
+from api.errors import install_error_handlers, send_problem
 from api.routes import health, jobs, models, ui
 from registry import JobRunner, Registry, Settings, get_settings, upgrade_database
 
@@ -59,22 +59,8 @@ class UploadLimit:
         await self.app(scope, counted, send)
 
     async def _refuse(self, scope: Scope, send: Send, what: str) -> None:
-        body = json.dumps(
-            {
-                "type": "/problems/PayloadTooLarge",
-                "title": "PayloadTooLarge",
-                "status": 413,
-                "detail": _too_large(what, self.limit - _FORM_OVERHEAD),
-                "instance": scope.get("path", ""),
-            }
-        ).encode()
-        headers = [
-            (b"content-type", PROBLEM.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        detail = _too_large(what, self.limit - _FORM_OVERHEAD)
+        await send_problem(send, 413, "PayloadTooLarge", detail, scope.get("path", ""))
 
 
 def _too_large(what: str, limit: int) -> str:
@@ -118,10 +104,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
     )
     app.state.settings = settings
+    app.state.access = Access(settings)
     install_error_handlers(app)
+    app.add_exception_handler(ui.SignInNeeded, ui.sign_in_redirect)
     app.include_router(health.router)
-    app.include_router(models.router)
-    app.include_router(jobs.router)
+    reads = [Depends(require_read)]
+    app.include_router(models.router, dependencies=reads)
+    app.include_router(jobs.router, dependencies=reads)
     app.include_router(ui.router)
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(WriteGuard, access=app.state.access)  # outermost: before any body
     return app

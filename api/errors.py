@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -11,6 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from registry import JobNotFound
 from runtime.errors import (
@@ -18,6 +20,7 @@ from runtime.errors import (
     ArtifactNotFound,
     Conflict,
     ConversionError,
+    Forbidden,
     IntegrityError,
     InvalidModelRef,
     InvalidUpload,
@@ -28,19 +31,22 @@ from runtime.errors import (
     PayloadTooLarge,
     RegistryUnavailable,
     SignatureError,
+    Unauthorized,
     UnsupportedFormat,
     UnsupportedMediaType,
     ValidationFailed,
     VersionNotFound,
 )
 
-__all__ = ["STATUS", "install_error_handlers", "problem", "status_for"]
+__all__ = ["STATUS", "install_error_handlers", "problem", "send_problem", "status_for"]
 
 log = logging.getLogger("modelport.api")
 
 PROBLEM = "application/problem+json"
 
 STATUS: dict[type[ModelportError], int] = {
+    Unauthorized: 401,
+    Forbidden: 403,
     InvalidModelRef: 422,
     ModelNotFound: 404,
     VersionNotFound: 404,
@@ -78,6 +84,35 @@ def status_for(exc: ModelportError) -> int:
     return next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 500)
 
 
+async def send_problem(
+    send: Send,
+    status: int,
+    title: str,
+    detail: str,
+    instance: str,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Answer a request with a problem+json body straight from ASGI middleware (before
+    the app reads the request body) and close the connection."""
+    body = json.dumps(
+        {
+            "type": f"/problems/{title}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": instance,
+        }
+    ).encode()
+    raw = [
+        (b"content-type", PROBLEM.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
 def problem(
     request: Request,
     status: int,
@@ -104,7 +139,12 @@ async def _modelport_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.error("request failed: %s", exc, exc_info=exc)
     detail = str(exc) if status < 500 or status in (501, 503) else "internal error; see server logs"
-    return problem(request, status, type(exc).__name__, detail)
+    return problem(request, status, type(exc).__name__, detail, headers=auth_headers(status))
+
+
+def auth_headers(status: int) -> dict[str, str] | None:
+    """RFC 6750: a 401 names the scheme the client should use."""
+    return {"WWW-Authenticate": 'Bearer realm="modelport"'} if status == 401 else None
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -170,7 +210,15 @@ def _document_problems(schema: dict[str, Any]) -> None:
         components.pop(name, None)
     ref = {"$ref": "#/components/schemas/Problem"}
     for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
+        for method, operation in operations.items():
+            if operation.get("security"):  # see api.auth: tokens may be required
+                responses = operation.setdefault("responses", {})
+                responses.setdefault(
+                    "401",
+                    {"description": "This registry needs a token, or the token is unknown"},
+                )
+                if method in ("post", "put", "patch", "delete"):
+                    responses.setdefault("403", {"description": "The token may read but not write"})
             for code, response in operation.get("responses", {}).items():
                 if code[:1] in ("4", "5"):
                     response["content"] = {PROBLEM: {"schema": ref}}

@@ -65,11 +65,15 @@ PROBLEM_TYPES: dict[str, type[rt.ModelportError]] = {
     "DeviceUnavailable": rt.DeviceUnavailable,
     "InvalidDevice": rt.InvalidDevice,
     "InferenceError": rt.InferenceError,
+    "Unauthorized": rt.Unauthorized,
+    "Forbidden": rt.Forbidden,
 }
 
 # When the problem type names no known class (or the body is not a problem at all,
 # e.g. a proxy's HTML page), the status decides.
 STATUS_FALLBACK: dict[int, type[rt.ModelportError]] = {
+    401: rt.Unauthorized,
+    403: rt.Forbidden,
     404: ResourceNotFound,
     409: rt.Conflict,
     413: rt.PayloadTooLarge,

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success, 1 other error, 2 usage error, 3 registry unreachable,
 4 not found, 5 invalid input or upload, 6 integrity (hash mismatch),
-7 conversion failed or timed out waiting. Errors print one line on stderr.
+7 conversion failed or timed out waiting, 8 the registry needs a (write) token.
+Errors print one line on stderr.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ db_app = typer.Typer(help="Database maintenance of a registry server.", no_args_
 app.add_typer(db_app, name="db")
 
 EXIT_FAILED = 7
+EXIT_AUTH = 8
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
+    (PermissionError, EXIT_AUTH),  # Unauthorized, Forbidden
     (RegistryUnavailable, 3),
     (LookupError, 4),
     (IntegrityError, 6),
@@ -164,7 +167,40 @@ def serve(
     if data is not None:
         data.mkdir(parents=True, exist_ok=True)
         os.environ["MODELPORT_DATA_DIR"] = str(data.resolve())
+    if host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get(
+        "MODELPORT_WRITE_TOKENS"
+    ):
+        Console(stderr=True).print(
+            f"[yellow]warning:[/yellow] anyone who can reach {host}:{port} may upload models "
+            "and move aliases; set MODELPORT_WRITE_TOKENS (and MODELPORT_READ_TOKENS) to "
+            "require tokens: 'modelport token' makes one"
+        )
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, reload=reload)
+
+
+@app.command()
+def token(as_json: JsonOpt = False) -> None:
+    """Make a new random access token for a registry, and the line that configures it.
+
+    Give the token to clients (MODELPORT_TOKEN, or the web UI's sign-in page); put the
+    sha256 line in MODELPORT_WRITE_TOKENS or MODELPORT_READ_TOKENS on the server, so the
+    server's configuration never holds the secret itself.
+    """
+    import hashlib
+    import secrets
+
+    value = secrets.token_urlsafe(32)
+    entry = "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+    if as_json:
+        print_json({"token": value, "config": entry})
+        return
+    out = Console(highlight=False, soft_wrap=True)
+    out.print(f"token:  {value}")
+    out.print(f"config: {entry}")
+    Console(stderr=True, highlight=False).print(
+        "give the token to clients as MODELPORT_TOKEN; append the config line to the "
+        "server's MODELPORT_WRITE_TOKENS (or MODELPORT_READ_TOKENS), comma-separated"
+    )
 
 
 @db_app.command("upgrade")

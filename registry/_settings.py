@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["Settings", "get_settings", "token_entries"]
 
 
 class Settings(BaseSettings):
@@ -40,10 +40,40 @@ class Settings(BaseSettings):
         default=60.0, ge=1.0, description="A running job without a heartbeat this long is requeued."
     )
     migrate_on_start: bool = True
+    write_tokens: str = Field(
+        default="",
+        description=(
+            "Comma-separated tokens that may upload and change aliases (and read); each a "
+            "token of 16+ characters or 'sha256:<hex digest of the token>'. Empty: no "
+            "token is needed to write, unless read_tokens is set."
+        ),
+    )
+    read_tokens: str = Field(
+        default="",
+        description="Comma-separated tokens that may read (same forms). Empty: reading is open.",
+    )
 
     @model_validator(mode="after")
     def _absolute_data_dir(self) -> Settings:
         self.data_dir = self.data_dir.expanduser().resolve()
+        return self
+
+    @model_validator(mode="after")
+    def _check_tokens(self) -> Settings:
+        for field in ("write_tokens", "read_tokens"):
+            for entry in token_entries(getattr(self, field)):
+                if entry.startswith("sha256:"):
+                    digest = entry.removeprefix("sha256:")
+                    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                        raise ValueError(
+                            f"MODELPORT_{field.upper()}: {entry[:15]}… is not 'sha256:' and "
+                            "64 lowercase hex digits; run 'modelport token' for a valid pair"
+                        )
+                elif len(entry) < 16:
+                    raise ValueError(
+                        f"MODELPORT_{field.upper()}: a token of {len(entry)} characters is "
+                        "too easy to guess; use 16 or more (run 'modelport token' for one)"
+                    )
         return self
 
     @property
@@ -60,6 +90,11 @@ class Settings(BaseSettings):
     @property
     def jobs_dir(self) -> Path:
         return self.data_dir / "jobs"
+
+
+def token_entries(text: str) -> list[str]:
+    """The entries of a comma-separated token list (blank entries dropped)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 @lru_cache(maxsize=1)

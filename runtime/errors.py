@@ -30,6 +30,8 @@ __all__ = [
     "DeviceUnavailable",
     "InferenceError",
     "InvalidDevice",
+    "Unauthorized",
+    "Forbidden",
 ]
 
 
@@ -122,3 +124,11 @@ class InvalidDevice(ModelportError, ValueError):
 
 class InferenceError(ModelportError, RuntimeError):
     """The backend failed while running a model on inputs that passed the signature checks."""
+
+
+class Unauthorized(ModelportError, PermissionError):
+    """The registry needs a token for this request, and none (or an unknown one) was sent."""
+
+
+class Forbidden(ModelportError, PermissionError):
+    """The token is valid but does not allow this request (e.g. a read token uploading)."""

@@ -9,6 +9,7 @@ from typing import Annotated, BinaryIO
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
+from api.auth import WriteAccess
 from api.deps import RegistryDep, RunnerDep
 from api.errors import problem
 from api.routes._ranges import RangeNotSatisfiable, parse_range
@@ -58,6 +59,7 @@ def create_version(
     response: Response,
     registry: RegistryDep,
     runner: RunnerDep,
+    _access: WriteAccess,
     file: Annotated[UploadFile, File(description="The model file (e.g. model.onnx).")],
     framework: Annotated[str | None, Form(max_length=32)] = None,
     targets: Annotated[str | None, Form(max_length=200, description="Comma list.")] = None,
@@ -214,11 +216,13 @@ def download_artifact(
 @router.put(
     "/models/{name}/aliases/{alias}", response_model=AliasOut, summary="Set or move an alias"
 )
-def set_alias(name: str, alias: str, body: AliasBody, registry: RegistryDep) -> AliasOut:
+def set_alias(
+    name: str, alias: str, body: AliasBody, registry: RegistryDep, _access: WriteAccess
+) -> AliasOut:
     return AliasOut.of(registry.set_alias(name, alias, body.version))
 
 
 @router.delete("/models/{name}/aliases/{alias}", status_code=204, summary="Remove an alias")
-def delete_alias(name: str, alias: str, registry: RegistryDep) -> Response:
+def delete_alias(name: str, alias: str, registry: RegistryDep, _access: WriteAccess) -> Response:
     registry.delete_alias(name, alias)
     return Response(status_code=204)

@@ -13,25 +13,76 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import jinja2
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from api.auth import COOKIE, Level, access_of
 from api.deps import RegistryDep
 from registry import Artifact, ModelVersion
 from registry._browse import SORTS, ModelQuery, browse_models
 from runtime import Signature
-from runtime.errors import InvalidModelRef, ModelportError
+from runtime.errors import Forbidden, InvalidModelRef, ModelportError, Unauthorized
 
-__all__ = ["router"]
+__all__ = ["SignInNeeded", "router", "sign_in_redirect"]
 
-router = APIRouter(include_in_schema=False)
+# Who is looking at the page being rendered: "open" (the registry needs no token),
+# "anonymous" (it does; no token given) or "signed-in". Set by _viewer for each request.
+_VIEWER: ContextVar[str] = ContextVar("modelport_viewer", default="open")
+_OPEN_PATHS = ("/static/", "/signin", "/signout")
+_COOKIE_DAYS = 14
+
+
+class SignInNeeded(Exception):
+    """A page that needs a token was asked for without one: go to the sign-in page."""
+
+    def __init__(self, target: str, message: str = "") -> None:
+        super().__init__(target)
+        self.target = target
+        self.message = message
+
+
+async def _viewer(request: Request) -> None:
+    """Every UI page: sign-in first when reading needs a token (assets stay open)."""
+    access = access_of(request)
+    if not access.enabled:
+        _VIEWER.set("open")
+        return
+    if request.url.path.startswith(_OPEN_PATHS):
+        _VIEWER.set("anonymous")
+        return
+    try:
+        level = access.check(request.cookies.get(COOKIE), write=False)
+    except Unauthorized as exc:
+        cookie = request.cookies.get(COOKIE)
+        raise SignInNeeded(_here(request), str(exc) if cookie else "") from exc
+    _VIEWER.set("signed-in" if level > Level.ANONYMOUS else "anonymous")
+
+
+def _here(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def sign_in_redirect(request: Request, exc: Exception) -> Response:
+    """The response for :class:`SignInNeeded`: 303 to /signin, remembering the page."""
+    assert isinstance(exc, SignInNeeded)
+    response = RedirectResponse(
+        "/signin?" + urlencode({"next": exc.target}), status_code=303, headers=_PAGE_HEADERS
+    )
+    if exc.message:  # the cookie holds a token the registry no longer accepts
+        response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(_viewer)])
 
 _HERE = Path(__file__).resolve().parent.parent
 _TEMPLATES = _HERE / "templates"
@@ -140,7 +191,9 @@ def _environment() -> jinja2.Environment:
     env.filters.update(
         sci=_sci, filesize=_filesize, shape=_shape, iso=_iso, when=_when, errbar=_errbar
     )
-    env.globals.update(static_url=_static_url, url_model=_url_model, url_version=_url_version)
+    env.globals.update(
+        static_url=_static_url, url_model=_url_model, url_version=_url_version, viewer=_VIEWER.get
+    )
     return env
 
 
@@ -398,6 +451,63 @@ def models_page(
 @router.get("/upload", response_class=HTMLResponse, name="ui_upload")
 def upload_page(name: str = "") -> Response:
     return render("upload.html", nav="upload", targets=FORMATS, prefill_name=name)
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site: never another origin (``//host``, ``/\\host``, a URL)."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in target):  # browsers drop tabs etc.
+        return "/"
+    return target
+
+
+@router.get("/signin", response_class=HTMLResponse, name="ui_signin")
+def signin_page(request: Request, next: str = "/") -> Response:  # noqa: A002 - the field
+    if not access_of(request).enabled:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return render("signin.html", next=_safe_next(next), error="")
+
+
+@router.post("/signin", response_class=HTMLResponse, name="ui_signin_post")
+def signin(
+    request: Request,
+    token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",  # noqa: A002 - the form field's name
+) -> Response:
+    access = access_of(request)
+    target = _safe_next(next)
+    if not access.enabled:
+        return RedirectResponse(target, status_code=303)
+    try:
+        level = access.level(token.strip() or None)
+    except (Unauthorized, Forbidden):
+        level = Level.ANONYMOUS
+    if level == Level.ANONYMOUS:
+        return render(
+            "signin.html",
+            401,
+            next=target,
+            error="That token is not one this registry accepts. Check it and try again.",
+        )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token.strip(),
+        max_age=_COOKIE_DAYS * 86400,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.get("/signout", name="ui_signout")
+def signout() -> Response:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
 
 
 @router.get("/models/{name}", response_class=HTMLResponse, name="ui_model")

@@ -56,7 +56,9 @@ def test_problem_type_selects_the_class(name):
         (422, rt.InvalidModelRef),
         (503, rt.RegistryUnavailable),
         (500, clients.RegistryError),
-        (401, clients.RegistryError),
+        (401, rt.Unauthorized),
+        (403, rt.Forbidden),
+        (418, clients.RegistryError),
     ],
 )
 def test_unknown_problem_type_falls_back_on_status(status, expected):
@@ -139,4 +141,11 @@ def test_every_mapped_class_has_an_exit_code():
 
     for cls in PROBLEM_TYPES.values():
         exc = rt.ValidationFailed("x") if cls is rt.ValidationFailed else cls("x")
-        assert exit_code(exc) in {1, 3, 4, 5, 6, 7}
+        assert exit_code(exc) in {1, 3, 4, 5, 6, 7, 8}
+
+
+@pytest.mark.parametrize("cls", [rt.Unauthorized, rt.Forbidden])
+def test_token_refusals_exit_with_8(cls):
+    from clients.cli import exit_code
+
+    assert exit_code(cls("x")) == 8

@@ -288,3 +288,38 @@ def test_the_policy_blocks_injected_inline_script(browser, ui_registry):
         assert any("Content Security Policy" in m for m in messages), messages
     finally:
         context.close()
+
+
+def test_sign_in_then_browse_and_upload_on_a_locked_registry(browser, tmp_path):
+    """Reading and writing need tokens: the browser is sent to sign in, comes back to the
+    page it asked for, and its uploads carry the cookie."""
+    token = "w-" + "k" * 30
+    data, db_url = tmp_path / "data", f"sqlite:///{tmp_path / 'locked.db'}"
+    reg = start_registry(
+        data, db_url, {"MODELPORT_WRITE_TOKENS": token, "MODELPORT_READ_TOKENS": "r-" + "q" * 30}
+    )
+    context = browser.new_context(base_url=reg.url)
+    context.set_default_timeout(15_000)
+    try:
+        pg = context.new_page()
+        pg.goto("/upload")
+        pg.wait_for_url(re.compile(r"/signin\?next=%2Fupload$"))
+        pg.get_by_label("Token").fill("not-the-token-at-all")
+        pg.get_by_role("button", name="Sign in").click()
+        expect()(pg.get_by_role("alert")).to_contain_text("not one this registry accepts")
+        pg.get_by_label("Token").fill(token)
+        pg.get_by_role("button", name="Sign in").click()
+        pg.wait_for_url(re.compile(r"/upload$"))
+        expect()(pg.get_by_role("link", name="Sign out")).to_be_visible()
+        model = linear_model(tmp_path / "locked.onnx", n_in=3)
+        pg.get_by_label("Model name").fill("locked-model")
+        pg.locator("#file").set_input_files(str(model))
+        pg.get_by_role("button", name="Upload").click()
+        pg.wait_for_url(re.compile(r"/models/locked-model/versions/1$"))
+        expect()(pg.locator("#version-status")).to_have_text("ready", timeout=60_000)
+        pg.get_by_role("link", name="Sign out").click()
+        pg.goto("/models/locked-model")
+        pg.wait_for_url(re.compile(r"/signin\?next="))
+    finally:
+        context.close()
+        stop_registry(reg)
