@@ -387,7 +387,13 @@ def _from_script(module: Any, options: dict[str, Any]) -> TorchSource:
         raise InvalidUpload(f"input_names {names} do not match the module's {len(args)} inputs")
     shapes = options.get("input_shapes") or {}
     dtypes = options.get("input_dtypes") or {}
-    inputs = []
+    axes = options.get("dynamic_axes") or {}
+    unknown = sorted(set(axes) - set(names))
+    if unknown:
+        raise InvalidUpload(
+            f"dynamic_axes names {unknown}, which are not inputs of the module ({names})"
+        )
+    inputs, example_args = [], []
     for name in names:
         shape = shapes.get(name) or _infer_shape(module, names.index(name))
         if shape is None:
@@ -396,15 +402,11 @@ def _from_script(module: Any, options: dict[str, Any]) -> TorchSource:
                 "not be inferred; pass options input_shapes={'" + name + "': [null, 4]} "
                 "(null = batch) or upload a torch.export program (.pt2) instead"
             )
-        dims = tuple("batch" if d is None else int(d) for d in shape)
-        inputs.append(TensorSpec(name, str(dtypes.get(name, "float32")), dims))
-    example_args = [
-        torch.zeros(
-            [d if isinstance(d, int) else 2 for d in spec.shape or ()],
-            dtype=getattr(torch, spec.dtype),
-        )
-        for spec in inputs
-    ]
+        sizes = [2 if d is None else int(d) for d in shape]  # the example traced
+        dims = _named_dims(name, ["batch" if d is None else int(d) for d in shape], axes)
+        spec = TensorSpec(name, str(dtypes.get(name, "float32")), dims)
+        inputs.append(spec)
+        example_args.append(torch.zeros(sizes, dtype=getattr(torch, spec.dtype)))
     try:
         with torch.no_grad():
             result = module(*example_args)
@@ -422,6 +424,38 @@ def _from_script(module: Any, options: dict[str, Any]) -> TorchSource:
     example = {spec.name: a.numpy() for spec, a in zip(inputs, example_args, strict=True)}
     signature = Signature(inputs=tuple(inputs), outputs=tuple(outputs))
     return TorchSource("torchscript", module, signature, example, {})
+
+
+def _named_dims(
+    name: str, dims: list[str | int], axes: dict[str, Any]
+) -> tuple[int | str | None, ...]:
+    """``dims`` with the axes that option ``dynamic_axes`` names for input ``name`` made
+    symbolic (``{"x": {"2": "seq"}}``): the ONNX graph then accepts any size there."""
+    named = axes.get(name) or {}
+    if not isinstance(named, dict):
+        raise InvalidUpload(f'dynamic_axes[{name!r}] must be an object like {{"1": "seq"}}')
+    out: list[int | str | None] = list(dims)
+    for key, label in named.items():
+        try:
+            axis = int(key)
+        except (TypeError, ValueError):
+            axis = -1
+        if not 0 <= axis < len(dims):
+            raise InvalidUpload(
+                f"dynamic_axes[{name!r}] names axis {key!r}, but {name!r} has {len(dims)} "
+                f"axes (0-{len(dims) - 1})"
+            )
+        if not (isinstance(label, str) and label.isidentifier()):
+            raise InvalidUpload(
+                f"dynamic_axes[{name!r}][{key!r}] must be a name like 'seq', got {label!r:.40}"
+            )
+        if axis == 0 and label != "batch":
+            raise InvalidUpload(
+                f"dynamic_axes[{name!r}]: axis 0 is the batch axis (null in input_shapes); "
+                "name other axes"
+            )
+        out[axis] = label
+    return tuple(out)
 
 
 _SPATIAL_CANDIDATES = (28, 32, 16, 8, 64, 224)

@@ -86,7 +86,7 @@ _OPTION_TYPES: dict[str, tuple[type, str]] = {
     "output_names": (list, "a list of names"),
     "input_shapes": (dict, 'an object like {"x": [null, 4]} (null = batch)'),
     "input_dtypes": (dict, 'an object like {"x": "float32"}'),
-    "dynamic_axes": (dict, 'an object like {"x": {"0": "batch"}}'),
+    "dynamic_axes": (dict, 'an object like {"x": {"2": "seq"}}'),
 }
 
 

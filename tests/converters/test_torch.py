@@ -130,6 +130,68 @@ def test_torchscript_without_inferable_shape_asks_for_input_shapes(tmp_path):
     assert result.signature.input_names == ["values"]
 
 
+def _pooling_script(tmp_path: Path) -> Path:
+    """A TorchScript module that averages over a sequence axis of any length."""
+    import torch
+
+    class Pool(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.lin(x.mean(dim=2))
+
+    torch.manual_seed(0)
+    path = tmp_path / "pool.pt"
+    torch.jit.script(Pool().eval()).save(str(path))
+    return path
+
+
+def test_torchscript_dynamic_axes_make_named_axes_free(tmp_path):
+    import torch
+
+    path = _pooling_script(tmp_path)
+    options = {"input_shapes": {"x": [None, 4, 5]}, "dynamic_axes": {"x": {"2": "seq"}}}
+    source, result = convert_and_compare(path, tmp_path / "out", options)
+    assert source.signature.inputs[0].shape == ("batch", 4, "seq")
+    model = runtime.load_file(result.path)
+    assert model.signature.inputs[0].shape == ("batch", 4, "seq")
+    module = torch.jit.load(str(path))
+    for seq in (1, 7, 16):
+        x = np.random.default_rng(seq).standard_normal((3, 4, seq)).astype(np.float32)
+        want = module(torch.from_numpy(x)).detach().numpy()
+        np.testing.assert_allclose(model.predict(x), want, atol=1e-5, rtol=1e-4)
+
+
+def test_torchscript_without_dynamic_axes_keeps_the_traced_length(tmp_path):
+    from runtime.errors import SignatureError
+
+    path = _pooling_script(tmp_path)
+    _, result = convert_and_compare(path, tmp_path / "out", {"input_shapes": {"x": [None, 4, 5]}})
+    model = runtime.load_file(result.path)
+    with pytest.raises(SignatureError, match="x"):
+        model.predict(np.zeros((3, 4, 7), np.float32))
+
+
+@pytest.mark.parametrize(
+    ("axes", "message"),
+    [
+        ({"y": {"1": "seq"}}, "not inputs of the module"),
+        ({"x": {"3": "seq"}}, "has 3 axes"),
+        ({"x": {"one": "seq"}}, "has 3 axes"),
+        ({"x": {"2": "1bad name"}}, "must be a name"),
+        ({"x": {"0": "rows"}}, "axis 0 is the batch axis"),
+        ({"x": ["seq"]}, "must be an object"),
+    ],
+)
+def test_bad_dynamic_axes_are_refused_clearly(tmp_path, axes, message):
+    path = _pooling_script(tmp_path)
+    options = {"input_shapes": {"x": [None, 4, 5]}, "dynamic_axes": axes}
+    with pytest.raises(InvalidUpload, match=message):
+        TorchFramework().load(path, path.name, options)
+
+
 def test_torchscript_unsupported_op_is_a_clear_conversion_error(tmp_path):
     import torch
 
