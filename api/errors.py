@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
 from registry import JobNotFound
+from runtime._refs import ALIAS_RE, NAME_RE
 from runtime.errors import (
     AliasNotFound,
     ArtifactNotFound,
@@ -224,12 +225,44 @@ def _document_problems(schema: dict[str, Any]) -> None:
                     response["content"] = {PROBLEM: {"schema": ref}}
 
 
+# Path parameters: the grammar the registry enforces (runtime._refs), and what a 404
+# on a path with that parameter means.
+_PATH_PATTERNS = {"name": (NAME_RE.pattern, 128), "alias": (ALIAS_RE.pattern, 64)}
+_MISSING = {
+    "job_id": "no such job",
+    "format": "no such model, version, alias or artifact of that format",
+    "alias": "no such model or alias",
+    "ref": "no such model, version or alias",
+    "name": "no such model",
+}
+
+
+def _document_paths(schema: dict[str, Any]) -> None:
+    """Give name and alias path parameters their pattern, and declare the 404 of every
+    operation whose path names something that may not exist."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            names = set()
+            for param in operation.get("parameters", []):
+                if param.get("in") != "path":
+                    continue
+                names.add(param["name"])
+                if param["name"] in _PATH_PATTERNS:
+                    pattern, longest = _PATH_PATTERNS[param["name"]]
+                    param.setdefault("schema", {}).update(pattern=f"^{pattern}$", maxLength=longest)
+            why = next((text for key, text in _MISSING.items() if key in names), None)
+            if why is not None:
+                operation.setdefault("responses", {}).setdefault("404", {"description": why})
+
+
 def _install_problem_docs(app: FastAPI) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _document_problems(generate())
+            schema = generate()
+            _document_paths(schema)
+            _document_problems(schema)
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]

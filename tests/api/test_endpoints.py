@@ -172,6 +172,29 @@ def test_openapi_documents_the_endpoints(registry_client):
     assert registry_client.get("/docs").status_code == 200
 
 
+def test_openapi_path_parameters_carry_the_grammar_and_their_404(registry_client):
+    import re
+
+    spec = registry_client.get("/openapi.json").json()
+    alias_put = spec["paths"]["/api/v1/models/{name}/aliases/{alias}"]["put"]
+    params = {p["name"]: p["schema"] for p in alias_put["parameters"]}
+    name_re, alias_re = params["name"]["pattern"], params["alias"]["pattern"]
+    assert re.fullmatch(name_re, "fraud-clf.v2") and not re.fullmatch(name_re, "-x")
+    assert re.fullmatch(alias_re, "production") and not re.fullmatch(alias_re, "9lives")
+    assert (params["name"]["maxLength"], params["alias"]["maxLength"]) == (128, 64)
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if "{" in path and path.startswith("/api/"):
+                not_found = op["responses"].get("404")
+                assert not_found, f"{method.upper()} {path} does not declare its 404"
+                assert "application/problem+json" in not_found["content"]
+    # what the document says is what the server does
+    bad = registry_client.put("/api/v1/models/-x/aliases/prod", json={"version": 1})
+    assert bad.status_code == 422
+    missing = registry_client.get("/api/v1/models/no-such-model-here/versions/1")
+    assert missing.status_code == 404
+
+
 def test_failed_deep_check_gives_a_failed_version_with_the_reason(
     registry_client, unique_name, tmp_path
 ):
