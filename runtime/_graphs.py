@@ -180,6 +180,17 @@ class GraphCache:
             scratch.unlink(missing_ok=True)
         return target
 
+    def refuse(self, key: str) -> None:
+        """Remember that onnxruntime could not open the graph it saved for ``key``
+        (an onnxruntime defect, not damage): later loads open the model itself and
+        save nothing, instead of saving and failing on every load."""
+        with contextlib.suppress(OSError):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            (self.folder / f"{key}.refused").touch()
+
+    def refused(self, key: str) -> bool:
+        return (self.folder / f"{key}.refused").exists()
+
     @staticmethod
     def drop(path: Path) -> None:
         with contextlib.suppress(OSError):

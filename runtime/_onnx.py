@@ -151,9 +151,10 @@ class OnnxBackend:
                         str(cached) if data is None else data, sess_options=so, providers=providers
                     )
                     self.graph = "cached"
-                except refused as exc:  # e.g. written by another onnxruntime build
-                    _log("runtime: cached graph %s refused (%s); rebuilding", cached, exc)
+                except refused as exc:  # the graph it wrote, and cannot read back
+                    _log("runtime: onnxruntime refused its own graph %s (%s)", cached, exc)
                     graphs.drop(cached)
+                    graphs.refuse(key)
         if sess is None:
             if graph_only:
                 raise GraphMiss(path)
@@ -217,7 +218,7 @@ class OnnxBackend:
         """A session from the model itself, saving its optimised graph when caching."""
         so = _session_options(ort, options)
         scratch = None
-        if graphs is not None:
+        if graphs is not None and not graphs.refused(key):
             try:
                 scratch = graphs.scratch(key)
             except OSError as exc:  # a read-only cache: load without it
