@@ -28,8 +28,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import auth_headers, send_problem, status_for
-from registry import Settings
-from registry._settings import token_entries
+from registry import Settings, token_entries
 from runtime.errors import Forbidden, ModelportError, Unauthorized
 
 __all__ = [

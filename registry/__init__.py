@@ -23,7 +23,7 @@ from registry._jobs import JobRunner
 from registry._migrate import current_revision, head_revision, upgrade_database
 from registry._packing import pack_directory
 from registry._service import CreatedVersion, Registry
-from registry._settings import Settings, get_settings
+from registry._settings import Settings, get_settings, token_entries
 from registry._uploads import parse_options, parse_tags
 
 __all__ = [
@@ -51,5 +51,6 @@ __all__ = [
     "pack_directory",
     "parse_options",
     "parse_tags",
+    "token_entries",
     "upgrade_database",
 ]

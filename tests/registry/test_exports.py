@@ -32,6 +32,7 @@ def test_exported_names():
             "pack_directory",
             "parse_options",
             "parse_tags",
+            "token_entries",
             "upgrade_database",
         ]
     )
