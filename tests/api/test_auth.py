@@ -388,3 +388,29 @@ def test_the_api_description_declares_401_and_403_as_problems(locked):
         assert PROBLEM in responses["401"]["content"]
     assert PROBLEM in upload["403"]["content"]
     assert "403" not in show
+
+
+@pytest.mark.parametrize(
+    ("write", "read", "token", "action", "outcome"),
+    [
+        ("", "", None, "write", "ANONYMOUS"),
+        ("", "", "whatever-token-value", "write", "ANONYMOUS"),  # ignored when open
+        ("", READ, READ, "write", "READ"),  # read tokens write when no write tokens exist
+        ("", READ, None, "write", "Unauthorized"),
+        (WRITE, "", None, "read", "ANONYMOUS"),
+        (WRITE, "", READ, "read", "Unauthorized"),  # unknown here
+        (WRITE, READ, READ, "write", "Forbidden"),
+        (WRITE, READ, WRITE, "read", "WRITE"),
+    ],
+)
+def test_access_rules(tmp_path, write, read, token, action, outcome):
+    from api.auth import Access
+    from runtime.errors import Forbidden, Unauthorized
+
+    access = Access(Settings(data_dir=tmp_path, write_tokens=write, read_tokens=read))
+    errors = {"Unauthorized": Unauthorized, "Forbidden": Forbidden}
+    if outcome in errors:
+        with pytest.raises(errors[outcome]):
+            access.check(token, write=action == "write")
+    else:
+        assert access.check(token, write=action == "write").name == outcome
