@@ -73,10 +73,10 @@ def main() -> None:
                 browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
 
                 def shoot(
-                    url: str, filename: str, viewport=LAPTOP, scheme="light", full=True
+                    url: str, filename: str, viewport=LAPTOP, scheme="light", full=True, base=None
                 ) -> None:  # noqa: ANN001
                     context = browser.new_context(
-                        base_url=reg.url, viewport=viewport, color_scheme=scheme
+                        base_url=base or reg.url, viewport=viewport, color_scheme=scheme
                     )
                     page = context.new_page()
                     page.goto(url)
@@ -100,6 +100,16 @@ def main() -> None:
                 shoot("/models/broken-model/versions/1", "failed.png")
                 shoot("/upload", "upload.png")
                 shoot("/models/no-such-model", "not-found.png")
+                # a registry that needs tokens sends visitors to sign in first
+                locked = start_registry(
+                    tmp / "locked-data",
+                    f"sqlite:///{tmp / 'locked.db'}",
+                    {"MODELPORT_READ_TOKENS": "r-" + "x" * 30},
+                )
+                try:
+                    shoot("/", "signin.png", full=False, base=locked.url)
+                finally:
+                    stop_registry(locked)
                 browser.close()
         finally:
             stop_registry(reg)
