@@ -44,7 +44,7 @@ __all__ = [
 #: The cookie the UI's sign-in page sets (HttpOnly, SameSite=Strict).
 COOKIE = "modelport_token"
 
-_bearer = HTTPBearer(auto_error=False, description="A registry token (MODELPORT_TOKEN)")
+_SCHEME = HTTPBearer(auto_error=False, description="A registry token (MODELPORT_TOKEN)")
 
 
 class Level(IntEnum):
@@ -125,11 +125,12 @@ class Access:
         )
 
 
-def request_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
-    """The token of a request: the bearer header, else the UI's cookie."""
-    if credentials is not None and credentials.credentials:
-        return credentials.credentials
-    return request.cookies.get(COOKIE) or None
+def connection_token(conn: HTTPConnection) -> str | None:
+    """The token of a request: the ``Authorization: Bearer`` header, else the UI's cookie."""
+    scheme, _, value = conn.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return conn.cookies.get(COOKIE) or None
 
 
 def access_of(request: Request) -> Access:
@@ -137,20 +138,23 @@ def access_of(request: Request) -> Access:
     return access
 
 
+# The ``_bearer`` parameter only declares the scheme in the OpenAPI document (the
+# "Authorize" button of /docs); the token itself is read by connection_token, as in
+# WriteGuard, so that both places accept exactly the same requests.
+
+
 def require_read(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_SCHEME)]
 ) -> Level:
     """Dependency: the request may read."""
-    return access_of(request).check(request_token(request, credentials), write=False)
+    return access_of(request).check(connection_token(request), write=False)
 
 
 def require_write(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_SCHEME)]
 ) -> Level:
     """Dependency: the request may upload and change aliases."""
-    return access_of(request).check(request_token(request, credentials), write=True)
+    return access_of(request).check(connection_token(request), write=True)
 
 
 WriteAccess = Annotated[Level, Depends(require_write)]
@@ -177,11 +181,8 @@ class WriteGuard:
             and str(scope.get("path", "")).startswith("/api/")
         ):
             conn = HTTPConnection(scope)
-            header = conn.headers.get("authorization", "")
-            scheme, _, value = header.partition(" ")
-            token = value.strip() if scheme.lower() == "bearer" else None
             try:
-                self.access.check(token or conn.cookies.get(COOKIE) or None, write=True)
+                self.access.check(connection_token(conn), write=True)
             except ModelportError as exc:
                 status = status_for(exc)
                 await send_problem(
