@@ -27,8 +27,15 @@ import os
 import platform
 import warnings
 from pathlib import Path
+from typing import Any
 
-__all__ = ["GRAPH_CACHE_MAX_BYTES", "GraphCache", "GraphMiss", "graph_cache_enabled"]
+__all__ = [
+    "GRAPH_CACHE_MAX_BYTES",
+    "GraphCache",
+    "GraphMiss",
+    "graph_cache_enabled",
+    "options_allow_graphs",
+]
 
 #: Models larger than this are not cached: protobuf caps one file at 2 GiB and reading
 #: a graph that large to check its hash would cost more than optimising it.
@@ -56,6 +63,17 @@ def graph_cache_enabled(flag: bool | None) -> bool:
         return bool(flag)
     value = os.environ.get("MODELPORT_GRAPH_CACHE", "").strip().lower()
     return value not in ("0", "false", "no", "off")
+
+
+def options_allow_graphs(options: dict[str, Any]) -> bool:
+    """False when a load's session options rule the cache out: ``graph_cache=False`` (or
+    the environment), ``optimization="disable"`` (nothing to cache) or an explicit
+    ``optimized_model_path`` (the caller keeps the graph itself)."""
+    return (
+        graph_cache_enabled(options.get("graph_cache"))
+        and options.get("optimization") != "disable"
+        and options.get("optimized_model_path") is None
+    )
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime._cache import Cache, unpack_tar
-from runtime._graphs import GraphMiss
+from runtime._graphs import GraphMiss, options_allow_graphs
 from runtime._loaders import (
     FORMAT_PREFERENCE,
     detect_format,
@@ -366,7 +366,7 @@ def load(
             )
 
         model = None
-        if art["format"] == "onnx" and not _packed(art):
+        if art["format"] == "onnx" and not _packed(art) and options_allow_graphs(session_options):
             model = _open_cached_graph(cache, sha, build)
         if model is None and verify == "full" and not _packed(art):
             model = _open_while_verifying(cache, sha, build)

@@ -8,7 +8,7 @@ from typing import Any
 
 from runtime._devices import plan_device
 from runtime._dtypes import numpy_dtype_name
-from runtime._graphs import GRAPH_CACHE_MAX_BYTES, GraphCache, GraphMiss, graph_cache_enabled
+from runtime._graphs import GRAPH_CACHE_MAX_BYTES, GraphCache, GraphMiss, options_allow_graphs
 from runtime._signature import Dim, Signature, TensorSpec
 from runtime.errors import InferenceError, ModelportError, SignatureError
 
@@ -183,15 +183,9 @@ class OnnxBackend:
     ) -> tuple[GraphCache | None, str]:
         """The graph cache to use for this load, if any, and the key of this session.
         ``checked``: the caller knows ``path`` is a cached blob (no need to stat it)."""
-        level = options.get("optimization") or "all"
-        if (
-            sha256 is None
-            or tuple(providers) != _CPU_ONLY
-            or level == "disable"
-            or options.get("optimized_model_path") is not None
-            or not graph_cache_enabled(options.get("graph_cache"))
-        ):
+        if sha256 is None or tuple(providers) != _CPU_ONLY or not options_allow_graphs(options):
             return None, ""
+        level = options.get("optimization") or "all"
         try:
             if not checked:
                 st = path.stat()
