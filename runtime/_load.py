@@ -455,6 +455,23 @@ def _open_cached_graph(
     return model
 
 
+_STORED: dict[int, tuple[dict[str, Any], Signature]] = {}
+
+
+def _stored_signature(sig: dict[str, Any] | None) -> Signature | None:
+    """The stored signature of a version document. Cached documents are parsed once per
+    process and reused, so the parsed signature is kept next to the dict it came from."""
+    if not sig:
+        return None
+    known = _STORED.get(id(sig))
+    if known is not None and known[0] is sig:
+        return known[1]
+    parsed = Signature.from_dict(sig)
+    if len(_STORED) < 1024:
+        _STORED[id(sig)] = (sig, parsed)
+    return parsed
+
+
 def _open(
     path: Path,
     art: dict[str, Any],
@@ -472,7 +489,7 @@ def _open(
         return open_model(
             path,
             str(art["format"]),
-            signature=Signature.from_dict(sig) if sig else None,
+            signature=_stored_signature(sig),
             device=device,
             fallback=fallback,
             batch_size=batch_size,

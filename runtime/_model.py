@@ -91,7 +91,7 @@ class Model:
         self._backend = backend
         self.info = info
         self.signature = signature or backend.signature
-        self._plan = InputPlan(backend.signature)
+        self._plan = _plan_for(backend.signature)
         outputs = backend.signature.output_names
         if not outputs:
             raise SignatureError(f"model {info.path} declares no outputs")
@@ -169,6 +169,20 @@ class Model:
         who = self.info.name or self.info.path.name
         ver = f":{self.info.version}" if self.info.version is not None else ""
         return f"<Model {who}{ver} format={self.info.format} device={self.info.device}>"
+
+
+_PLANS: dict[Signature, InputPlan] = {}
+
+
+def _plan_for(signature: Signature) -> InputPlan:
+    """The input plan of a signature; plans hold no state after construction, so models
+    with equal signatures (the same model loaded again) share one."""
+    plan = _PLANS.get(signature)
+    if plan is None:
+        plan = InputPlan(signature)
+        if len(_PLANS) < 1024:
+            _PLANS[signature] = plan
+    return plan
 
 
 def _check_batch_size(size: int | None) -> int | None:
