@@ -41,6 +41,8 @@ _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _DOCS: dict[tuple[str, int, int], Any] = {}
 # Stat stamps of blobs this process hashed successfully (for verify="stat").
 _SEEN: dict[str, list[int]] = {}
+# Folders of things made from a blob, one entry per blob: counted and removed with it.
+_DERIVED = ("unpacked", "graphs")
 _DOC_PATHS: dict[tuple[Path, str, str, int], Path] = {}
 _RESOLVED: dict[tuple[Any, str | None, str | None], Path] = {}
 
@@ -239,8 +241,6 @@ class Cache:
             self._write_stamp(sha256, path)
             self.touch(sha256)
             return path
-        import shutil
-
         warnings.warn(
             f"cached file {path} is corrupt (sha256 {actual}, expected {sha256}); "
             "it is removed and will be fetched again",
@@ -249,9 +249,15 @@ class Cache:
         )
         path.unlink(missing_ok=True)
         (self.root / "stamps" / sha256).unlink(missing_ok=True)
-        shutil.rmtree(self.root / "unpacked" / sha256, ignore_errors=True)
-        shutil.rmtree(self.root / "graphs" / sha256, ignore_errors=True)
+        self._drop_derived(sha256)
         return None
+
+    def _drop_derived(self, sha256: str) -> None:
+        """Remove what was made from blob ``sha256``: its unpacked tree, its graphs."""
+        import shutil
+
+        for folder in _DERIVED:
+            shutil.rmtree(self.root / folder / sha256, ignore_errors=True)
 
     def _stamp(self, sha256: str) -> list[int] | None:
         try:
@@ -364,8 +370,6 @@ class Cache:
         """
         if self.max_bytes is None:
             return []
-        import shutil
-
         from filelock import FileLock
 
         keep = set(keep)
@@ -380,8 +384,7 @@ class Cache:
                 except OSError:
                     continue
                 sha = path.parent.name + path.name
-                extra = _tree_size(self.root / "unpacked" / sha)
-                extra += _tree_size(self.root / "graphs" / sha)
+                extra = sum(_tree_size(self.root / folder / sha) for folder in _DERIVED)
                 entries.append((self.last_used(sha, st.st_mtime), sha, st.st_size + extra))
             total = sum(size for _, _, size in entries)
             removed = []
@@ -392,8 +395,7 @@ class Cache:
                     continue
                 with self.lock(sha):
                     self.blob_path(sha).unlink(missing_ok=True)
-                    shutil.rmtree(self.root / "unpacked" / sha, ignore_errors=True)
-                    shutil.rmtree(self.root / "graphs" / sha, ignore_errors=True)
+                    self._drop_derived(sha)
                     for extra_file in ("stamps", "access"):
                         (self.root / extra_file / sha).unlink(missing_ok=True)
                 total -= size

@@ -105,7 +105,6 @@ class GraphCache:
 
     def __init__(self, root: Path, model_sha256: str) -> None:
         self.folder = Path(f"{root}{os.sep}{_GRAPHS}{os.sep}{model_sha256}")
-        self.model_sha256 = model_sha256
 
     @staticmethod
     def key(ort_version: str, level: str, providers: tuple[str, ...]) -> str:
@@ -187,9 +186,9 @@ class GraphCache:
         try:
             if scratch.stat().st_size == 0:
                 return None  # onnxruntime wrote nothing
-            with scratch.open("rb") as fh:
-                sha = hashlib.file_digest(fh, "sha256").hexdigest()
-            target = self.folder / f"{key}-{sha}.onnx"
+            from runtime._loaders import file_sha256
+
+            target = self.folder / f"{key}-{file_sha256(scratch)}.onnx"
             os.replace(scratch, target)
             _NAMES[(self.folder, key)] = target.name
         except OSError:

@@ -448,11 +448,9 @@ def _open_cached_graph(
     if path is None:
         return None  # not cached, or corrupt and now removed: fetch the artifact
     try:
-        model = build(path, True)
+        return build(path, True)  # verified() above has marked the blob as used
     except GraphMiss:
         return None
-    cache.touch(sha)
-    return model
 
 
 _STORED: dict[int, tuple[dict[str, Any], Signature]] = {}

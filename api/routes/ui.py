@@ -29,7 +29,7 @@ from api.deps import RegistryDep
 from registry import Artifact, ModelVersion
 from registry._browse import SORTS, ModelQuery, browse_models
 from runtime import Signature
-from runtime.errors import Forbidden, InvalidModelRef, ModelportError, Unauthorized
+from runtime.errors import InvalidModelRef, ModelportError, Unauthorized
 
 __all__ = ["SignInNeeded", "router", "sign_in_redirect"]
 
@@ -43,10 +43,10 @@ _COOKIE_DAYS = 14
 class SignInNeeded(Exception):
     """A page that needs a token was asked for without one: go to the sign-in page."""
 
-    def __init__(self, target: str, message: str = "") -> None:
+    def __init__(self, target: str, stale_cookie: bool) -> None:
         super().__init__(target)
         self.target = target
-        self.message = message
+        self.stale_cookie = stale_cookie  # a token the registry no longer accepts
 
 
 async def _viewer(request: Request) -> None:
@@ -58,11 +58,11 @@ async def _viewer(request: Request) -> None:
     if request.url.path.startswith(_OPEN_PATHS):
         _VIEWER.set("anonymous")
         return
+    cookie = request.cookies.get(COOKIE)
     try:
-        level = access.check(request.cookies.get(COOKIE), write=False)
+        level = access.check(cookie, write=False)
     except Unauthorized as exc:
-        cookie = request.cookies.get(COOKIE)
-        raise SignInNeeded(_here(request), str(exc) if cookie else "") from exc
+        raise SignInNeeded(_here(request), stale_cookie=bool(cookie)) from exc
     _VIEWER.set("signed-in" if level > Level.ANONYMOUS else "anonymous")
 
 
@@ -77,7 +77,7 @@ def sign_in_redirect(request: Request, exc: Exception) -> Response:
     response = RedirectResponse(
         "/signin?" + urlencode({"next": exc.target}), status_code=303, headers=_PAGE_HEADERS
     )
-    if exc.message:  # the cookie holds a token the registry no longer accepts
+    if exc.stale_cookie:
         response.delete_cookie(COOKIE, path="/")
     return response
 
@@ -481,7 +481,7 @@ def signin(
         return RedirectResponse(target, status_code=303)
     try:
         level = access.level(token.strip() or None)
-    except (Unauthorized, Forbidden):
+    except Unauthorized:
         level = Level.ANONYMOUS
     if level == Level.ANONYMOUS:
         return render(
