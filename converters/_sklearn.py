@@ -22,6 +22,7 @@ from converters._base import ConversionOutput, Sample, Tolerance
 from converters._onnx import MEDIA_TYPE, library_versions, onnx_signature
 from converters._registry import import_optional
 from converters._samples import LARGE, MIN_ROWS, generate_inputs
+from converters._sklearn_inputs import sklearn_domain_inputs, sklearn_extreme_inputs
 from runtime import Signature, TensorSpec
 from runtime.errors import ConversionError, InvalidUpload, UnsupportedMediaType
 
@@ -178,6 +179,17 @@ class SklearnSource:
         if self.kind == "regressor":
             return {"variable": np.asarray(est.predict(x))}
         return {"variable": _dense(est.transform(x))}
+
+    def domain_inputs(
+        self, rows: int, seed: int = 0, sample: dict[str, np.ndarray] | None = None
+    ) -> tuple[dict[str, np.ndarray], str]:
+        """Rows inside the model's domain: the sample's range first, then what the
+        fitted estimator knows (``converters._sklearn_domain``)."""
+        return sklearn_domain_inputs(self, max(rows, MIN_ROWS), seed, sample)
+
+    def extreme_inputs(self, domain: dict[str, np.ndarray], seed: int = 1) -> Any:
+        """The in-domain rows with continuous features pushed far out (categories kept)."""
+        return sklearn_extreme_inputs(self, domain, seed)
 
     def generate_inputs(self, rows: int, seed: int = 0) -> dict[str, np.ndarray]:
         rows = max(rows, MIN_ROWS)

@@ -25,8 +25,10 @@ import numpy as np
 
 from converters._base import Sample, SourceModel, Tolerance
 from converters._detect import detect_framework
+from converters._domain import input_sets
+from converters._recipe import recipe_for
 from converters._registry import applicable_targets, get_converter, get_framework
-from converters._samples import MIN_ROWS, load_sample
+from converters._samples import load_sample
 from converters._validation import load_artifact, validate
 from runtime.errors import InvalidUpload, ModelportError
 
@@ -84,16 +86,19 @@ class _Progress:
 
 
 def _build_sample(source: SourceModel, sample_path: Path | None) -> tuple[Sample, str | None]:
-    generated = source.generate_inputs(MIN_ROWS, seed=0)
-    if sample_path is None:
-        return Sample(generated, origin="generated"), None
-    uploaded = load_sample(sample_path, source.signature)
+    """The named input sets (see ``converters._domain.input_sets``) and a note, if any."""
+    uploaded = load_sample(sample_path, source.signature) if sample_path is not None else None
+    sets = input_sets(source, uploaded)
+    by_name = {s.name: s.inputs for s in sets}
+    domain = by_name["in-domain"]
+    if uploaded is None:
+        return Sample(domain, origin="generated", sets=sets), None
     try:
-        merged = {k: np.concatenate([uploaded[k], generated[k]], axis=0) for k in generated}
+        merged = {k: np.concatenate([uploaded[k], domain[k]], axis=0) for k in domain}
     except (ValueError, KeyError) as exc:
-        note = f"uploaded sample used alone (cannot be merged with generated rows: {exc})"
-        return Sample(uploaded, origin="uploaded"), note
-    return Sample(merged, origin="uploaded+generated"), None
+        note = f"uploaded sample used alone (not mergeable with generated rows: {exc})"
+        return Sample(uploaded, origin="uploaded", sets=sets), note
+    return Sample(merged, origin="uploaded+generated", sets=sets), None
 
 
 def _tolerance(request: dict[str, Any], default: Tolerance) -> Tolerance:
@@ -149,7 +154,8 @@ def _one_artifact(
         hook = getattr(converter, "adapt_inputs", None)
         adapt = (lambda inputs: hook(source, inputs)) if hook else None
         tolerance = _tolerance(request, converter.tolerance)
-        report = validate(source, artifact, sample, tolerance, adapt=adapt)
+        report = validate(source, artifact, sample, tolerance, adapt=adapt, fmt=target)
+        report["recipe"] = recipe_for(framework, target, source, sample, tolerance, output)
         entry["timings"]["validate_s"] = round(time.perf_counter() - start, 4)
         entry.update(validation=report, status=report["status"])
         if report["status"] == "failed":

@@ -130,14 +130,8 @@ def _logreg_sample() -> dict[str, np.ndarray]:
 
 
 CASES = [
-    # JPMML's softmax overflows (NaN) on the large-magnitude rows: PMML fails validation
-    FrameworkCase(
-        "sklearn-logreg",
-        "sklearn",
-        _logreg,
-        sample=_logreg_sample,
-        expect={"onnx": "passed", "pmml": "failed"},
-    ),
+    # JPMML's softmax overflows (NaN) on the extreme rows: reported there, not deciding
+    FrameworkCase("sklearn-logreg", "sklearn", _logreg, sample=_logreg_sample, expect=BOTH),
     FrameworkCase("sklearn-forest", "sklearn", _forest, expect=BOTH, slow=True),
     FrameworkCase("sklearn-gboost", "sklearn", _gboost, expect=BOTH, slow=True),
     FrameworkCase(
