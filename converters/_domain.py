@@ -19,7 +19,14 @@ import numpy as np
 from converters._base import InputSet, SourceModel
 from converters._samples import MIN_ROWS
 
-__all__ = ["EXTREME", "extreme_rows", "input_sets", "within_range"]
+__all__ = [
+    "DOMAIN_ROWS",
+    "EXTREME",
+    "extreme_rows",
+    "in_domain_inputs",
+    "input_sets",
+    "within_range",
+]
 
 EXTREME = 1.0e3
 DOMAIN_ROWS = 256  # rows of a model-aware in-domain set (cheap for tabular models)
@@ -27,7 +34,7 @@ DOMAIN_ROWS = 256  # rows of a model-aware in-domain set (cheap for tabular mode
 
 def input_sets(source: SourceModel, uploaded: dict[str, np.ndarray] | None) -> tuple[InputSet, ...]:
     """Every set for ``source``; ``uploaded`` is the user's sample (or None)."""
-    domain, origin = _in_domain(source, uploaded)
+    domain, origin = in_domain_inputs(source, uploaded)
     sets: list[InputSet] = []
     if uploaded is not None:
         sets.append(InputSet("sample", uploaded, True, "uploaded with the model"))
@@ -55,17 +62,21 @@ def input_sets(source: SourceModel, uploaded: dict[str, np.ndarray] | None) -> t
     return tuple(sets)
 
 
-def _in_domain(
-    source: SourceModel, uploaded: dict[str, np.ndarray] | None
+def in_domain_inputs(
+    source: SourceModel, uploaded: dict[str, np.ndarray] | None, seed: int = 0
 ) -> tuple[dict[str, Any], str]:
+    """The in-domain rows of ``source`` and where they come from, in words."""
     hook = getattr(source, "domain_inputs", None)
     if hook is not None:
-        inputs, origin = hook(DOMAIN_ROWS, seed=0, sample=uploaded)
+        inputs, origin = hook(DOMAIN_ROWS, seed=seed, sample=uploaded)
         return inputs, str(origin)
     if uploaded is not None:
-        return within_range(uploaded, MIN_ROWS, seed=0), "drawn within the uploaded sample's range"
+        return (
+            within_range(uploaded, MIN_ROWS, seed=seed),
+            "drawn within the uploaded sample's range",
+        )
     return (
-        source.generate_inputs(MIN_ROWS, seed=0),
+        source.generate_inputs(MIN_ROWS, seed=seed),
         "generated from the signature (no sample uploaded, no domain known)",
     )
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from converters._worker import run_job
+from tests.converters._jobs import run_sklearn
 
 pytest.importorskip("skl2onnx")
 
 
 def test_onnx_recipe_runs_outside_the_registry_and_agrees(tmp_path: Path) -> None:
-    import skops.io as sio
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -23,17 +21,7 @@ def test_onnx_recipe_runs_outside_the_registry_and_agrees(tmp_path: Path) -> Non
 
     x, y = load_iris(return_X_y=True)
     est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y)
-    (tmp_path / "input").mkdir()
-    sio.dump(est, tmp_path / "input" / "iris.skops")
-    request = {
-        "source": "input/iris.skops",
-        "filename": "iris.skops",
-        "framework": "sklearn",
-        "targets": ["onnx"],
-        "options": {},
-    }
-    (tmp_path / "request.json").write_text(json.dumps(request))
-    (art,) = run_job(tmp_path)["artifacts"]
+    (art,) = run_sklearn(tmp_path, est)["artifacts"]
     recipe = art["validation"]["recipe"]
     assert recipe["versions"]["scikit-learn"] and recipe["versions"]["skl2onnx"]
     assert recipe["pip"].startswith("pip install ") and "skl2onnx==" in recipe["pip"]
@@ -42,7 +30,7 @@ def test_onnx_recipe_runs_outside_the_registry_and_agrees(tmp_path: Path) -> Non
     script.write_text(recipe["script"])
     # a clean interpreter, outside the repository: only the libraries the recipe names
     proc = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "input" / "iris.skops")],
+        [sys.executable, str(script), str(tmp_path / "input" / "m.skops")],
         cwd=script.parent,
         capture_output=True,
         text=True,

@@ -26,6 +26,8 @@ def test_exported_names():
             "Settings",
             "SourceFile",
             "StagedBlob",
+            "StagingFile",
+            "check_blob_id",
             "current_revision",
             "get_settings",
             "head_revision",
@@ -34,6 +36,7 @@ def test_exported_names():
             "parse_tags",
             "token_entries",
             "upgrade_database",
+            "write_staging_file",
         ]
     )
     for name in registry.__all__:
