@@ -161,6 +161,8 @@ class SklearnSource:
             data = {c.name: np.asarray(inputs[c.name]).reshape(-1) for c in self.columns}
             return pd.DataFrame(data)
         x = np.asarray(inputs["X"])
+        if x.dtype == np.float32:  # exact in float64, what the estimator was fitted on
+            x = x.astype(_fit_dtype(self.native))
         names = getattr(self.native, "feature_names_in_", None)
         if names is not None:
             import pandas as pd
@@ -209,6 +211,14 @@ class SklearnSource:
                 out[col.name] = x.astype(col.dtype)
             out[col.name] = out[col.name].reshape(rows, 1)
         return out
+
+
+def _fit_dtype(est: Any) -> Any:
+    """float64, or the float type of a clusterer's centres (KMeans predicts only in it)."""
+    centers = getattr(est, "cluster_centers_", None)
+    if isinstance(centers, np.ndarray) and centers.dtype == np.float32:
+        return np.float32
+    return np.float64
 
 
 def _dense(x: Any) -> np.ndarray:
