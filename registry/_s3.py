@@ -268,4 +268,5 @@ def _client(addressing_style: str) -> Any:
         retries={"mode": "standard", "max_attempts": 5},
     )
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    return boto3.client("s3", region_name=region, config=config)
+    # a session of its own: boto3's default session keeps the first credentials it saw
+    return boto3.session.Session().client("s3", region_name=region, config=config)

@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -148,12 +148,30 @@ class LiveRegistry:
     database_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def overwrite_blob(self, sha256: str, data: bytes) -> None:
+        """Replace a stored blob's bytes behind the registry's back (tamper tests)."""
+        store = self.env.get("MODELPORT_STORE")
+        if store:
+            with pytest.MonkeyPatch.context() as patch:
+                for key, value in self.env.items():
+                    patch.setenv(key, value)
+                from registry import S3BlobStore
+
+                s3 = S3BlobStore(store, self.data_dir / "staging")
+                s3.client.put_object(Bucket=s3.bucket, Key=s3.key(sha256), Body=data)
+            return
+        blob = self.data_dir / "blobs" / "sha256" / sha256[:2] / sha256[2:]
+        assert blob.is_file(), "blob layout changed: <data>/blobs/sha256/ab/cdef..."
+        os.chmod(blob, 0o644)
+        blob.write_bytes(data)
 
 
 def start_registry(
@@ -199,7 +217,7 @@ def start_registry(
             raise RuntimeError(f"registry exited early:\n{log_path.read_text()}")
         try:
             if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return LiveRegistry(url, data_dir, database_url, proc, log_path)
+                return LiveRegistry(url, data_dir, database_url, proc, log_path, extra_env or {})
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
