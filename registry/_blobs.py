@@ -25,7 +25,16 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from runtime.errors import ArtifactNotFound, PayloadTooLarge
 
-__all__ = ["Blob", "BlobStore", "LocalBlobStore", "StagedBlob", "Staging", "check_sha256"]
+__all__ = [
+    "Blob",
+    "BlobStore",
+    "LocalBlobStore",
+    "StagedBlob",
+    "Staging",
+    "StagingFile",
+    "check_blob_id",
+    "write_staging_file",
+]
 
 CHUNK = 1024 * 1024
 STAGING_MAX_AGE_S = 24 * 3600.0
@@ -33,8 +42,8 @@ _SWEEP_EVERY_S = 600.0
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 
 
-def check_sha256(sha256: str) -> str:
-    """``sha256`` when it is 64 lowercase hex characters; else ``ArtifactNotFound``."""
+def check_blob_id(sha256: str) -> str:
+    """``sha256`` when it is a blob id (64 lowercase hex); else ``ArtifactNotFound``."""
     if not _SHA_RE.fullmatch(sha256):
         raise ArtifactNotFound(f"invalid blob id {sha256!r}: expected 64 hex characters")
     return sha256
@@ -59,7 +68,7 @@ class StagedBlob:
     path: Path
     sha256: str
     size: int
-    _publish: Callable[[Path, str, int], None] = field(repr=False)
+    _publish: Callable[[Path, str], None] = field(repr=False)
     committed: bool = False
 
     @property
@@ -69,7 +78,7 @@ class StagedBlob:
     def commit(self) -> Blob:
         """Publish the staged bytes (a no-op when the same bytes are already stored)."""
         if not self.committed:
-            self._publish(self.path, self.sha256, self.size)
+            self._publish(self.path, self.sha256)
             self.committed = True
         return self.blob
 
@@ -197,6 +206,33 @@ def _copy_hashed(stream: BinaryIO, fd: int, limit: int | None) -> tuple[str, int
     return digest.hexdigest(), size
 
 
+@dataclass(frozen=True, slots=True)
+class StagingFile:
+    """A hashed local file written by :func:`write_staging_file`."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+def write_staging_file(stream: BinaryIO, folder: Path, *, limit: int | None) -> StagingFile:
+    """Copy ``stream`` into a new fsynced file in ``folder`` while hashing it.
+
+    For callers that own the file's life; stores stage through :class:`Staging`, whose
+    files are locked and reclaimed. The file is removed when the copy fails; raises
+    ``PayloadTooLarge`` past ``limit`` bytes.
+    """
+    fd, name = tempfile.mkstemp(dir=folder, prefix="upload-")
+    try:
+        sha, size = _copy_hashed(stream, fd, limit)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(fd)
+    return StagingFile(Path(name), sha, size)
+
+
 class LocalBlobStore:
     """A blob store in a local directory.
 
@@ -212,7 +248,7 @@ class LocalBlobStore:
 
     def path(self, sha256: str) -> Path:
         """Where the blob with this hash lives (the hash is validated, never a user path)."""
-        check_sha256(sha256)
+        check_blob_id(sha256)
         return self.root / "sha256" / sha256[:2] / sha256[2:]
 
     @contextmanager
@@ -232,7 +268,7 @@ class LocalBlobStore:
         with path.open("rb") as fh:
             return self.put(fh)
 
-    def _publish(self, staged: Path, sha256: str, size: int) -> None:
+    def _publish(self, staged: Path, sha256: str) -> None:
         final = self.path(sha256)
         if final.exists():
             return  # the staging file is removed when its block ends

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
-from registry._blobs import STAGING_MAX_AGE_S, Blob, StagedBlob, Staging, check_sha256
+from registry._blobs import STAGING_MAX_AGE_S, Blob, StagedBlob, Staging, check_blob_id
 from runtime.errors import ArtifactNotFound, IntegrityError
 
 __all__ = ["S3BlobStore", "parse_s3_url"]
@@ -68,7 +68,7 @@ class S3BlobStore:
         self.reclaim_uploads(timedelta(seconds=staging_max_age_s))
 
     def key(self, sha256: str) -> str:
-        check_sha256(sha256)
+        check_blob_id(sha256)
         return f"{self.prefix}sha256/{sha256[:2]}/{sha256[2:]}"
 
     # -- writes ------------------------------------------------------------------------
@@ -86,7 +86,7 @@ class S3BlobStore:
         with path.open("rb") as fh:
             return self.put(fh)
 
-    def _publish(self, staged: Path, sha256: str, size: int) -> None:
+    def _publish(self, staged: Path, sha256: str) -> None:
         if self.exists(sha256):
             return
         key = self.key(sha256)

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from converters import PROGRESS_FILE
 from registry._blobs import BlobStore, StagedBlob
 from registry._cursor import MAX_LIMIT, decode_cursor, encode_cursor
 from registry._db import Database
@@ -83,7 +84,7 @@ class Registry:
     ) -> None:
         self.settings = settings
         self.db = db or Database.from_settings(settings)
-        self.store = store or open_store(settings)
+        self.store: BlobStore = store or open_store(settings)
 
     def close(self) -> None:
         self.db.dispose()
@@ -349,7 +350,7 @@ class Registry:
 
     def _progress(self, job_id: str, attempt: int) -> dict[str, Any] | None:
         """What the worker last reported in its progress file (advisory)."""
-        path = self.settings.jobs_dir / job_id / str(attempt) / "progress.json"
+        path = self.settings.jobs_dir / job_id / str(attempt) / PROGRESS_FILE
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):

@@ -27,6 +27,8 @@ def test_exported_names():
             "Settings",
             "SourceFile",
             "StagedBlob",
+            "StagingFile",
+            "check_blob_id",
             "current_revision",
             "get_settings",
             "head_revision",
@@ -36,6 +38,7 @@ def test_exported_names():
             "parse_tags",
             "token_entries",
             "upgrade_database",
+            "write_staging_file",
         ]
     )
     for name in registry.__all__:
