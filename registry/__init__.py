@@ -9,7 +9,6 @@
 from registry._blobs import Blob, BlobStore, LocalBlobStore, StagedBlob
 from registry._db import Database
 from registry._domain import (
-    Alias,
     Artifact,
     ArtifactStream,
     Job,
@@ -27,7 +26,6 @@ from registry._settings import Settings, get_settings, token_entries
 from registry._uploads import parse_options, parse_tags
 
 __all__ = [
-    "Alias",
     "Artifact",
     "ArtifactStream",
     "Blob",
