@@ -6,7 +6,15 @@
 >>> Registry(settings).get_version("fraud-clf", "latest")       # doctest: +SKIP
 """
 
-from registry._blobs import Blob, BlobStore, LocalBlobStore, StagedBlob
+from registry._blobs import (
+    Blob,
+    BlobStore,
+    LocalBlobStore,
+    StagedBlob,
+    StagingFile,
+    check_blob_id,
+    write_staging_file,
+)
 from registry._db import Database
 from registry._domain import (
     Artifact,
@@ -43,6 +51,8 @@ __all__ = [
     "Settings",
     "SourceFile",
     "StagedBlob",
+    "StagingFile",
+    "check_blob_id",
     "current_revision",
     "get_settings",
     "head_revision",
@@ -51,4 +61,5 @@ __all__ = [
     "parse_tags",
     "token_entries",
     "upgrade_database",
+    "write_staging_file",
 ]

@@ -13,8 +13,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from converters import PROGRESS_FILE
 from registry import _aliases
-from registry._blobs import LocalBlobStore, StagedBlob
+from registry._blobs import BlobStore, LocalBlobStore, StagedBlob
 from registry._cursor import MAX_LIMIT, decode_cursor, encode_cursor
 from registry._db import Database
 from registry._domain import (
@@ -79,11 +80,11 @@ class Registry:
         self,
         settings: Settings,
         db: Database | None = None,
-        store: LocalBlobStore | None = None,
+        store: BlobStore | None = None,
     ) -> None:
         self.settings = settings
         self.db = db or Database.from_settings(settings)
-        self.store = store or LocalBlobStore(settings.blob_dir)
+        self.store: BlobStore = store or LocalBlobStore(settings.blob_dir)
 
     def close(self) -> None:
         self.db.dispose()
@@ -364,7 +365,7 @@ class Registry:
 
     def _progress(self, job_id: str, attempt: int) -> dict[str, Any] | None:
         """What the worker last reported in its progress file (advisory)."""
-        path = self.settings.jobs_dir / job_id / str(attempt) / "progress.json"
+        path = self.settings.jobs_dir / job_id / str(attempt) / PROGRESS_FILE
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
