@@ -17,7 +17,6 @@ from registry._blobs import (
 )
 from registry._db import Database
 from registry._domain import (
-    Alias,
     Artifact,
     ArtifactStream,
     Job,
@@ -37,7 +36,6 @@ from registry._stores import open_store
 from registry._uploads import parse_options, parse_tags
 
 __all__ = [
-    "Alias",
     "Artifact",
     "ArtifactStream",
     "Blob",
