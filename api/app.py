@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api._doc_cache import VersionDocs
 from api.auth import Access, WriteGuard, require_read
 from api.errors import install_error_handlers, send_problem
 from api.routes import health, jobs, models, ui
@@ -105,6 +106,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.access = Access(settings)
+    app.state.version_docs = VersionDocs(
+        models.encode_version, settings.metadata_cache_entries, settings.metadata_cache_ttl_s
+    )
     install_error_handlers(app)
     app.add_exception_handler(ui.SignInNeeded, ui.sign_in_redirect)
     app.include_router(health.router)

@@ -138,19 +138,20 @@ def access_of(request: Request) -> Access:
     return access
 
 
+# Both are ``async`` (they do no I/O) so that FastAPI does not send them to the thread pool.
 # The ``_bearer`` parameter only declares the scheme in the OpenAPI document (the
 # "Authorize" button of /docs); the token itself is read by connection_token, as in
 # WriteGuard, so that both places accept exactly the same requests.
 
 
-def require_read(
+async def require_read(
     request: Request, _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_SCHEME)]
 ) -> Level:
     """Dependency: the request may read."""
     return access_of(request).check(connection_token(request), write=False)
 
 
-def require_write(
+async def require_write(
     request: Request, _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_SCHEME)]
 ) -> Level:
     """Dependency: the request may upload and change aliases."""

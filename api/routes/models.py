@@ -8,8 +8,10 @@ from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
-from api.auth import WriteAccess
+from api._doc_cache import CachedDoc, VersionDocs, etag_matches
+from api.auth import WriteAccess, access_of
 from api.deps import RegistryDep, RunnerDep
 from api.errors import problem
 from api.routes._ranges import RangeNotSatisfiable, parse_range
@@ -22,7 +24,7 @@ from api.schemas import (
     VersionOut,
     VersionPage,
 )
-from registry import parse_options, parse_tags
+from registry import ModelVersion, parse_options, parse_tags
 from runtime.errors import InvalidUpload
 
 __all__ = ["router"]
@@ -98,6 +100,7 @@ def create_version(
         tolerance=tolerance or None,
         options=converter_options,
     )
+    version_docs(request).forget(created.name)  # 'latest' moved
     if runner is not None:
         runner.notify()
     response.headers["Location"] = str(
@@ -137,8 +140,40 @@ def list_versions(
     response_model=VersionOut,
     summary="One version by number, 'latest' or alias",
 )
-def get_version(name: str, ref: str, registry: RegistryDep) -> VersionOut:
-    return VersionOut.of(registry.get_version(name, ref))
+async def get_version(name: str, ref: str, request: Request, registry: RegistryDep) -> Response:
+    docs = version_docs(request)
+    doc = docs.get(name, ref)
+    if doc is None:
+        doc = await run_in_threadpool(docs.load, registry.get_version, name, ref)
+    return _document(request, doc, ref)
+
+
+def encode_version(version: ModelVersion) -> bytes:
+    """The wire bytes of a version document (what ``response_model=VersionOut`` would send)."""
+    return VersionOut.of(version).model_dump_json().encode()
+
+
+def version_docs(request: Request) -> VersionDocs:
+    docs: VersionDocs = request.app.state.version_docs
+    return docs
+
+
+# A numbered ready version never changes (its 'aliases' list aside, which a cache may
+# show stale); an alias or 'latest' may move at any time; an unfinished version is polled.
+_IMMUTABLE = "max-age=31536000, immutable"
+_MOVING = "max-age=5"
+
+
+def _document(request: Request, doc: CachedDoc, ref: str) -> Response:
+    if not doc.ready:
+        policy = "no-cache"
+    else:
+        scope = "private" if access_of(request).read_needs_token else "public"
+        policy = f"{scope}, {_IMMUTABLE if ref.isdecimal() else _MOVING}"
+    headers = {"ETag": doc.etag, "Cache-Control": policy}
+    if etag_matches(request.headers.get("if-none-match"), doc.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(doc.body, media_type="application/json", headers=headers)
 
 
 def _iter_range(fh: BinaryIO, start: int, length: int) -> Iterator[bytes]:
@@ -217,12 +252,25 @@ def download_artifact(
     "/models/{name}/aliases/{alias}", response_model=AliasOut, summary="Set or move an alias"
 )
 def set_alias(
-    name: str, alias: str, body: AliasBody, registry: RegistryDep, _access: WriteAccess
+    name: str,
+    alias: str,
+    body: AliasBody,
+    request: Request,
+    registry: RegistryDep,
+    _access: WriteAccess,
 ) -> AliasOut:
-    return AliasOut.of(registry.set_alias(name, alias, body.version))
+    try:
+        return AliasOut.of(registry.set_alias(name, alias, body.version))
+    finally:
+        version_docs(request).forget(name)
 
 
 @router.delete("/models/{name}/aliases/{alias}", status_code=204, summary="Remove an alias")
-def delete_alias(name: str, alias: str, registry: RegistryDep, _access: WriteAccess) -> Response:
-    registry.delete_alias(name, alias)
+def delete_alias(
+    name: str, alias: str, request: Request, registry: RegistryDep, _access: WriteAccess
+) -> Response:
+    try:
+        registry.delete_alias(name, alias)
+    finally:
+        version_docs(request).forget(name)
     return Response(status_code=204)
