@@ -10,6 +10,10 @@ write can go unseen when several server processes share one database.
 
 Versions that are not ready are encoded on every read and never kept: their status is
 what clients poll.
+
+:class:`CachedReads` answers a read whose document is in memory before FastAPI routes
+it (no routing, no dependency solving, no thread hop); anything else, including every
+request it cannot authorise, goes on to the routes, which fill the cache.
 """
 
 from __future__ import annotations
@@ -21,10 +25,19 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from registry import ModelVersion
 from registry._domain import MAX_VERSION
 
-__all__ = ["CachedDoc", "VersionDocs", "etag_matches"]
+__all__ = ["CachedDoc", "CachedReads", "VersionDocs", "cache_policy", "etag_matches"]
+
+# A numbered ready version never changes (its 'aliases' list aside, which an HTTP cache
+# may show stale); an alias or 'latest' may move at any time; an unfinished version is
+# polled, so every read revalidates.
+_IMMUTABLE = "max-age=31536000, immutable"
+_MOVING = "max-age=5"
 
 _MAX_DIGITS = len(str(MAX_VERSION))
 
@@ -41,6 +54,14 @@ class CachedDoc:
     @classmethod
     def of(cls, body: bytes, number: int, ready: bool) -> CachedDoc:
         return cls(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"', number, ready)
+
+
+def cache_policy(doc: CachedDoc, ref: str, private: bool) -> str:
+    """The ``Cache-Control`` of ``doc`` read through ``ref``."""
+    if not doc.ready:
+        return "no-cache"
+    scope = "private" if private else "public"
+    return f"{scope}, {_IMMUTABLE if ref.isdecimal() else _MOVING}"
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -137,3 +158,53 @@ class VersionDocs:
                 del self._docs[(name, number)]
             for ref in [r for m, r in self._refs if m == name]:
                 del self._refs[(name, ref)]
+
+
+_PREFIX = "/api/v1/models/"
+
+
+class CachedReads:
+    """ASGI middleware: answer ``GET`` of a cached version document straight from memory.
+
+    ``allowed(conn)`` says whether the request may read (the same rule as the routes'
+    read dependency); when it may not, or nothing is cached, the request goes on.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        docs: VersionDocs,
+        allowed: Callable[[HTTPConnection], bool],
+        private: bool,
+    ) -> None:
+        self.app = app
+        self.docs = docs
+        self.allowed = allowed
+        self.private = private
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path: str = scope["path"]
+            if path.startswith(_PREFIX):
+                parts = path[len(_PREFIX) :].split("/")
+                if len(parts) == 3 and parts[1] == "versions":
+                    doc = self.docs.get(parts[0], parts[2])
+                    if doc is not None and self.allowed(HTTPConnection(scope)):
+                        await self._send(scope, send, doc, parts[2])
+                        return
+        await self.app(scope, receive, send)
+
+    async def _send(self, scope: Scope, send: Send, doc: CachedDoc, ref: str) -> None:
+        policy = cache_policy(doc, ref, self.private).encode()
+        headers = [(b"etag", doc.etag.encode()), (b"cache-control", policy)]
+        inm = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
+        if inm is not None and etag_matches(inm.decode("latin-1"), doc.etag):
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers += [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(doc.body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": doc.body})

@@ -37,6 +37,7 @@ __all__ = [
     "Level",
     "WriteAccess",
     "WriteGuard",
+    "may_read",
     "require_read",
     "require_write",
 ]
@@ -131,6 +132,17 @@ def connection_token(conn: HTTPConnection) -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return conn.cookies.get(COOKIE) or None
+
+
+def may_read(access: Access, conn: HTTPConnection) -> bool:
+    """Whether ``conn`` may read (what :func:`require_read` lets through), without raising."""
+    if not access.enabled:
+        return True
+    try:
+        access.check(connection_token(conn), write=False)
+    except ModelportError:
+        return False
+    return True
 
 
 def access_of(request: Request) -> Access:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api._doc_cache import CachedDoc, VersionDocs, etag_matches
+from api._doc_cache import CachedDoc, VersionDocs, cache_policy, etag_matches
 from api.auth import WriteAccess, access_of
 from api.deps import RegistryDep, RunnerDep
 from api.errors import problem
@@ -158,18 +158,8 @@ def version_docs(request: Request) -> VersionDocs:
     return docs
 
 
-# A numbered ready version never changes (its 'aliases' list aside, which a cache may
-# show stale); an alias or 'latest' may move at any time; an unfinished version is polled.
-_IMMUTABLE = "max-age=31536000, immutable"
-_MOVING = "max-age=5"
-
-
 def _document(request: Request, doc: CachedDoc, ref: str) -> Response:
-    if not doc.ready:
-        policy = "no-cache"
-    else:
-        scope = "private" if access_of(request).read_needs_token else "public"
-        policy = f"{scope}, {_IMMUTABLE if ref.isdecimal() else _MOVING}"
+    policy = cache_policy(doc, ref, access_of(request).read_needs_token)
     headers = {"ETag": doc.etag, "Cache-Control": policy}
     if etag_matches(request.headers.get("if-none-match"), doc.etag):
         return Response(status_code=304, headers=headers)
