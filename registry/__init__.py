@@ -6,10 +6,17 @@
 >>> Registry(settings).get_version("fraud-clf", "latest")       # doctest: +SKIP
 """
 
-from registry._blobs import Blob, BlobStore, LocalBlobStore, StagedBlob
+from registry._blobs import (
+    Blob,
+    BlobStore,
+    LocalBlobStore,
+    StagedBlob,
+    StagingFile,
+    check_blob_id,
+    write_staging_file,
+)
 from registry._db import Database
 from registry._domain import (
-    Alias,
     Artifact,
     ArtifactStream,
     Job,
@@ -27,7 +34,6 @@ from registry._settings import Settings, get_settings, token_entries
 from registry._uploads import parse_options, parse_tags
 
 __all__ = [
-    "Alias",
     "Artifact",
     "ArtifactStream",
     "Blob",
@@ -45,6 +51,8 @@ __all__ = [
     "Settings",
     "SourceFile",
     "StagedBlob",
+    "StagingFile",
+    "check_blob_id",
     "current_revision",
     "get_settings",
     "head_revision",
@@ -53,4 +61,5 @@ __all__ = [
     "parse_tags",
     "token_entries",
     "upgrade_database",
+    "write_staging_file",
 ]

@@ -10,15 +10,23 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from runtime.errors import ArtifactNotFound, PayloadTooLarge
 
-__all__ = ["Blob", "BlobStore", "LocalBlobStore", "StagedBlob"]
+__all__ = [
+    "Blob",
+    "BlobStore",
+    "LocalBlobStore",
+    "StagedBlob",
+    "StagingFile",
+    "check_blob_id",
+    "write_staging_file",
+]
 
 CHUNK = 1024 * 1024
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
@@ -34,12 +42,16 @@ class Blob:
 
 @dataclass
 class StagedBlob:
-    """Bytes written and hashed but not yet in the store; ``commit()`` publishes them."""
+    """Bytes hashed into a local staging file but not yet in the store.
+
+    ``path`` is a local file that can be read (sniffed, scanned) while the bytes are
+    staged; ``commit()`` publishes them through the store that staged them.
+    """
 
     path: Path
     sha256: str
     size: int
-    _store: LocalBlobStore
+    _publish: Callable[[Path, str], None]
     committed: bool = False
 
     @property
@@ -47,40 +59,101 @@ class StagedBlob:
         return Blob(self.sha256, self.size)
 
     def commit(self) -> Blob:
-        """Move the staged file into the store (a no-op when the bytes are already there)."""
+        """Publish the staged bytes (a no-op when the store already holds them)."""
         if not self.committed:
-            self._store._publish(self.path, self.sha256)
+            self._publish(self.path, self.sha256)
             self.committed = True
         return self.blob
 
 
 @runtime_checkable
 class BlobStore(Protocol):
-    """Where blobs live. ``LocalBlobStore`` now; an S3 implementation can follow."""
+    """Where blobs live, addressed by the sha256 of their bytes.
 
-    def stage(self, stream: BinaryIO, *, limit: int | None = None) -> StagedBlob:
-        """Copy ``stream`` into a staging file while hashing; raise ``PayloadTooLarge``."""
+    Everything the registry and the job runner need from a store: ``LocalBlobStore``
+    here; any other (S3, ...) implements these methods and nothing else changes.
+    Blob ids are always 64 lowercase hex characters; implementations refuse others
+    with ``ArtifactNotFound``.
+    """
+
+    def staging(
+        self, stream: BinaryIO, *, limit: int | None = None
+    ) -> AbstractContextManager[StagedBlob]:
+        """Hash ``stream`` into a local staging file; it is removed when the block ends.
+
+        Call ``commit()`` on the yielded :class:`StagedBlob` inside the block to keep the
+        bytes. Raises ``PayloadTooLarge`` past ``limit`` bytes.
+        """
         ...
 
     def put(self, stream: BinaryIO, *, limit: int | None = None) -> Blob:
         """Store ``stream``; return its sha256 and size."""
         ...
 
+    def put_file(self, path: Path) -> Blob:
+        """Store the local file at ``path``."""
+        ...
+
     def exists(self, sha256: str) -> bool: ...
 
     def open(self, sha256: str) -> BinaryIO:
-        """Open a stored blob for reading; raise ``ArtifactNotFound`` when missing."""
+        """A seekable binary stream of the blob; raise ``ArtifactNotFound`` when missing."""
         ...
 
     def size(self, sha256: str) -> int: ...
 
     def copy_to(self, sha256: str, dest: Path) -> None:
-        """Write the blob's bytes to ``dest`` (a local file)."""
+        """Write the blob's bytes to the local file ``dest``."""
         ...
 
     def check_writable(self) -> None:
-        """Raise ``OSError`` when the store cannot take writes."""
+        """Raise ``OSError`` when the store cannot take writes (``/readyz``)."""
         ...
+
+
+def check_blob_id(sha256: str) -> str:
+    """``sha256`` when it is a blob id (64 lowercase hex); else ``ArtifactNotFound``."""
+    if not _SHA_RE.fullmatch(sha256):
+        raise ArtifactNotFound(f"invalid blob id {sha256!r}: expected 64 hex characters")
+    return sha256
+
+
+def write_staging_file(stream: BinaryIO, folder: Path, *, limit: int | None) -> StagingFile:
+    """Copy ``stream`` into a new fsynced file in ``folder`` while hashing it.
+
+    Shared by stores that stage locally before publishing. The file is removed when
+    the copy fails; raises ``PayloadTooLarge`` past ``limit`` bytes.
+    """
+    fd, name = tempfile.mkstemp(dir=folder, prefix="upload-")
+    path = Path(name)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise PayloadTooLarge(
+                        f"upload exceeds the limit of {limit} bytes; raise "
+                        "MODELPORT_MAX_UPLOAD_BYTES on the server or upload a smaller file"
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return StagingFile(path, digest.hexdigest(), size)
+
+
+@dataclass(frozen=True, slots=True)
+class StagingFile:
+    """A hashed local file written by :func:`write_staging_file`."""
+
+    path: Path
+    sha256: str
+    size: int
 
 
 class LocalBlobStore:
@@ -99,16 +172,11 @@ class LocalBlobStore:
 
     def path(self, sha256: str) -> Path:
         """Where the blob with this hash lives (the hash is validated, never a user path)."""
-        if not _SHA_RE.fullmatch(sha256):
-            raise ArtifactNotFound(f"invalid blob id {sha256!r}: expected 64 hex characters")
+        check_blob_id(sha256)
         return self.root / "sha256" / sha256[:2] / sha256[2:]
 
     @contextmanager
     def staging(self, stream: BinaryIO, *, limit: int | None = None) -> Iterator[StagedBlob]:
-        """Stage ``stream``; the staging file is removed when the block ends.
-
-        Call ``commit()`` inside the block to keep the bytes.
-        """
         staged = self.stage(stream, limit=limit)
         try:
             yield staged
@@ -117,27 +185,9 @@ class LocalBlobStore:
                 staged.path.unlink()
 
     def stage(self, stream: BinaryIO, *, limit: int | None = None) -> StagedBlob:
-        fd, name = tempfile.mkstemp(dir=self._tmp, prefix="upload-")
-        path = Path(name)
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if limit is not None and size > limit:
-                        raise PayloadTooLarge(
-                            f"upload exceeds the limit of {limit} bytes; raise "
-                            "MODELPORT_MAX_UPLOAD_BYTES on the server or upload a smaller file"
-                        )
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        return StagedBlob(path, digest.hexdigest(), size, self)
+        """Stage without cleanup: the caller removes ``path`` unless it commits."""
+        f = write_staging_file(stream, self._tmp, limit=limit)
+        return StagedBlob(f.path, f.sha256, f.size, self._publish)
 
     def put(self, stream: BinaryIO, *, limit: int | None = None) -> Blob:
         with self.staging(stream, limit=limit) as staged:

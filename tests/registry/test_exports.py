@@ -8,7 +8,6 @@ import registry
 def test_exported_names():
     assert sorted(registry.__all__) == sorted(
         [
-            "Alias",
             "Artifact",
             "ArtifactStream",
             "Blob",
@@ -26,6 +25,8 @@ def test_exported_names():
             "Settings",
             "SourceFile",
             "StagedBlob",
+            "StagingFile",
+            "check_blob_id",
             "current_revision",
             "get_settings",
             "head_revision",
@@ -34,6 +35,7 @@ def test_exported_names():
             "parse_tags",
             "token_entries",
             "upgrade_database",
+            "write_staging_file",
         ]
     )
     for name in registry.__all__:
