@@ -8,7 +8,6 @@ import registry
 def test_exported_names():
     assert sorted(registry.__all__) == sorted(
         [
-            "Alias",
             "Artifact",
             "ArtifactStream",
             "Blob",
@@ -23,6 +22,7 @@ def test_exported_names():
             "ModelVersion",
             "Page",
             "Registry",
+            "S3BlobStore",
             "Settings",
             "SourceFile",
             "StagedBlob",
@@ -31,6 +31,7 @@ def test_exported_names():
             "current_revision",
             "get_settings",
             "head_revision",
+            "open_store",
             "pack_directory",
             "parse_options",
             "parse_tags",
