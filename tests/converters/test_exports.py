@@ -7,7 +7,17 @@ def test_public_api() -> None:
     assert sorted(converters.__all__) == sorted(
         [
             "ACCEPTED",
+            "ArtifactResult",
             "ENTRY_POINT_GROUP",
+            "InputSet",
+            "PROGRESS_FILE",
+            "PROTOCOL_VERSION",
+            "ProtocolError",
+            "REQUEST_FILE",
+            "RESULT_FILE",
+            "ServerPolicy",
+            "WorkerRequest",
+            "WorkerResult",
             "FRAMEWORKS",
             "TARGETS",
             "ConversionOutput",
