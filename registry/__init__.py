@@ -29,8 +29,10 @@ from registry._errors import JobNotFound
 from registry._jobs import JobRunner
 from registry._migrate import current_revision, head_revision, upgrade_database
 from registry._packing import pack_directory
+from registry._s3 import S3BlobStore
 from registry._service import CreatedVersion, Registry
 from registry._settings import Settings, get_settings, token_entries
+from registry._stores import open_store
 from registry._uploads import parse_options, parse_tags
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "ModelVersion",
     "Page",
     "Registry",
+    "S3BlobStore",
     "Settings",
     "SourceFile",
     "StagedBlob",
@@ -56,6 +59,7 @@ __all__ = [
     "current_revision",
     "get_settings",
     "head_revision",
+    "open_store",
     "pack_directory",
     "parse_options",
     "parse_tags",

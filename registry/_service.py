@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from converters import PROGRESS_FILE
 from registry import _aliases
-from registry._blobs import BlobStore, LocalBlobStore, StagedBlob
+from registry._blobs import BlobStore, StagedBlob
 from registry._cursor import MAX_LIMIT, decode_cursor, encode_cursor
 from registry._db import Database
 from registry._domain import (
@@ -34,6 +34,7 @@ from registry._errors import JobNotFound
 from registry._orm import AliasRow, ArtifactRow, JobRow, ModelRow, VersionRow, utcnow
 from registry._search import LIKE_ESCAPE, contains_pattern
 from registry._settings import Settings
+from registry._stores import open_store
 from registry._uploads import (
     check_options,
     check_tags,
@@ -84,7 +85,7 @@ class Registry:
     ) -> None:
         self.settings = settings
         self.db = db or Database.from_settings(settings)
-        self.store: BlobStore = store or LocalBlobStore(settings.blob_dir)
+        self.store: BlobStore = store or open_store(settings)
 
     def close(self) -> None:
         self.db.dispose()
@@ -372,8 +373,8 @@ class Registry:
             return None
         return data if isinstance(data, dict) else None
 
-    def open_artifact(self, name: str, ref: str | int, fmt: str) -> tuple[ArtifactStream, BinaryIO]:
-        """The artifact of ``format`` and an open binary stream of its bytes."""
+    def find_artifact(self, name: str, ref: str | int, fmt: str) -> ArtifactStream:
+        """The downloadable artifact of ``format`` (metadata only; nothing is opened)."""
         version = self.get_version(name, ref)
         if fmt not in ARTIFACT_FORMATS:
             raise ArtifactNotFound(
@@ -392,10 +393,20 @@ class Registry:
             if fmt == "source"
             else _artifact_filename(name, version.version, art)
         )
-        return (
-            ArtifactStream(name, version.version, art, filename),
-            self.store.open(art.sha256),
-        )
+        return ArtifactStream(name, version.version, art, filename)
+
+    def open_artifact(self, name: str, ref: str | int, fmt: str) -> tuple[ArtifactStream, BinaryIO]:
+        """The artifact of ``format`` and an open binary stream of its bytes."""
+        info = self.find_artifact(name, ref, fmt)
+        assert info.artifact.sha256 is not None
+        return info, self.store.open(info.artifact.sha256)
+
+    def presign_artifact(self, info: ArtifactStream) -> str | None:
+        """A short-lived URL serving the artifact straight from the store (None: local)."""
+        art = info.artifact
+        assert art.sha256 is not None
+        media = art.media_type or "application/octet-stream"
+        return self.store.presign(art.sha256, filename=info.filename, media_type=media)
 
     def check_ready(self) -> None:
         """Raise when the database or the blob store is unusable."""
