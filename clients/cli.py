@@ -202,6 +202,11 @@ def serve_model(
         float, typer.Option(min=0, help="How long a batch waits for more requests.")
     ] = 0.0,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "cpu",
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="onnxruntime threads per model call (default: its own).",
+                     show_default=False),
+    ] = None,
 ) -> None:
     """Serve models over the Open Inference Protocol V2 (REST) with uvicorn."""
     try:
@@ -220,6 +225,7 @@ def serve_model(
         follow_interval=follow_interval,
         batching=serving.BatchPolicy(batching, max_batch, max_delay_ms),
         device=device,
+        threads=threads,
     )
     try:
         serving.run(config)

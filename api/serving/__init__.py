@@ -44,6 +44,7 @@ class ServeConfig:
     registry: str | None = None
     token: str | None = None
     device: str = "cpu"
+    threads: int | None = None
     max_body: int = 64 * 1024 * 1024
     workers: int = 4
 
@@ -53,6 +54,13 @@ def _server_version() -> str:
         return metadata.version("modelport")
     except metadata.PackageNotFoundError:
         return "0"
+
+
+def _load_options(config: ServeConfig) -> dict[str, Any]:
+    options: dict[str, Any] = {"device": config.device}
+    if config.threads is not None:
+        options["threads"] = config.threads
+    return options
 
 
 def _retire(version: ServedVersion) -> None:
@@ -72,7 +80,7 @@ def create_app(config: ServeConfig) -> Any:
         config.batching,
         registry=config.registry,
         token=config.token,
-        load_options={"device": config.device},
+        load_options=_load_options(config),
     )
     known: dict[tuple[str, int], ServedVersion] = {}
     by_name: dict[str, list[Route]] = {}

@@ -33,7 +33,11 @@ __all__ = ["ServerState", "VERSION_HEADER", "build_app"]
 #: response header naming the model version that answered an inference request
 VERSION_HEADER = "X-Modelport-Model-Version"
 _HEADER_LENGTH = "inference-header-content-length"
-_PLATFORMS = {"onnx": "onnxruntime_onnx", "pmml": "pypmml_pmml", "savedmodel": "tensorflow_savedmodel"}
+_PLATFORMS = {
+    "onnx": "onnxruntime_onnx",
+    "pmml": "pypmml_pmml",
+    "savedmodel": "tensorflow_savedmodel",
+}
 
 
 class _V2Error(Exception):
@@ -111,7 +115,9 @@ def _tensor_metadata(specs: Any) -> list[dict[str, Any]]:
         {
             "name": s.name,
             "datatype": v2_datatype(s.dtype),
-            "shape": [-1] if s.shape is None else [d if isinstance(d, int) else -1 for d in s.shape],
+            "shape": [-1]
+            if s.shape is None
+            else [d if isinstance(d, int) else -1 for d in s.shape],
         }
         for s in specs
     ]
@@ -142,7 +148,9 @@ async def model_metadata(request: Request) -> Response:
 
 async def model_ready(request: Request) -> Response:
     version = _version(request)
-    return JSONResponse({"name": version.name, "ready": True}, headers={VERSION_HEADER: version.label})
+    return JSONResponse(
+        {"name": version.name, "ready": True}, headers={VERSION_HEADER: version.label}
+    )
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -206,13 +214,17 @@ async def _infer(request: Request, state: ServerState, version: ServedVersion) -
     wanted = list(req.outputs) if req.outputs is not None else names
     unknown = [n for n in wanted if n not in names]
     if unknown:
-        raise _V2Error(400, f"unknown output {unknown[0]!r}; the model's outputs: {', '.join(names)}")
+        raise _V2Error(
+            400, f"unknown output {unknown[0]!r}; the model's outputs: {', '.join(names)}"
+        )
     try:
         outputs = await version.batcher.submit(feeds)
     except SignatureError as exc:
         raise _V2Error(400, str(exc)) from None
     except Exception as exc:  # the model failed on checked inputs: report, stay up
-        raise _V2Error(500, f"the model failed on this input: {type(exc).__name__}: {exc}") from None
+        raise _V2Error(
+            500, f"the model failed on this input: {type(exc).__name__}: {exc}"
+        ) from None
     doc: dict[str, Any] = {"model_name": version.name, "model_version": version.label}
     if req.id is not None:
         doc["id"] = req.id

@@ -8,11 +8,19 @@ batch open that long for more requests while it is below ``max_batch`` rows; wit
 lone client never waits. If the merged call fails, or an output does not carry one row
 per input row, every request runs on its own, so one bad request cannot fail the others
 and nothing is split wrongly.
+
+Where a model call runs: a model that answers in well under a millisecond (a tree
+ensemble on a few rows) runs on the event loop itself, because handing it to a thread
+costs more than the call (the wake-up, and the GIL hand-back that can wait out
+Python's 5 ms switch interval while the loop parses requests). Slower models run on
+the executor so the loop keeps accepting requests. The choice follows a moving average
+of the model's own call time, so it adapts to the model and the batch sizes it sees.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -25,6 +33,8 @@ __all__ = ["Batcher", "Runner"]
 
 Outputs = dict[str, Any]
 Runner = Callable[[dict[str, np.ndarray]], Outputs]
+#: model calls averaging less than this run on the event loop instead of a thread
+INLINE_SECONDS = 0.0005
 
 
 @dataclass(slots=True)
@@ -64,13 +74,17 @@ class Batcher:
         self._queue: deque[_Item] = deque()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.call_seconds = 0.0  # moving average of one model call
 
     async def submit(self, feeds: dict[str, np.ndarray]) -> Outputs:
         """The outputs for ``feeds`` (checked inputs); raises what the model raised."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         if not self.enabled:
             self._on_batch(_rows(feeds))
-            return await loop.run_in_executor(self._executor, self._run, feeds)
+            if self.call_seconds < INLINE_SECONDS:
+                return self._timed(feeds)
+            return await loop.run_in_executor(self._executor, self._timed, feeds)
         future: asyncio.Future[Outputs] = loop.create_future()
         self._queue.append(_Item(feeds, _rows(feeds), _key(feeds), future))
         if self._task is None or self._task.done():
@@ -127,8 +141,11 @@ class Batcher:
         live = [i for i in batch if not i.future.done()]  # a cancelled caller is skipped
         if not live:
             return
-        loop = asyncio.get_running_loop()
-        results = await loop.run_in_executor(self._executor, self._run_batch, live)
+        if self.call_seconds < INLINE_SECONDS:
+            results = self._run_batch(live)
+        else:
+            loop = asyncio.get_running_loop()
+            results = await loop.run_in_executor(self._executor, self._run_batch, live)
         for item, result in zip(live, results, strict=True):
             if item.future.done():
                 continue
@@ -148,7 +165,7 @@ class Batcher:
     def _one(self, item: _Item) -> Outputs | BaseException:
         self._report(item.rows)
         try:
-            return self._run(item.feeds)
+            return self._timed(item.feeds)
         except Exception as exc:  # handed to the caller's future, re-raised there
             return exc
 
@@ -156,7 +173,7 @@ class Batcher:
         total = sum(i.rows for i in batch)
         feeds = {n: np.concatenate([i.feeds[n] for i in batch]) for n in batch[0].feeds}
         try:
-            outputs = self._run(feeds)
+            outputs = self._timed(feeds)
         except Exception:
             return None  # run them one by one, so the error reaches only its own request
         if not all(_has_rows(v, total) for v in outputs.values()):
@@ -170,17 +187,31 @@ class Batcher:
             start = stop
         return results
 
-    def _report(self, rows: int) -> None:
+    def _timed(self, feeds: dict[str, np.ndarray]) -> Outputs:
+        start = time.perf_counter()
         try:
-            loop = self._loop_of_queue()
-        except RuntimeError:
-            return
-        loop.call_soon_threadsafe(self._on_batch, rows)
+            return self._run(feeds)
+        finally:
+            took = time.perf_counter() - start
+            self.call_seconds = (
+                took if not self.call_seconds else 0.8 * self.call_seconds + 0.2 * took
+            )
 
-    def _loop_of_queue(self) -> asyncio.AbstractEventLoop:
-        if self._task is None:
-            raise RuntimeError("no worker")
-        return self._task.get_loop()
+    def _report(self, rows: int) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        if loop.is_running() and _on_loop(loop):
+            self._on_batch(rows)
+        else:
+            loop.call_soon_threadsafe(self._on_batch, rows)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def _rows(feeds: dict[str, np.ndarray]) -> int:

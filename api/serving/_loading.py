@@ -53,8 +53,7 @@ def targets_of(doc: dict[str, Any]) -> dict[int, float]:
 def _dynamic_batch_axis(model: runtime.Model) -> bool:
     specs = (*model.signature.inputs, *model.signature.outputs)
     return bool(specs) and all(
-        s.shape is not None and len(s.shape) >= 1 and not isinstance(s.shape[0], int)
-        for s in specs
+        s.shape is not None and len(s.shape) >= 1 and not isinstance(s.shape[0], int) for s in specs
     )
 
 
@@ -74,7 +73,7 @@ class ModelLoader:
         self.executor = executor
         self.metrics = metrics
         self.batching = batching
-        self.registry = (registry or os.environ.get("MODELPORT_URL") or "http://127.0.0.1:8000")
+        self.registry = registry or os.environ.get("MODELPORT_URL") or "http://127.0.0.1:8000"
         self.token = token or os.environ.get("MODELPORT_TOKEN")
         self.load_options = load_options or {}
 

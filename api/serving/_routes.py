@@ -89,7 +89,7 @@ class ServedModel:
         for route in routes:
             self.routes[route.label] = route
         self.default = next(iter(self.routes))
-        self._rng = random.Random()
+        self._rng = random.Random()  # noqa: S311 - splits traffic; not a secret
 
     def versions(self) -> list[ServedVersion]:
         """Every version some route points at, lowest first."""
@@ -109,9 +109,7 @@ class ServedModel:
                 if served.label == version:
                     return served
         known = ", ".join([*self.routes, *(v.label for v in self.versions())])
-        raise NotServed(
-            f"model {self.name!r} has no served version {version!r}; served: {known}"
-        )
+        raise NotServed(f"model {self.name!r} has no served version {version!r}; served: {known}")
 
     def swap(self, route: Route) -> None:
         """Replace the route with the same label (one atomic dict assignment)."""

@@ -188,7 +188,9 @@ def _mismatch(name: str, shape: tuple[int, ...], count: int, given: int, unit: s
     )
 
 
-def _from_json(name: str, datatype: str, shape: tuple[int, ...], count: int, data: Any) -> np.ndarray:
+def _from_json(
+    name: str, datatype: str, shape: tuple[int, ...], count: int, data: Any
+) -> np.ndarray:
     if not isinstance(data, list):
         data = [data]
     try:
@@ -330,7 +332,7 @@ def _json_data(array: np.ndarray) -> list[Any]:
         return [b.decode("utf-8", "replace") for b in flat.tolist()]
     if flat.dtype.kind == "O":
         return [str(v) for v in flat.tolist()]
-    return flat.tolist()  # type: ignore[no-any-return]
+    return flat.tolist()
 
 
 def _raw_bytes(array: np.ndarray) -> bytes:

@@ -73,16 +73,25 @@ def v2_server(model_files: dict[str, Path]) -> Iterator[V2Server]:
     thread.join(timeout=10)
 
 
-def start_cli_server(refs: list[str], *args: str, env: dict[str, str] | None = None,
-                     log: Path) -> tuple[str, subprocess.Popen[bytes]]:
+def start_cli_server(
+    refs: list[str], *args: str, env: dict[str, str] | None = None, log: Path
+) -> tuple[str, subprocess.Popen[bytes]]:
     """``modelport serve-model REFS ARGS`` in its own process; waits for /v2/health/ready."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
     full_env["PYTHONPATH"] = str(ROOT)
     full_env["MODELPORT_CACHE"] = os.environ.get("MODELPORT_CACHE", "")
     full_env.update(env or {})
-    cmd = [sys.executable, "-c", "from clients.cli import main; main()", "serve-model",
-           *refs, "--port", str(port), *args]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from clients.cli import main; main()",
+        "serve-model",
+        *refs,
+        "--port",
+        str(port),
+        *args,
+    ]
     out = log.open("wb")
     proc = subprocess.Popen(cmd, env=full_env, cwd=str(ROOT), stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
