@@ -5,7 +5,8 @@ for its gRPC extra), so the fixture builds it a venv of its own under
 ``~/.cache/modelport-venvs/`` (pip from PyPI) and runs a client script there; the
 script prints what it got as JSON and this side checks it against the runtime.
 Without network the venv cannot be built and the test is skipped, unless
-MODELPORT_REQUIRE_TRITONCLIENT=1 (CI), where that is a failure.
+MODELPORT_REQUIRE_TRITONCLIENT=1 (CI), where that is a failure. The venv is shared
+with the Triton export tests (gRPC extra), under one file lock.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from filelock import FileLock
 
 import runtime
+from tests.conftest import _require
 
-TRITONCLIENT = "tritonclient[http]==2.73.0"
+TRITONCLIENT = "tritonclient[http,grpc]==2.73.0"
 VENV = Path(os.environ.get("MODELPORT_VENVS", Path.home() / ".cache" / "modelport-venvs"))
 VENV = VENV / "tritonclient-2.73.0"
 
@@ -85,23 +88,27 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="session")
 def tritonclient_python() -> Path:
+    """The shared tritonclient venv (tests/clients/test_export.py uses its gRPC half)."""
     python = VENV / "bin" / "python"
-    if python.exists() and _has_tritonclient(python):
-        return python
-    try:
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", TRITONCLIENT, "numpy"],
-                       check=True, timeout=600)
-    except (subprocess.SubprocessError, OSError) as exc:
-        if os.environ.get("MODELPORT_REQUIRE_TRITONCLIENT", "") not in ("", "0", "false"):
-            pytest.fail(f"could not build the tritonclient venv at {VENV}: {exc}")
-        pytest.skip(f"could not build the tritonclient venv at {VENV}: {exc}")
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(VENV.parent / "tritonclient.lock"), timeout=900):
+        if python.exists() and _has_tritonclient(python):
+            return python
+        try:
+            if not python.exists():
+                subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", TRITONCLIENT],
+                           check=True, capture_output=True, timeout=600)
+        except (subprocess.SubprocessError, OSError) as exc:
+            if _require("MODELPORT_REQUIRE_TRITONCLIENT"):
+                raise
+            pytest.skip(f"could not build the tritonclient venv at {VENV}: {exc}")
     return python
 
 
 def _has_tritonclient(python: Path) -> bool:
-    probe = subprocess.run([str(python), "-c", "import tritonclient.http"], capture_output=True)
-    return probe.returncode == 0
+    code = "import tritonclient.http, tritonclient.grpc.model_config_pb2"
+    return subprocess.run([str(python), "-c", code], capture_output=True).returncode == 0
 
 
 @pytest.mark.slow
