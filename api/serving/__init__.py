@@ -16,18 +16,18 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from api.serving._app import VERSION_HEADER, ServerState, build_app
-from api.serving._loading import BatchPolicy, Follower, ModelLoader, targets_of
+from api.serving._app import STICKY_HEADER, VERSION_HEADER, ServerState, build_app
+from api.serving._loading import BatchPolicy, Follower, ModelLoader, publish_weights
 from api.serving._metrics import ServerMetrics
 from api.serving._routes import Route, ServedModel, ServedVersion
 
 __all__ = [
+    "STICKY_HEADER",
     "VERSION_HEADER",
     "BatchPolicy",
     "ServeConfig",
     "create_app",
     "run",
-    "targets_of",
 ]
 
 
@@ -88,6 +88,9 @@ def create_app(config: ServeConfig) -> Any:
         route = loader.open_ref(text, known)
         by_name.setdefault(route.ref.name, []).append(route)
     models = {name: ServedModel(name, routes) for name, routes in by_name.items()}
+    for name, routes in by_name.items():
+        for route in routes:
+            publish_weights(metrics, name, route)
     follower = None
     if config.follow:
         follower = Follower(loader, models, config.follow_interval, on_retire=_retire)

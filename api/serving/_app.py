@@ -28,10 +28,12 @@ from api.serving._routes import NotServed, ServedModel, ServedVersion
 from api.serving._tensors import RequestError, decode_request, encode_response, v2_datatype
 from runtime.errors import SignatureError
 
-__all__ = ["ServerState", "VERSION_HEADER", "build_app"]
+__all__ = ["STICKY_HEADER", "VERSION_HEADER", "ServerState", "build_app"]
 
 #: response header naming the model version that answered an inference request
 VERSION_HEADER = "X-Modelport-Model-Version"
+#: request header whose value picks the version of a split alias reproducibly
+STICKY_HEADER = "X-Modelport-Sticky"
 _HEADER_LENGTH = "inference-header-content-length"
 _PLATFORMS = {
     "onnx": "onnxruntime_onnx",
@@ -86,8 +88,9 @@ def _model(request: Request) -> ServedModel:
 
 
 def _version(request: Request) -> ServedVersion:
+    key = request.headers.get(STICKY_HEADER)
     try:
-        return _model(request).resolve(request.path_params.get("version"))
+        return _model(request).resolve(request.path_params.get("version"), key)
     except NotServed as exc:
         raise _V2Error(404, str(exc)) from None
 

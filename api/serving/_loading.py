@@ -2,8 +2,9 @@
 
 Every version is opened with ``runtime.load("name:N")``, so a served model is exactly
 the verified artifact the runtime would run. A reference that is not pinned
-(``name@alias``, ``name``) is resolved against the registry's REST API to the versions
-it points at now; with ``--follow`` that is repeated in the background and a moved
+(``name@alias``, ``name``) is resolved against the registry's REST API to what it
+points at now (an alias document, which may split traffic by weight, or the latest
+version); with ``--follow`` that is repeated in the background and a moved
 reference is loaded, checked (a warm-up run), then swapped in as a new route.
 """
 
@@ -23,11 +24,14 @@ import httpx
 import runtime
 from api.serving._batching import Batcher
 from api.serving._metrics import ServerMetrics
-from api.serving._routes import Route, ServedModel, ServedVersion, Targets, warm_up
-from runtime import ModelRef
+from api.serving._routes import Route, ServedModel, ServedVersion, warm_up
+from runtime import AliasTarget, ModelRef
 from runtime.errors import ModelportError, RegistryUnavailable
 
-__all__ = ["BatchPolicy", "Follower", "ModelLoader", "targets_of"]
+__all__ = ["BatchPolicy", "Follower", "ModelLoader", "Resolved", "publish_weights"]
+
+#: what an unpinned reference points at: an alias document, or the latest version
+Resolved = AliasTarget | int
 
 log = logging.getLogger("api.serving")
 
@@ -41,13 +45,14 @@ class BatchPolicy:
     max_delay_ms: float = 0.0
 
 
-def targets_of(doc: dict[str, Any]) -> dict[int, float]:
-    """The versions a resolved reference points at, with weights, from its version
-    document (a plain alias or ``latest``: its one version at weight 1)."""
-    weights = doc.get("weights")
-    if isinstance(weights, dict) and weights:
-        return {int(v): float(w) for v, w in weights.items()}
-    return {int(doc["version"]): 1.0}
+def _versions(resolved: Resolved) -> tuple[int, ...]:
+    return (resolved,) if isinstance(resolved, int) else resolved.versions
+
+
+def _same(route: Route, resolved: Resolved) -> bool:
+    if isinstance(resolved, int):
+        return route.target is None and route.choices[0].version == resolved
+    return route.target is not None and route.target.weights == resolved.weights
 
 
 def _dynamic_batch_axis(model: runtime.Model) -> bool:
@@ -77,17 +82,26 @@ class ModelLoader:
         self.token = token or os.environ.get("MODELPORT_TOKEN")
         self.load_options = load_options or {}
 
-    def resolve(self, ref: ModelRef) -> dict[int, float]:
-        """Ask the registry which versions ``ref`` points at now."""
+    def resolve(self, ref: ModelRef) -> Resolved:
+        """Ask the registry what ``ref`` points at now: an alias's (weighted) target,
+        or the number of the latest version."""
+        if ref.alias is not None:
+            path = f"/api/v1/models/{ref.name}/aliases/{ref.alias}"
+            return AliasTarget.from_dict(self._get(path, ref))
+        return int(self._get(f"/api/v1/models/{ref.name}/versions/{ref.ref}", ref)["version"])
+
+    def _get(self, path: str, ref: ModelRef) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        url = f"{self.registry.rstrip('/')}/api/v1/models/{ref.name}/versions/{ref.ref}"
         try:
-            resp = httpx.get(url, headers=headers, timeout=10)
+            resp = httpx.get(self.registry.rstrip("/") + path, headers=headers, timeout=10)
         except httpx.TransportError as exc:
             raise RegistryUnavailable(f"registry {self.registry} is unreachable: {exc}") from exc
         if resp.status_code != 200:
-            raise ModelportError(f"registry answered {resp.status_code} for {ref}: {resp.text}")
-        return targets_of(resp.json())
+            raise ModelportError(
+                f"registry answered {resp.status_code} for {ref}: {resp.text[:300]}"
+            )
+        doc: dict[str, Any] = resp.json()
+        return doc
 
     def open_version(self, name: str, version: int) -> ServedVersion:
         """Load ``name:version`` through the runtime's verified cache and check it runs."""
@@ -117,38 +131,38 @@ class ModelLoader:
         if _is_path(text):
             return self._open_path(Path(text))
         ref = ModelRef.parse(text)
-        if ref.is_pinned:
-            assert ref.version is not None
-            targets: Targets = {ref.version: 1.0}
-        else:
-            try:
-                targets = self.resolve(ref)
-            except RegistryUnavailable:
-                model = runtime.load(str(ref), registry=self.registry, token=self.token)
-                version = int(model.info.version or 0)
-                served = self._served(ref.name, version, model)
-                return Route(ref, (served,), (1.0,))
-        return self.route_for(ref, targets, known)
+        if ref.version is not None:
+            return self.route_for(ref, ref.version, known)
+        try:
+            resolved = self.resolve(ref)
+        except RegistryUnavailable:
+            # offline: the runtime's cache knows the last target of the reference
+            model = runtime.load(str(ref), registry=self.registry, token=self.token,
+                                 **self.load_options)
+            served = self._served(ref.name, int(model.info.version or 0), model)
+            return Route(ref, (served,))
+        return self.route_for(ref, resolved, known)
 
     def route_for(
-        self, ref: ModelRef, targets: Targets, known: dict[tuple[str, int], ServedVersion]
+        self, ref: ModelRef, resolved: Resolved, known: dict[tuple[str, int], ServedVersion]
     ) -> Route:
-        """A route to ``targets``, reusing versions already loaded (``known`` grows)."""
+        """A route to what ``ref`` resolved to, reusing loaded versions (``known`` grows)."""
         choices = []
-        for version in targets:
+        for version in _versions(resolved):
             served = known.get((ref.name, version))
             if served is None:
                 served = self.open_version(ref.name, version)
                 known[(ref.name, version)] = served
             choices.append(served)
-        return Route(ref, tuple(choices), tuple(float(w) for w in targets.values()))
+        target = resolved if isinstance(resolved, AliasTarget) else None
+        return Route(ref, tuple(choices), target)
 
     def _open_path(self, path: Path) -> Route:
         model = runtime.load(path, **self.load_options)
         name = model.info.name or path.stem.split(".")[0]
         version = int(model.info.version or 1)
         served = self._served(name, version, model)
-        return Route(ModelRef(name, version=version), (served,), (1.0,))
+        return Route(ModelRef(name, version=version), (served,))
 
 
 def _is_path(text: str) -> bool:
@@ -185,11 +199,11 @@ class Follower:
     async def _check(self, served: ServedModel, route: Route) -> None:
         metrics = self.loader.metrics
         try:
-            targets = await asyncio.to_thread(self.loader.resolve, route.ref)
-            if targets == route.targets:
+            resolved = await asyncio.to_thread(self.loader.resolve, route.ref)
+            if _same(route, resolved):
                 return
             known = {(c.name, c.version): c for c in served.versions()}
-            new = await asyncio.to_thread(self.loader.route_for, route.ref, targets, known)
+            new = await asyncio.to_thread(self.loader.route_for, route.ref, resolved, known)
         except (ModelportError, OSError, ValueError, KeyError) as exc:
             metrics.follow_errors.labels(served.name, route.label).inc()
             log.warning("follow %s: keeping %s: %s", route.ref, route.targets, exc)
@@ -197,14 +211,23 @@ class Follower:
         served.swap(new)
         metrics.swaps.labels(served.name, route.label).inc()
         log.info("follow %s: now %s (was %s)", route.ref, new.targets, route.targets)
-        self._publish_weights(served.name, new)
+        self._publish_weights(served.name, new, route)
         still = {c.version for c in served.versions()}
         for old in route.choices:
             if old.version not in still:
                 self.on_retire(old)
 
-    def _publish_weights(self, name: str, route: Route) -> None:
-        total = sum(route.weights)
-        gauge = self.loader.metrics.weight
-        for choice, weight in zip(route.choices, route.weights, strict=True):
-            gauge.labels(name, route.label, choice.label).set(weight / total)
+    def _publish_weights(self, name: str, route: Route, old: Route | None = None) -> None:
+        publish_weights(self.loader.metrics, name, route, old)
+
+
+def publish_weights(
+    metrics: ServerMetrics, name: str, route: Route, old: Route | None = None
+) -> None:
+    """Set the route-weight gauge of each version (0 for versions the route left)."""
+    gauge = metrics.weight
+    if old is not None:
+        for choice in old.choices:
+            gauge.labels(name, route.label, choice.label).set(0)
+    for version, weight in route.targets.items():
+        gauge.labels(name, route.label, str(version)).set(weight / 100)

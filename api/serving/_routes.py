@@ -1,30 +1,25 @@
 """What the server serves: loaded versions, and the references (routes) that pick them.
 
 A route is one reference given on the command line (``fraud-clf@production``,
-``fraud-clf:3``, ``fraud-clf``) and the versions it currently points at, with weights
-(a plain alias or ``latest`` has one version at weight 1; a weighted alias several).
+``fraud-clf:3``, ``fraud-clf``) and the versions it currently points at (one, or
+several with weights for a weighted alias).
 Routes are immutable; following an alias builds a new route and replaces the old one
 in a single dict assignment, so a request sees either the old route or the new one.
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
-import random
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from api.serving._batching import Batcher
-from runtime import Model, ModelRef
+from runtime import AliasTarget, Model, ModelRef
 
-__all__ = ["NotServed", "Route", "ServedModel", "ServedVersion", "Targets", "warm_up"]
-
-#: version -> weight (any positive numbers; a route normalises them)
-Targets = Mapping[int, float]
+__all__ = ["NotServed", "Route", "ServedModel", "ServedVersion", "warm_up"]
 
 
 class NotServed(LookupError):
@@ -47,21 +42,26 @@ class ServedVersion:
 
 @dataclass(frozen=True, eq=False)
 class Route:
-    """A reference and the weighted versions it points at now."""
+    """A reference and the version(s) it points at now.
+
+    ``target`` is the alias document of an alias reference; a weighted alias
+    (``production -> {3: 90, 4: 10}``) splits requests by its own rule
+    (:meth:`runtime.AliasTarget.pick`): a request's sticky key always lands on the same
+    version for the same weights, and a request without one gets a fresh random key.
+    """
 
     ref: ModelRef
     choices: tuple[ServedVersion, ...]
-    weights: tuple[float, ...]
-    _cumulative: tuple[float, ...] = field(init=False, repr=False)
+    target: AliasTarget | None = None
+    _by_version: dict[int, ServedVersion] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.choices or len(self.choices) != len(self.weights):
-            raise ValueError("a route needs one positive weight per version")
-        total = float(sum(self.weights))
-        if total <= 0 or any(w < 0 for w in self.weights):
-            raise ValueError(f"invalid weights {self.weights} for {self.ref}")
-        shares = tuple(itertools.accumulate(w / total for w in self.weights))
-        object.__setattr__(self, "_cumulative", shares)
+        if not self.choices:
+            raise ValueError(f"route {self.ref} has no version")
+        by_version = {c.version: c for c in self.choices}
+        if self.target is not None and set(self.target.versions) != set(by_version):
+            raise ValueError(f"route {self.ref}: versions do not match {self.target.weights}")
+        object.__setattr__(self, "_by_version", by_version)
 
     @property
     def label(self) -> str:
@@ -69,15 +69,18 @@ class Route:
         return self.ref.ref
 
     @property
-    def targets(self) -> dict[int, float]:
-        return {c.version: w for c, w in zip(self.choices, self.weights, strict=True)}
+    def targets(self) -> dict[int, int]:
+        """version -> weight (percent); a single version has all of it."""
+        if self.target is None:
+            return {self.choices[0].version: 100}
+        return dict(self.target.weights)
 
-    def pick(self, rng: random.Random) -> ServedVersion:
-        """One version, drawn by weight (the only one when there is one)."""
-        if len(self.choices) == 1:
+    def pick(self, key: str | None = None) -> ServedVersion:
+        """The version for one request (the only one unless the alias is split)."""
+        target = self.target
+        if target is None or not target.is_split:
             return self.choices[0]
-        index = bisect.bisect_right(self._cumulative, rng.random() * self._cumulative[-1])
-        return self.choices[min(index, len(self.choices) - 1)]
+        return self._by_version[target.pick(key if key else os.urandom(12))]
 
 
 class ServedModel:
@@ -89,21 +92,21 @@ class ServedModel:
         for route in routes:
             self.routes[route.label] = route
         self.default = next(iter(self.routes))
-        self._rng = random.Random()  # noqa: S311 - splits traffic; not a secret
 
     def versions(self) -> list[ServedVersion]:
         """Every version some route points at, lowest first."""
         found = {c.version: c for r in self.routes.values() for c in r.choices}
         return [found[v] for v in sorted(found)]
 
-    def resolve(self, version: str | None) -> ServedVersion:
+    def resolve(self, version: str | None, key: str | None = None) -> ServedVersion:
         """The version that answers a request for ``version`` (None or "" = the default
-        route; a number = that version if served; else a route label such as an alias)."""
+        route; a number = that version if served; else a route label such as an alias);
+        ``key`` is the request's sticky key for a split alias."""
         if not version:
-            return self.routes[self.default].pick(self._rng)
+            return self.routes[self.default].pick(key)
         route = self.routes.get(version)
         if route is not None:
-            return route.pick(self._rng)
+            return route.pick(key)
         if version.isdigit():
             for served in self.versions():
                 if served.label == version:

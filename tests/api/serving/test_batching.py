@@ -16,8 +16,9 @@ from api.serving._batching import Batcher
 
 
 def _rows_metric(text: str, suffix: str) -> float:
-    match = re.search(rf'modelport_inference_batch_rows_{suffix}{{model="clf",version="1"}} (\S+)',
-                      text)
+    match = re.search(
+        rf'modelport_inference_batch_rows_{suffix}{{model="clf",version="1"}} (\S+)', text
+    )
     return float(match.group(1)) if match else 0.0
 
 
@@ -27,8 +28,16 @@ def test_concurrent_requests_are_merged_and_split_back(v2_server, model_files):
     inputs = [rng.normal(size=(1 + i % 4, 4)).astype(np.float32) for i in range(48)]
 
     async def one(client: httpx.AsyncClient, x: np.ndarray) -> dict:
-        body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": list(x.shape),
-                            "data": x.ravel().tolist()}]}
+        body = {
+            "inputs": [
+                {
+                    "name": "x",
+                    "datatype": "FP32",
+                    "shape": list(x.shape),
+                    "data": x.ravel().tolist(),
+                }
+            ]
+        }
         resp = await client.post("/v2/models/clf/infer", json=body)
         assert resp.status_code == 200, resp.text
         return {o["name"]: o for o in resp.json()["outputs"]}
@@ -48,8 +57,11 @@ def test_concurrent_requests_are_merged_and_split_back(v2_server, model_files):
         assert answer["label"]["shape"] == [len(x)]
         assert answer["label"]["data"] == expected["label"].tolist()
         assert answer["probabilities"]["shape"] == [len(x), 3]
-        np.testing.assert_allclose(np.reshape(answer["probabilities"]["data"], (len(x), 3)),
-                                   expected["probabilities"], rtol=1e-6)
+        np.testing.assert_allclose(
+            np.reshape(answer["probabilities"]["data"], (len(x), 3)),
+            expected["probabilities"],
+            rtol=1e-6,
+        )
     calls = _rows_metric(after, "count") - _rows_metric(before, "count")
     rows = _rows_metric(after, "sum") - _rows_metric(before, "sum")
     assert rows == sum(len(x) for x in inputs)
@@ -71,8 +83,9 @@ def test_a_failing_merged_call_fails_only_the_bad_request():
         b = _batcher(run)
         good = [np.full((2, 1), i, np.float32) for i in range(5)]
         bad = np.full((1, 1), np.nan, np.float32)
-        return await asyncio.gather(*[b.submit({"x": x}) for x in [*good, bad]],
-                                    return_exceptions=True)
+        return await asyncio.gather(
+            *[b.submit({"x": x}) for x in [*good, bad]], return_exceptions=True
+        )
 
     results = asyncio.run(go())
     assert isinstance(results[-1], ValueError)

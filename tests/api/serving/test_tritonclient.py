@@ -28,7 +28,7 @@ TRITONCLIENT = "tritonclient[http,grpc]==2.73.0"
 VENV = Path(os.environ.get("MODELPORT_VENVS", Path.home() / ".cache" / "modelport-venvs"))
 VENV = VENV / "tritonclient-2.73.0"
 
-CLIENT_SCRIPT = r'''
+CLIENT_SCRIPT = r"""
 import json, sys
 import numpy as np
 import tritonclient.http as httpclient
@@ -83,7 +83,7 @@ except InferenceServerException as exc:
     errors["unknown_model"] = exc.message()
 out["errors"] = errors
 print(json.dumps(out))
-'''
+"""
 
 
 @pytest.fixture(scope="session")
@@ -97,8 +97,12 @@ def tritonclient_python() -> Path:
         try:
             if not python.exists():
                 subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-            subprocess.run([str(python), "-m", "pip", "install", "-q", TRITONCLIENT],
-                           check=True, capture_output=True, timeout=600)
+            subprocess.run(
+                [str(python), "-m", "pip", "install", "-q", TRITONCLIENT],
+                check=True,
+                capture_output=True,
+                timeout=600,
+            )
         except (subprocess.SubprocessError, OSError) as exc:
             if _require("MODELPORT_REQUIRE_TRITONCLIENT"):
                 raise
@@ -112,13 +116,19 @@ def _has_tritonclient(python: Path) -> bool:
 
 
 @pytest.mark.slow
-def test_tritonclient_http_speaks_to_our_server(v2_server, model_files, tritonclient_python, tmp_path):
+def test_tritonclient_http_speaks_to_our_server(
+    v2_server, model_files, tritonclient_python, tmp_path
+):
     x = np.random.default_rng(3).normal(size=(5, 4)).astype(np.float32)
     script = tmp_path / "client.py"
     script.write_text(CLIENT_SCRIPT)
     url = v2_server.url.removeprefix("http://")
-    proc = subprocess.run([str(tritonclient_python), str(script), url, json.dumps(x.tolist())],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(tritonclient_python), str(script), url, json.dumps(x.tolist())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
 
