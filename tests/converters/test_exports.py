@@ -8,6 +8,8 @@ def test_public_api() -> None:
         [
             "ACCEPTED",
             "ArtifactResult",
+            "POSTPROCESS_FRAMEWORKS",
+            "PostProcess",
             "ENTRY_POINT_GROUP",
             "InputSet",
             "PROGRESS_FILE",
