@@ -7,7 +7,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from registry._domain import MAX_VERSION
+from runtime import MAX_VERSION
 
 __all__ = [
     "AliasBody",

@@ -28,10 +28,19 @@ from registry._domain import (
 )
 from registry._errors import JobNotFound
 from registry._jobs import JobRunner
+from registry._metadata import (
+    CreatedVersion,
+    JobClaim,
+    JobInput,
+    JobOutcome,
+    MetadataStore,
+    NewVersion,
+)
 from registry._migrate import current_revision, head_revision, upgrade_database
 from registry._packing import pack_directory
-from registry._service import CreatedVersion, Registry
+from registry._service import Registry
 from registry._settings import Settings, get_settings, token_entries
+from registry._sql import SqlMetadataStore
 from registry._uploads import parse_options, parse_tags
 
 __all__ = [
@@ -43,15 +52,21 @@ __all__ = [
     "CreatedVersion",
     "Database",
     "Job",
+    "JobClaim",
+    "JobInput",
     "JobNotFound",
+    "JobOutcome",
     "JobRunner",
     "LocalBlobStore",
+    "MetadataStore",
     "Model",
     "ModelVersion",
+    "NewVersion",
     "Page",
     "Registry",
     "Settings",
     "SourceFile",
+    "SqlMetadataStore",
     "StagedBlob",
     "StagingFile",
     "check_blob_id",

@@ -23,6 +23,7 @@ from api.schemas import (
     VersionPage,
 )
 from registry import parse_options, parse_tags
+from runtime import ModelRef
 from runtime.errors import InvalidUpload
 
 __all__ = ["router"]
@@ -138,7 +139,7 @@ def list_versions(
     summary="One version by number, 'latest' or alias",
 )
 def get_version(name: str, ref: str, registry: RegistryDep) -> VersionOut:
-    return VersionOut.of(registry.get_version(name, ref))
+    return VersionOut.of(registry.get_version(ModelRef.at(name, ref)))
 
 
 def _iter_range(fh: BinaryIO, start: int, length: int) -> Iterator[bytes]:
@@ -172,7 +173,7 @@ _ARTIFACT_BODY = {
 def download_artifact(
     name: str, ref: str, format: str, request: Request, registry: RegistryDep
 ) -> Response:
-    info, fh = registry.open_artifact(name, ref, format)
+    info, fh = registry.open_artifact(ModelRef.at(name, ref), format)
     art = info.artifact
     size = int(art.size or 0)
     etag = f'"{art.sha256}"'
