@@ -9,6 +9,7 @@ Errors print one line on stderr.
 from __future__ import annotations
 
 import functools
+import getpass
 import importlib
 import json
 import os
@@ -34,7 +35,7 @@ from clients._render import (
     versions_table,
 )
 from clients._types import VersionInfo
-from runtime import ModelRef
+from runtime import ModelRef, parse_weights
 from runtime.errors import (
     IntegrityError,
     InvalidUpload,
@@ -409,31 +410,63 @@ def pull(
 @handled
 def alias(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="name:N to point at (with --delete: the name).")],
+    target: Annotated[
+        str, typer.Argument(help="name:N to point at, or the name when splitting or deleting.")
+    ],
     alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="Alias, e.g. production.")],
+    weights: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[VERSION=PERCENT]...",
+            help="A weighted split summing to 100, e.g. 3=90 4=10.",
+            show_default=False,
+        ),
+    ] = None,
     delete: Annotated[bool, typer.Option("--delete", help="Remove the alias instead.")] = False,
+    note: Annotated[str | None, typer.Option("--note", help="Why (kept in the history).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Point ALIAS at a version (alias lin:3 production), or remove it (--delete lin production)."""
+    """Point ALIAS at a version (alias lin:3 production), split it between versions
+    (alias lin production 3=90 4=10), or remove it (--delete lin production)."""
     state = _state(ctx)
     with state.registry() as reg:
         if delete:
-            reg.delete_alias(target, alias_name)
+            reg.delete_alias(target, alias_name, changed_by=_who(), note=note)
             if as_json:
                 print_json({"name": target, "alias": alias_name, "deleted": True})
             else:
                 state.out.print(Text(f"deleted {target}@{alias_name}"))
             return
         ref = ModelRef.parse(target)
-        if ref.version is None:
-            raise _fail(
-                f"alias needs an exact version: write '{ref.name}:N ALIAS' (e.g. {ref.name}:1)", 5
+        if weights:
+            if ref.version is not None:
+                raise _fail(f"with weights give the model name only: '{ref.name}'", 5)
+            split = parse_weights(weights)
+            info = reg.set_alias(
+                ref.name, alias_name, weights=dict(split), changed_by=_who(), note=note
             )
-        info = reg.set_alias(ref.name, alias_name, ref.version)
+        elif ref.version is None:
+            raise _fail(
+                f"alias needs an exact version: write '{ref.name}:N ALIAS' (e.g. {ref.name}:1), "
+                f"or weights: '{ref.name} ALIAS 3=90 4=10'",
+                5,
+            )
+        else:
+            info = reg.set_alias(ref.name, alias_name, ref.version, changed_by=_who(), note=note)
     if as_json:
         print_json(info.to_dict())
     else:
-        state.out.print(Text(f"{info.name}@{info.alias} -> {info.version}"))
+        split_text = "  ".join(f"{v}: {w}%" for v, w in sorted(info.weights.items()))
+        shown = str(info.version) if len(info.weights) <= 1 else "{" + split_text + "}"
+        state.out.print(Text(f"{info.name}@{info.alias} -> {shown}"))
+
+
+def _who() -> str | None:
+    """The local user name, recorded as who changed an alias."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
 @app.command()

@@ -3,7 +3,7 @@
 >>> from registry import Registry, Settings, upgrade_database
 >>> settings = Settings(data_dir=Path("./modelport-data"))     # doctest: +SKIP
 >>> upgrade_database(settings)                                  # doctest: +SKIP
->>> Registry(settings).get_version("fraud-clf", "latest")       # doctest: +SKIP
+>>> Registry(settings).get_version(ModelRef.at("fraud-clf", "latest"))  # doctest: +SKIP
 """
 
 from registry._blobs import (
@@ -17,7 +17,6 @@ from registry._blobs import (
 )
 from registry._db import Database
 from registry._domain import (
-    Alias,
     Artifact,
     ArtifactStream,
     Job,
@@ -44,7 +43,6 @@ from registry._sql import SqlMetadataStore
 from registry._uploads import parse_options, parse_tags
 
 __all__ = [
-    "Alias",
     "Artifact",
     "ArtifactStream",
     "Blob",

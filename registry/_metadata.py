@@ -8,14 +8,14 @@ so no implementation parses the version grammar.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from registry._browse import BrowsePage, ModelQuery
-from registry._domain import Alias, Artifact, Job, Model, ModelVersion, Page
-from runtime import ModelRef
+from registry._domain import Artifact, Job, Model, ModelVersion, Page
+from runtime import AliasEvent, AliasTarget, ModelRef
 
 __all__ = [
     "CreatedVersion",
@@ -108,9 +108,24 @@ class MetadataStore(Protocol):
 
     def get_version(self, ref: ModelRef) -> ModelVersion: ...
 
-    def set_alias(self, name: str, alias: str, version: int) -> Alias: ...
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        weights: Mapping[Any, Any],
+        changed_by: str | None,
+        note: str | None,
+    ) -> AliasTarget:
+        """Point ``alias`` at ``weights`` (``{3: 100}`` for one version), audited."""
+        ...
 
-    def delete_alias(self, name: str, alias: str) -> None: ...
+    def get_alias(self, name: str, alias: str) -> AliasTarget: ...
+
+    def alias_history(self, name: str, alias: str, limit: int) -> list[AliasEvent]: ...
+
+    def delete_alias(
+        self, name: str, alias: str, changed_by: str | None, note: str | None
+    ) -> None: ...
 
     def browse(self, query: ModelQuery) -> BrowsePage:
         """The web UI's filtered, sorted models list."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 
 from converters import PROGRESS_FILE, applicable_targets, detect_framework
@@ -13,7 +13,6 @@ from registry._browse import BrowsePage, ModelQuery
 from registry._db import Database
 from registry._domain import (
     ARTIFACT_FORMATS,
-    Alias,
     Artifact,
     ArtifactStream,
     Job,
@@ -31,8 +30,8 @@ from registry._uploads import (
     clean_filename,
     sample_kind,
 )
-from runtime import ModelRef, check_alias, check_name
-from runtime.errors import ArtifactNotFound, InvalidUpload, UnsupportedFormat
+from runtime import AliasEvent, AliasTarget, ModelRef, check_alias, check_name
+from runtime.errors import ArtifactNotFound, InvalidUpload, InvalidWeights, UnsupportedFormat
 
 __all__ = ["CreatedVersion", "Registry"]
 
@@ -178,16 +177,46 @@ class Registry:
         """
         return self.metadata.get_version(ref)
 
-    def set_alias(self, name: str, alias: str, version: int) -> Alias:
-        """Point ``alias`` at ``version`` (creating or moving it)."""
-        check_name(name)
-        check_alias(alias)
-        return self.metadata.set_alias(name, alias, version)
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | None = None,
+        *,
+        weights: Mapping[Any, Any] | None = None,
+        changed_by: str | None = None,
+        note: str | None = None,
+    ) -> AliasTarget:
+        """Point ``alias`` at ``version``, or split it by ``weights`` (``{3: 90, 4: 10}``).
 
-    def delete_alias(self, name: str, alias: str) -> None:
+        Creates or moves the alias and records the change in its history, in one
+        transaction. Raises ``InvalidWeights``, ``VersionNotFound``, ``ModelNotFound``.
+        """
         check_name(name)
         check_alias(alias)
-        self.metadata.delete_alias(name, alias)
+        if (version is None) == (weights is None):
+            raise InvalidWeights('give either a version or weights (e.g. {"3": 90, "4": 10})')
+        split = weights if weights is not None else {int(version or 0): 100}
+        return self.metadata.set_alias(name, alias, split, changed_by, note)
+
+    def get_alias(self, name: str, alias: str) -> AliasTarget:
+        """What ``name@alias`` points at (one version or a weighted split)."""
+        check_name(name)
+        check_alias(alias)
+        return self.metadata.get_alias(name, alias)
+
+    def alias_history(self, name: str, alias: str, limit: int = 50) -> list[AliasEvent]:
+        """The audited changes of ``name@alias``, newest first."""
+        check_name(name)
+        check_alias(alias)
+        return self.metadata.alias_history(name, alias, limit)
+
+    def delete_alias(
+        self, name: str, alias: str, *, changed_by: str | None = None, note: str | None = None
+    ) -> None:
+        check_name(name)
+        check_alias(alias)
+        self.metadata.delete_alias(name, alias, changed_by, note)
 
     # -- jobs and artifacts --------------------------------------------------------
 

@@ -7,20 +7,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from registry import _aliases
 from registry._browse import BrowsePage, ModelQuery, browse_models
 from registry._cursor import MAX_LIMIT, decode_cursor, encode_cursor
 from registry._db import Database
 from registry._domain import (
     ARTIFACT_FORMATS,
-    Alias,
     Artifact,
     Job,
     Model,
@@ -33,7 +34,7 @@ from registry._errors import JobNotFound
 from registry._metadata import CreatedVersion, JobClaim, JobInput, JobOutcome, NewVersion
 from registry._orm import AliasRow, ArtifactRow, JobRow, ModelRow, VersionRow, utcnow
 from registry._search import LIKE_ESCAPE, contains_pattern
-from runtime import ModelRef, check_alias, check_name
+from runtime import AliasEvent, AliasTarget, ModelRef, check_name
 from runtime.errors import AliasNotFound, ModelNotFound, VersionNotFound
 
 __all__ = ["SqlMetadataStore"]
@@ -177,34 +178,28 @@ class SqlMetadataStore:
             row = _resolve(s, model, ref)
             return _versions(s, model, [row])[0]
 
-    def set_alias(self, name: str, alias: str, version: int) -> Alias:
-        check_alias(alias)
-        ref = ModelRef(name, version=version)
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        weights: Mapping[Any, Any],
+        changed_by: str | None,
+        note: str | None,
+    ) -> AliasTarget:
         with self.db.write() as s:
-            model = _model_row(s, name)
-            row = _resolve(s, model, ref)
-            existing = s.scalar(
-                select(AliasRow).where(AliasRow.model_id == model.id, AliasRow.alias == alias)
-            )
-            if existing is None:
-                s.add(AliasRow(model_id=model.id, alias=alias, version_id=row.id))
-            else:
-                existing.version_id = row.id
-                existing.updated_at = utcnow()
-            model.updated_at = utcnow()
-        return Alias(name, alias, row.version)
+            return _aliases.set_alias(s, _model_row(s, name), alias, weights, changed_by, note)
 
-    def delete_alias(self, name: str, alias: str) -> None:
-        check_name(name)
-        check_alias(alias)
+    def get_alias(self, name: str, alias: str) -> AliasTarget:
+        with self.db.read() as s:
+            return _aliases.get_alias(s, _model_row(s, name), alias)
+
+    def alias_history(self, name: str, alias: str, limit: int) -> list[AliasEvent]:
+        with self.db.read() as s:
+            return _aliases.alias_history(s, _model_row(s, name), alias, limit)
+
+    def delete_alias(self, name: str, alias: str, changed_by: str | None, note: str | None) -> None:
         with self.db.write() as s:
-            model = _model_row(s, name)
-            existing = s.scalar(
-                select(AliasRow).where(AliasRow.model_id == model.id, AliasRow.alias == alias)
-            )
-            if existing is None:
-                raise AliasNotFound(_no_alias(name, alias))
-            s.delete(existing)
+            _aliases.delete_alias(s, _model_row(s, name), alias, changed_by, note)
 
     def browse(self, query: ModelQuery) -> BrowsePage:
         return browse_models(self.db, query)
@@ -377,13 +372,6 @@ def _artifact_row(version_id: int, a: Artifact, now: datetime) -> ArtifactRow:
     )
 
 
-def _no_alias(name: str, alias: str) -> str:
-    return (
-        f"model {name!r} has no alias {alias!r}; "
-        f"set it with PUT /api/v1/models/{name}/aliases/{alias}"
-    )
-
-
 def _model_row(s: Session, name: str) -> ModelRow:
     row = s.scalar(select(ModelRow).where(ModelRow.name == name))
     if row is None:
@@ -422,7 +410,7 @@ def _resolve(s: Session, model: ModelRow, ref: ModelRef) -> VersionRow:
         .where(AliasRow.model_id == model.id, AliasRow.alias == ref.alias)
     )
     if row is None:
-        raise AliasNotFound(_no_alias(model.name, ref.alias))
+        raise AliasNotFound(_aliases.no_alias(model.name, ref.alias))
     return row
 
 
@@ -446,6 +434,7 @@ def _models(s: Session, rows: list[ModelRow]) -> list[Model]:
         .order_by(AliasRow.alias)
     ):
         aliases[mid][alias] = number
+    weights = _aliases.model_alias_weights(s, ids)
     out = []
     for r in rows:
         latest, count = stats.get(r.id, (None, 0))
@@ -459,6 +448,7 @@ def _models(s: Session, rows: list[ModelRow]) -> list[Model]:
                 latest_version=latest,
                 version_count=int(count),
                 aliases=aliases[r.id],
+                alias_weights=weights[r.id],
             )
         )
     return out

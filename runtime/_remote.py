@@ -67,8 +67,11 @@ class Fetcher:
 
     def version(self, ref: ModelRef) -> dict[str, Any]:
         """The version document of ``ref`` (number, ``latest`` or alias)."""
+        return self._get_json(f"/api/v1/models/{ref.name}/versions/{ref.ref}")
+
+    def _get_json(self, path: str) -> dict[str, Any]:
         try:
-            resp = self._client.get(f"/api/v1/models/{ref.name}/versions/{ref.ref}")
+            resp = self._client.get(path)
         except self._httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
         if resp.status_code in _UNAVAILABLE:
@@ -79,6 +82,10 @@ class Fetcher:
             raise _problem(resp)
         doc: dict[str, Any] = resp.json()
         return doc
+
+    def alias(self, name: str, alias: str) -> dict[str, Any]:
+        """The alias document of ``name@alias`` (its version weights)."""
+        return self._get_json(f"/api/v1/models/{name}/aliases/{alias}")
 
     def download(self, name: str, version: int, fmt: str) -> Iterator[bytes]:
         """Stream the artifact's bytes."""

@@ -15,6 +15,7 @@ from api.errors import problem
 from api.routes._ranges import RangeNotSatisfiable, parse_range
 from api.schemas import (
     AliasBody,
+    AliasHistory,
     AliasOut,
     ModelOut,
     ModelPage,
@@ -215,15 +216,59 @@ def download_artifact(
 
 
 @router.put(
-    "/models/{name}/aliases/{alias}", response_model=AliasOut, summary="Set or move an alias"
+    "/models/{name}/aliases/{alias}",
+    response_model=AliasOut,
+    summary="Set or move an alias: one version, or a weighted split",
 )
 def set_alias(
     name: str, alias: str, body: AliasBody, registry: RegistryDep, _access: WriteAccess
 ) -> AliasOut:
-    return AliasOut.of(registry.set_alias(name, alias, body.version))
+    """``{"version": 3}`` points the alias at one version; ``{"weights": {"3": 90,
+    "4": 10}}`` splits it (percent, summing to 100). Either way the change is recorded
+    in the alias's history with ``changed_by`` and ``note``."""
+    target = registry.set_alias(
+        name,
+        alias,
+        body.version,
+        weights=body.weights,
+        changed_by=body.changed_by,
+        note=body.note,
+    )
+    return AliasOut.of_target(target)
+
+
+@router.get(
+    "/models/{name}/aliases/{alias}",
+    response_model=AliasOut,
+    summary="What an alias points at (its version weights)",
+)
+def get_alias(name: str, alias: str, registry: RegistryDep) -> AliasOut:
+    return AliasOut.of_target(registry.get_alias(name, alias))
+
+
+@router.get(
+    "/models/{name}/aliases/{alias}/history",
+    response_model=AliasHistory,
+    summary="The audited changes of an alias, newest first",
+)
+def alias_history(
+    name: str,
+    alias: str,
+    registry: RegistryDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many (1-500).")] = 50,
+) -> AliasHistory:
+    events = registry.alias_history(name, alias, limit)
+    return AliasHistory.model_validate({"items": [e.to_dict() for e in events]})
 
 
 @router.delete("/models/{name}/aliases/{alias}", status_code=204, summary="Remove an alias")
-def delete_alias(name: str, alias: str, registry: RegistryDep, _access: WriteAccess) -> Response:
-    registry.delete_alias(name, alias)
+def delete_alias(
+    name: str,
+    alias: str,
+    registry: RegistryDep,
+    _access: WriteAccess,
+    changed_by: Annotated[str | None, Query(max_length=200)] = None,
+    note: Annotated[str | None, Query(max_length=2000)] = None,
+) -> Response:
+    registry.delete_alias(name, alias, changed_by=changed_by, note=note)
     return Response(status_code=204)

@@ -86,6 +86,7 @@ def test_model_listing_search_and_pagination(registry_client, unique_name, onnx_
         "latest_version",
         "version_count",
         "aliases",
+        "alias_weights",
     }
 
 
@@ -105,11 +106,14 @@ def test_aliases_set_move_resolve_and_delete(registry_client, unique_name, onnx_
         upload(registry_client, unique_name, onnx_file)
     base = f"/api/v1/models/{unique_name}"
     resp = registry_client.put(f"{base}/aliases/prod", json={"version": 1})
-    assert resp.status_code == 200 and resp.json() == {
+    assert resp.status_code == 200
+    body = resp.json()
+    assert {k: body[k] for k in ("name", "alias", "version")} == {
         "name": unique_name,
         "alias": "prod",
         "version": 1,
     }
+    assert body["weights"] == {"1": 100}  # a plain alias is the split {N: 100}
     assert registry_client.get(f"{base}/versions/prod").json()["version"] == 1
     registry_client.put(f"{base}/aliases/prod", json={"version": 2})
     assert registry_client.get(f"{base}/versions/prod").json()["aliases"] == ["prod"]

@@ -8,7 +8,6 @@ import registry
 def test_exported_names():
     assert sorted(registry.__all__) == sorted(
         [
-            "Alias",
             "Artifact",
             "ArtifactStream",
             "Blob",
