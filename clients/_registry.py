@@ -375,4 +375,8 @@ class Registry:
 
     # used by clients._download: one streamed GET with the same errors as _send
     def _stream(self, path: str, headers: dict[str, str] | None = None) -> Any:
-        return self._client.stream("GET", self.url + path, headers=self._headers(headers))
+        # an object store's presigned URL answers a redirect; httpx drops the
+        # Authorization header when the redirect leaves the registry's origin
+        return self._client.stream(
+            "GET", self.url + path, headers=self._headers(headers), follow_redirects=True
+        )

@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from clients._errors import WaitTimeout
+from clients._export import LAYOUTS, export_kserve, export_triton, resolve_export
 from clients._registry import Registry
 from clients._render import (
     artifact_summary,
@@ -467,6 +468,54 @@ def _who() -> str | None:
         return getpass.getuser()
     except (KeyError, OSError):
         return None
+
+
+@app.command()
+@handled
+def export(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="name, name:N, name:latest or name@alias.")],
+    out: Annotated[
+        Path | None,
+        typer.Argument(
+            help="triton: the repository folder; kserve: the manifest file (else stdout)."
+        ),
+    ] = None,
+    layout: Annotated[str, typer.Option("--layout", help="triton or kserve.")] = "triton",
+    max_batch_size: Annotated[
+        int, typer.Option("--max-batch-size", min=0, help="triton: batch bound (0: off).")
+    ] = 64,
+    service: Annotated[
+        str | None, typer.Option("--service", help="kserve: the InferenceService name.")
+    ] = None,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", help="kserve: the namespace.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export for a serving engine: a Triton model repository (--layout triton OUT) or a
+    KServe InferenceService manifest (--layout kserve [OUT]); a weighted alias exports
+    its split (Triton: every version; KServe: a canary with canaryTrafficPercent)."""
+    if layout not in LAYOUTS:
+        raise _fail(f"unknown layout {layout!r}; use one of: {', '.join(LAYOUTS)}", 5)
+    state = _state(ctx)
+    with state.registry() as reg:
+        exported = resolve_export(reg, ref)
+        if layout == "kserve":
+            text = export_kserve(reg, exported, out, service, namespace)
+            if out is None:
+                sys.stdout.write(text)
+                return
+            path = out
+        else:
+            if out is None:
+                raise _fail("--layout triton needs OUT, the model repository folder", 5)
+            path = export_triton(reg, exported, out, max_batch_size)
+    versions = [info.version for info in exported.versions]
+    if as_json:
+        print_json({"ref": ref, "layout": layout, "path": str(path), "versions": versions})
+    else:
+        state.out.print(Text(f"{layout}: {path} ({exported.name} versions {versions})"))
 
 
 @app.command()

@@ -37,9 +37,11 @@ from registry._metadata import (
 )
 from registry._migrate import current_revision, head_revision, upgrade_database
 from registry._packing import pack_directory
+from registry._s3 import S3BlobStore
 from registry._service import Registry
 from registry._settings import Settings, get_settings, token_entries
 from registry._sql import SqlMetadataStore
+from registry._stores import open_store
 from registry._uploads import parse_options, parse_tags
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "NewVersion",
     "Page",
     "Registry",
+    "S3BlobStore",
     "Settings",
     "SourceFile",
     "SqlMetadataStore",
@@ -71,6 +74,7 @@ __all__ = [
     "current_revision",
     "get_settings",
     "head_revision",
+    "open_store",
     "pack_directory",
     "parse_options",
     "parse_tags",

@@ -205,7 +205,8 @@ class JobRunner:
         (job_dir / REQUEST_FILE).write_text(request.to_json())
 
     def _worker_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
+        # no database URL, tokens or object-store credentials for code that reads uploads
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELPORT_", "AWS_"))}
         path = env.get("PYTHONPATH", "")
         env["PYTHONPATH"] = str(_ROOT) + (os.pathsep + path if path else "")
         return env

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 
 from converters import PROGRESS_FILE, applicable_targets, detect_framework
-from registry._blobs import BlobStore, LocalBlobStore, StagedBlob
+from registry._blobs import BlobStore, StagedBlob
 from registry._browse import BrowsePage, ModelQuery
 from registry._db import Database
 from registry._domain import (
@@ -23,6 +23,7 @@ from registry._domain import (
 from registry._metadata import CreatedVersion, MetadataStore, NewVersion
 from registry._settings import Settings
 from registry._sql import SqlMetadataStore
+from registry._stores import open_store
 from registry._uploads import (
     check_options,
     check_tags,
@@ -57,7 +58,7 @@ class Registry:
         self.metadata: MetadataStore = metadata or SqlMetadataStore(
             db or Database.from_settings(settings)
         )
-        self.store: BlobStore = store or LocalBlobStore(settings.blob_dir)
+        self.store: BlobStore = store or open_store(settings)
 
     @property
     def db(self) -> Database:
@@ -236,8 +237,8 @@ class Registry:
             return None
         return data if isinstance(data, dict) else None
 
-    def open_artifact(self, ref: ModelRef, fmt: str) -> tuple[ArtifactStream, BinaryIO]:
-        """The artifact of ``format`` and an open binary stream of its bytes."""
+    def find_artifact(self, ref: ModelRef, fmt: str) -> ArtifactStream:
+        """The downloadable artifact of ``format`` (metadata only; nothing is opened)."""
         version = self.get_version(ref)
         name = ref.name
         if fmt not in ARTIFACT_FORMATS:
@@ -257,10 +258,20 @@ class Registry:
             if fmt == "source"
             else _artifact_filename(name, version.version, art)
         )
-        return (
-            ArtifactStream(name, version.version, art, filename),
-            self.store.open(art.sha256),
-        )
+        return ArtifactStream(name, version.version, art, filename)
+
+    def open_artifact(self, ref: ModelRef, fmt: str) -> tuple[ArtifactStream, BinaryIO]:
+        """The artifact of ``format`` and an open binary stream of its bytes."""
+        info = self.find_artifact(ref, fmt)
+        assert info.artifact.sha256 is not None
+        return info, self.store.open(info.artifact.sha256)
+
+    def presign_artifact(self, info: ArtifactStream) -> str | None:
+        """A short-lived URL serving the artifact straight from the store (None: local)."""
+        art = info.artifact
+        assert art.sha256 is not None
+        media = art.media_type or "application/octet-stream"
+        return self.store.presign(art.sha256, filename=info.filename, media_type=media)
 
     def check_ready(self) -> None:
         """Raise when the database or the blob store is unusable."""

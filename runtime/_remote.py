@@ -91,7 +91,9 @@ class Fetcher:
         """Stream the artifact's bytes."""
         path = f"/api/v1/models/{name}/versions/{version}/artifacts/{fmt}"
         try:
-            with self._client.stream("GET", path) as resp:
+            # with an object store the registry answers a redirect to a presigned URL;
+            # httpx drops the Authorization header when a redirect leaves this origin
+            with self._client.stream("GET", path, follow_redirects=True) as resp:
                 if resp.status_code != 200:
                     resp.read()
                     raise _problem(resp)

@@ -23,7 +23,7 @@ from api.schemas import (
     VersionOut,
     VersionPage,
 )
-from registry import parse_options, parse_tags
+from registry import ArtifactStream, parse_options, parse_tags
 from runtime import ModelRef
 from runtime.errors import InvalidUpload
 
@@ -165,18 +165,38 @@ _ARTIFACT_BODY = {
 }
 
 
+_REDIRECT_DOC = (
+    "With an object store (MODELPORT_STORE=s3://…) the answer is a 307 redirect to a "
+    "short-lived presigned URL of the store, so the bytes never pass through the API; "
+    "redirect=false streams them through the API instead. Either way the bytes hash to "
+    "X-Modelport-Sha256 (clients verify it)."
+)
+
+
 @router.get(
     "/models/{name}/versions/{ref}/artifacts/{format}",
     summary="Download an artifact (Range supported)",
+    description=_REDIRECT_DOC,
     response_class=Response,
-    responses={200: _ARTIFACT_BODY, 206: _ARTIFACT_BODY, 416: {}},
+    responses={
+        200: _ARTIFACT_BODY,
+        206: _ARTIFACT_BODY,
+        307: {"description": "Redirect to a presigned URL of the object store"},
+        416: {},
+    },
 )
 def download_artifact(
-    name: str, ref: str, format: str, request: Request, registry: RegistryDep
+    name: str,
+    ref: str,
+    format: str,
+    request: Request,
+    registry: RegistryDep,
+    redirect: Annotated[
+        bool, Query(description="false: stream through the API instead of redirecting.")
+    ] = True,
 ) -> Response:
-    info, fh = registry.open_artifact(ModelRef.at(name, ref), format)
+    info = registry.find_artifact(ModelRef.at(name, ref), format)
     art = info.artifact
-    size = int(art.size or 0)
     etag = f'"{art.sha256}"'
     safe = _UNSAFE.sub("_", info.filename) or "artifact"
     headers = {
@@ -187,14 +207,26 @@ def download_artifact(
         "Cache-Control": "public, max-age=31536000, immutable" if ref.isdigit() else "no-cache",
     }
     if request.headers.get("if-none-match") in (etag, art.sha256):
-        fh.close()
         return Response(status_code=304, headers=headers)
+    location = registry.presign_artifact(info) if redirect else None
+    if location is not None:
+        # the URL expires: neither the redirect nor its target may be cached for long
+        headers.update({"Location": location, "Cache-Control": "no-store"})
+        del headers["Accept-Ranges"]
+        return Response(status_code=307, headers=headers)
+    return _stream(request, registry, info, headers)
+
+
+def _stream(
+    request: Request, registry: RegistryDep, info: ArtifactStream, headers: dict[str, str]
+) -> Response:
+    art = info.artifact
+    size = int(art.size or 0)
     if_range = request.headers.get("if-range")
-    range_header = request.headers.get("range") if if_range in (None, etag) else None
+    range_header = request.headers.get("range") if if_range in (None, headers["ETag"]) else None
     try:
         span = parse_range(range_header, size)
     except RangeNotSatisfiable:
-        fh.close()
         return problem(
             request,
             416,
@@ -203,6 +235,8 @@ def download_artifact(
             f"request bytes between 0 and {max(size - 1, 0)}",
             headers={"Content-Range": f"bytes */{size}"},
         )
+    assert art.sha256 is not None
+    fh = registry.store.open(art.sha256)
     media = art.media_type or "application/octet-stream"
     if span is None:
         headers["Content-Length"] = str(size)

@@ -13,13 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from registry import BlobStore, LocalBlobStore
+from registry import BlobStore, LocalBlobStore, S3BlobStore
 from runtime.errors import ArtifactNotFound, PayloadTooLarge
 
 
-@pytest.fixture(params=["local"])
-def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
-    yield LocalBlobStore(tmp_path / "blobs")
+@pytest.fixture(params=["local", "s3"])
+def blob_store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[BlobStore]:
+    if request.param == "local":
+        yield LocalBlobStore(tmp_path / "blobs")
+        return
+    server = request.getfixturevalue("s3_server")  # SeaweedFS, a real S3 server
+    for key, value in server.env.items():
+        monkeypatch.setenv(key, value)
+    yield S3BlobStore(server.store_url(), tmp_path / "staging")
 
 
 def test_store_satisfies_the_protocol(blob_store: BlobStore) -> None:
