@@ -158,8 +158,17 @@ def serve(
         Path | None, typer.Option("--data", help="Data folder (database, blobs).")
     ] = None,
     reload: Annotated[bool, typer.Option("--reload/--no-reload", help="Dev reload.")] = False,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = False,
 ) -> None:
-    """Start the registry (API and web UI) with uvicorn."""
+    """Start the registry (API and web UI) with uvicorn: one process, see docs/configuration.md.
+
+    One worker process on purpose: it holds the job runner and its warm conversion
+    parents, the in-memory cache of version documents (so its own writes are seen at
+    once) and the only writer of a SQLite database. For more processes, run uvicorn
+    with --workers against PostgreSQL. Request logging is off unless --access-log.
+    """
     try:
         uvicorn = importlib.import_module("uvicorn")
     except ImportError:
@@ -177,7 +186,14 @@ def serve(
             "and move aliases; set MODELPORT_WRITE_TOKENS (and MODELPORT_READ_TOKENS) to "
             "require tokens: 'modelport token' makes one"
         )
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, reload=reload)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        access_log=access_log,
+    )
 
 
 @app.command()

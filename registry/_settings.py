@@ -41,6 +41,18 @@ class Settings(BaseSettings):
         default=60.0, ge=1.0, description="A running job without a heartbeat this long is requeued."
     )
     migrate_on_start: bool = True
+    metadata_cache_entries: int = Field(
+        default=4096, ge=0, description="Ready version documents kept encoded in memory; 0: none."
+    )
+    metadata_cache_ttl_s: float = Field(
+        default=2.0,
+        gt=0,
+        description=(
+            "How long a cached document or alias target is served before it is read again; "
+            "bounds how stale another server process's write can look (this process's own "
+            "writes are seen at once)."
+        ),
+    )
     store: str = Field(
         default="",
         description=(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
-from api.auth import WriteAccess
+from api._doc_cache import CachedDoc, VersionDocs, cache_policy, etag_matches
+from api.auth import WriteAccess, access_of
 from api.deps import RegistryDep, RunnerDep
 from api.errors import problem
 from api.routes._ranges import RangeNotSatisfiable, parse_range
@@ -23,7 +25,7 @@ from api.schemas import (
     VersionOut,
     VersionPage,
 )
-from registry import ArtifactStream, parse_options, parse_tags
+from registry import ArtifactStream, ModelVersion, Registry, parse_options, parse_tags
 from runtime import ModelRef
 from runtime.errors import InvalidUpload
 
@@ -100,6 +102,7 @@ def create_version(
         tolerance=tolerance or None,
         options=converter_options,
     )
+    version_docs(request).forget(created.name)  # 'latest' moved
     if runner is not None:
         runner.notify()
     response.headers["Location"] = str(
@@ -139,8 +142,37 @@ def list_versions(
     response_model=VersionOut,
     summary="One version by number, 'latest' or alias",
 )
-def get_version(name: str, ref: str, registry: RegistryDep) -> VersionOut:
-    return VersionOut.of(registry.get_version(ModelRef.at(name, ref)))
+async def get_version(name: str, ref: str, request: Request, registry: RegistryDep) -> Response:
+    docs = version_docs(request)
+    doc = docs.get(name, ref)
+    if doc is None:
+        doc = await run_in_threadpool(docs.load, _read_version(registry), name, ref)
+    return _document(request, doc, ref)
+
+
+def encode_version(version: ModelVersion) -> bytes:
+    """The wire bytes of a version document (what ``response_model=VersionOut`` would send)."""
+    return VersionOut.of(version).model_dump_json().encode()
+
+
+def version_docs(request: Request) -> VersionDocs:
+    docs: VersionDocs = request.app.state.version_docs
+    return docs
+
+
+def _document(request: Request, doc: CachedDoc, ref: str) -> Response:
+    policy = cache_policy(doc, ref, access_of(request).read_needs_token)
+    headers = {"ETag": doc.etag, "Cache-Control": policy}
+    if etag_matches(request.headers.get("if-none-match"), doc.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(doc.body, media_type="application/json", headers=headers)
+
+
+def _read_version(registry: Registry) -> Callable[[str, str], ModelVersion]:
+    def read(name: str, ref: str) -> ModelVersion:
+        return registry.get_version(ModelRef.at(name, ref))
+
+    return read
 
 
 def _iter_range(fh: BinaryIO, start: int, length: int) -> Iterator[bytes]:
@@ -255,19 +287,27 @@ def _stream(
     summary="Set or move an alias: one version, or a weighted split",
 )
 def set_alias(
-    name: str, alias: str, body: AliasBody, registry: RegistryDep, _access: WriteAccess
+    name: str,
+    alias: str,
+    body: AliasBody,
+    request: Request,
+    registry: RegistryDep,
+    _access: WriteAccess,
 ) -> AliasOut:
     """``{"version": 3}`` points the alias at one version; ``{"weights": {"3": 90,
     "4": 10}}`` splits it (percent, summing to 100). Either way the change is recorded
     in the alias's history with ``changed_by`` and ``note``."""
-    target = registry.set_alias(
-        name,
-        alias,
-        body.version,
-        weights=body.weights,
-        changed_by=body.changed_by,
-        note=body.note,
-    )
+    try:
+        target = registry.set_alias(
+            name,
+            alias,
+            body.version,
+            weights=body.weights,
+            changed_by=body.changed_by,
+            note=body.note,
+        )
+    finally:
+        version_docs(request).forget(name)
     return AliasOut.of_target(target)
 
 
@@ -299,10 +339,14 @@ def alias_history(
 def delete_alias(
     name: str,
     alias: str,
+    request: Request,
     registry: RegistryDep,
     _access: WriteAccess,
     changed_by: Annotated[str | None, Query(max_length=200)] = None,
     note: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> Response:
-    registry.delete_alias(name, alias, changed_by=changed_by, note=note)
+    try:
+        registry.delete_alias(name, alias, changed_by=changed_by, note=note)
+    finally:
+        version_docs(request).forget(name)
     return Response(status_code=204)
