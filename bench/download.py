@@ -42,7 +42,10 @@ def big_onnx(path: Path, size: int) -> Path:
     weights.raw_data = np.random.default_rng(0).bytes(size)
     node = helper.make_node("Shape", ["w"], ["y"])
     graph = helper.make_graph(
-        [node], "big", [], [helper.make_tensor_value_info("y", TensorProto.INT64, [1])],
+        [node],
+        "big",
+        [],
+        [helper.make_tensor_value_info("y", TensorProto.INT64, [1])],
         initializer=[weights],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -109,8 +112,9 @@ def main() -> None:
             reg = start_registry(tmp / "data", db, env)
             t0 = time.perf_counter()
             with model.open("rb") as fh, httpx.Client(base_url=reg.url, timeout=900) as c:
-                c.post("/api/v1/models/big/versions",
-                       files={"file": ("big.onnx", fh)}).raise_for_status()
+                c.post(
+                    "/api/v1/models/big/versions", files={"file": ("big.onnx", fh)}
+                ).raise_for_status()
             print(f"upload of {args.size_mib} MiB: {time.perf_counter() - t0:.1f} s")
             stop_registry(reg)
             model.unlink()
@@ -138,12 +142,16 @@ def main() -> None:
         peak = max(r[2] for r in runs) / 1024
         growth = max(r[2] - r[1] for r in runs) / 1024
         medians[way] = (secs, growth)
-        print(f"{way:10} {secs:9.2f} {size / secs:7.2f} {before:12.0f} MiB {peak:9.0f} MiB"
-              f"  (growth {growth:.0f} MiB)")
+        print(
+            f"{way:10} {secs:9.2f} {size / secs:7.2f} {before:12.0f} MiB {peak:9.0f} MiB"
+            f"  (growth {growth:.0f} MiB)"
+        )
     ratio = medians["streamed"][0] / medians["presigned"][0]
     print(f"streamed / presigned wall time: {ratio:.2f}x")
-    print(f"API RSS growth, streamed vs presigned: {medians['streamed'][1]:.0f} MiB vs "
-          f"{medians['presigned'][1]:.0f} MiB")
+    print(
+        f"API RSS growth, streamed vs presigned: {medians['streamed'][1]:.0f} MiB vs "
+        f"{medians['presigned'][1]:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":
