@@ -8,6 +8,7 @@
 
 from registry._blobs import Blob, BlobStore, LocalBlobStore, StagedBlob
 from registry._db import Database
+from registry._dispatch import Dispatcher, InlineDispatcher, make_dispatcher, run_worker
 from registry._domain import (
     Alias,
     Artifact,
@@ -20,8 +21,11 @@ from registry._domain import (
 )
 from registry._errors import JobNotFound
 from registry._jobs import JobRunner
+from registry._logs import configure_logging, current_request_id, new_request_id, request_context
+from registry._metrics import count_blob_bytes, observe_http, render_metrics, serve_metrics
 from registry._migrate import current_revision, head_revision, upgrade_database
 from registry._packing import pack_directory
+from registry._queues import queue_for, queue_names
 from registry._service import CreatedVersion, Registry
 from registry._settings import Settings, get_settings, token_entries
 from registry._uploads import parse_options, parse_tags
@@ -34,6 +38,8 @@ __all__ = [
     "BlobStore",
     "CreatedVersion",
     "Database",
+    "Dispatcher",
+    "InlineDispatcher",
     "Job",
     "JobNotFound",
     "JobRunner",
@@ -45,12 +51,24 @@ __all__ = [
     "Settings",
     "SourceFile",
     "StagedBlob",
+    "configure_logging",
+    "count_blob_bytes",
+    "current_request_id",
     "current_revision",
     "get_settings",
     "head_revision",
+    "make_dispatcher",
+    "new_request_id",
+    "observe_http",
     "pack_directory",
     "parse_options",
     "parse_tags",
+    "queue_for",
+    "queue_names",
+    "render_metrics",
+    "serve_metrics",
+    "request_context",
+    "run_worker",
     "token_entries",
     "upgrade_database",
 ]

@@ -8,15 +8,18 @@ worker wrote (see "Conversion worker protocol" in docs/architecture.md).
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,16 +28,19 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 
 from registry._domain import USABLE_STATUSES
+from registry._job_messages import JobMessage, job_message
+from registry._logs import job_context
+from registry._metrics import observe_job
 from registry._orm import ArtifactRow, JobRow, VersionRow, utcnow
 from registry._packing import pack_directory
 from registry._service import Registry
-from registry._uploads import safe_suffix
 
 __all__ = ["JobRunner"]
 
 log = logging.getLogger("modelport.jobs")
 
 MAX_ATTEMPTS = 2  # a crashed worker is retried once
+_PR_SET_PDEATHSIG = 1
 _ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,11 +52,18 @@ class _JobFailed(Exception):
     """The job cannot succeed (timeout, memory, bad result); no retry."""
 
 
+class _Superseded(Exception):
+    """The job is no longer this attempt's (requeued after a lost lease): drop its results."""
+
+
 @dataclass
 class _Claim:
     job_id: str
     version_id: int
     attempts: int
+    #: The worker request and its input blobs as a task message carried them; None: read
+    #: from the version row.
+    message: JobMessage | None = None
 
 
 class JobRunner:
@@ -60,9 +73,13 @@ class JobRunner:
     >>> runner.stop()                                     # doctest: +SKIP
     """
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(
+        self, registry: Registry, on_queued: Callable[[list[str]], None] | None = None
+    ) -> None:
         self.registry = registry
         self.settings = registry.settings
+        #: Called with the ids of jobs put back in the queue (the Celery tier publishes them).
+        self.on_queued = on_queued
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -116,14 +133,23 @@ class JobRunner:
             ids = list(s.scalars(select(JobRow.id).where(JobRow.status == "running", which)))
             if not ids:
                 return 0
-            s.execute(update(JobRow).where(JobRow.id.in_(ids)).values(status="queued"))
+            s.execute(
+                update(JobRow).where(JobRow.id.in_(ids)).values(status="queued", published_at=None)
+            )
             s.execute(
                 update(VersionRow)
                 .where(VersionRow.id.in_(select(JobRow.version_id).where(JobRow.id.in_(ids))))
                 .values(status="pending")
             )
         log.warning("requeued %d interrupted job(s)", len(ids))
+        self._queued(ids)
         return len(ids)
+
+    def _queued(self, ids: list[str]) -> None:
+        if self.on_queued is not None:
+            self.on_queued(ids)
+        else:
+            self._wake.set()
 
     def _loop(self) -> None:
         next_sweep = time.monotonic() + self.settings.job_lease_s / 3
@@ -147,6 +173,34 @@ class JobRunner:
         claim = self._claim()
         if claim is None:
             return False
+        self._execute(claim)
+        return True
+
+    def run_message(self, message: JobMessage) -> bool:
+        """Run the job a task message names, if this attempt is still to be run.
+
+        The claim is conditional on the job being queued with ``attempt - 1`` attempts
+        behind it, so a message delivered twice (or a copy published by the reaper) runs
+        the job once; False when the message was such a duplicate.
+        """
+        claim = self._claim_message(message)
+        if claim is None:
+            log.info(
+                "job %s attempt %d is not queued any more; message dropped",
+                message.job_id,
+                message.attempt,
+            )
+            return False
+        self._execute(claim)
+        return True
+
+    def _execute(self, claim: _Claim) -> None:
+        request_id = claim.message.request_id if claim.message else None
+        with job_context(claim.job_id, request_id):
+            self._execute_logged(claim)
+
+    def _execute_logged(self, claim: _Claim) -> None:
+        log.info("job %s attempt %d started", claim.job_id, claim.attempts)
         t0 = time.monotonic()
         timings: dict[str, float] = {}
         # Our own ids, never a user string. One folder per attempt, so a worker orphaned by
@@ -162,6 +216,12 @@ class JobRunner:
             timings["worker_s"] = round(time.monotonic() - t1, 4)
             t2 = time.monotonic()
             self._record(claim, job_dir, result, timings, t2)
+        except _Superseded:
+            log.warning(
+                "job %s attempt %d lost its lease; its results are dropped",
+                claim.job_id,
+                claim.attempts,
+            )
         except _WorkerCrashed as exc:
             timings["worker_s"] = round(time.monotonic() - t0, 4)
             self._crashed(claim, str(exc), timings)
@@ -174,7 +234,6 @@ class JobRunner:
             shutil.rmtree(job_dir.parent, ignore_errors=True)
             with self._lock:
                 self._active.discard(claim.job_id)
-        return True
 
     def _jobs_root(self) -> Path:
         root = self.settings.jobs_dir
@@ -214,28 +273,46 @@ class JobRunner:
                 return _Claim(job_id, version_id, attempts + 1)
         return None
 
+    def _claim_message(self, m: JobMessage) -> _Claim | None:
+        now = utcnow()
+        with self.registry.db.write() as s:
+            res = s.execute(
+                update(JobRow)
+                .where(
+                    JobRow.id == m.job_id,
+                    JobRow.status == "queued",
+                    JobRow.attempts == m.attempt - 1,
+                )
+                .values(status="running", attempts=m.attempt, started_at=now, heartbeat_at=now)
+            )
+            if res.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            version_id = s.scalar(select(JobRow.version_id).where(JobRow.id == m.job_id))
+            assert version_id is not None
+            s.execute(
+                update(VersionRow)
+                .where(VersionRow.id == version_id)
+                .values(status="converting", updated_at=now)
+            )
+        with self._lock:
+            self._active.add(m.job_id)
+        return _Claim(m.job_id, version_id, m.attempt, m)
+
     def _prepare(self, claim: _Claim, job_dir: Path) -> None:
-        with self.registry.db.read() as s:
-            v = s.get(VersionRow, claim.version_id)
-            assert v is not None
-            source_name = "model" + safe_suffix(v.source_filename)
-            request: dict[str, Any] = {
-                "source": f"input/{source_name}",
-                "filename": v.source_filename,
-                "framework": v.framework,
-                "targets": list(v.targets or []),
-                "sample": f"input/sample.{v.sample_kind}" if v.sample_sha256 else None,
-                "tolerance": v.tolerance,
-                # allow_pickle always comes from the server, never from the uploader.
-                "options": {**(v.options or {}), "allow_pickle": self.settings.allow_pickle},
-            }
-            source_sha, sample_sha = v.source_sha256, v.sample_sha256
+        message = claim.message or job_message(self.registry, claim.job_id, claim.attempts)
+        # allow_pickle always comes from this process's settings: never from the uploader,
+        # nor from whoever could publish a task message.
+        request = dict(message.request)
+        request["options"] = {
+            **(request.get("options") or {}),
+            "allow_pickle": self.settings.allow_pickle,
+        }
         (job_dir / "input").mkdir()
         (job_dir / "out").mkdir()
         store = self.registry.store
-        store.copy_to(source_sha, job_dir / request["source"])
-        if sample_sha:
-            store.copy_to(sample_sha, job_dir / request["sample"])
+        store.copy_to(message.source_sha256, _inside(job_dir, request["source"]))
+        if message.sample_sha256:
+            store.copy_to(message.sample_sha256, _inside(job_dir, request["sample"]))
         (job_dir / "request.json").write_text(json.dumps(request, indent=2))
 
     def _worker_env(self) -> dict[str, str]:
@@ -245,16 +322,21 @@ class JobRunner:
         return env
 
     def _limits(self) -> Any:
-        mb = self.settings.job_memory_mb
-        if mb <= 0 or sys.platform != "linux":
+        if sys.platform != "linux":
             return None
+        mb = self.settings.job_memory_mb
         limit = mb * 1024 * 1024
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
 
         def apply() -> None:  # runs in the child between fork and exec: no locks taken
-            # RLIMIT_DATA bounds the heap and private mappings a worker really uses. The
-            # address-space limit (RLIMIT_AS) would also count the large reservations the
-            # JVM makes at start, so sklearn2pmml and pypmml could not start under it.
-            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+            # Die with the process that runs the job (a worker killed with -9), so no
+            # orphaned conversion outlives its job's lease.
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if mb > 0:
+                # RLIMIT_DATA bounds the heap and private mappings a worker really uses. The
+                # address-space limit (RLIMIT_AS) would also count the large reservations
+                # the JVM makes at start, so sklearn2pmml and pypmml could not start under it.
+                resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
         return apply
 
@@ -326,7 +408,7 @@ class JobRunner:
             with self.registry.db.write() as s:
                 s.execute(
                     update(JobRow)
-                    .where(JobRow.id == claim.job_id, JobRow.status == "running")
+                    .where(_mine(claim), JobRow.status == "running")
                     .values(heartbeat_at=utcnow())
                 )
         except Exception:  # a missed beat is retried on the next one
@@ -381,7 +463,9 @@ class JobRunner:
             reasons = [f"{a['format']}: {a['error'] or a['status']}" for a in stored]
             error = result.get("error") or "; ".join(reasons) or "the worker produced no artifact"
         now = utcnow()
+        job_error = None if usable else str(error)
         with self.registry.db.write() as s:
+            _finish(s, claim, "succeeded" if usable else "failed", job_error, timings, now)
             v = s.get(VersionRow, claim.version_id)
             assert v is not None
             for old in s.scalars(
@@ -398,14 +482,16 @@ class JobRunner:
             if isinstance(result.get("lineage"), dict):
                 v.lineage = result["lineage"]
             v.status = "ready" if usable else "failed"
-            v.error = None if usable else str(error)
+            v.error = job_error
             v.updated_at = now
-            job = s.get(JobRow, claim.job_id)
-            assert job is not None
-            job.status = "succeeded" if usable else "failed"
-            job.error = None if usable else str(error)
-            job.finished_at = now
-            job.timings = timings
+            framework = v.framework
+        observe_job(framework, stored, "succeeded" if usable else "failed", timings)
+        log.info(
+            "job %s attempt %d %s",
+            claim.job_id,
+            claim.attempts,
+            "succeeded" if usable else "failed",
+        )
 
     def _crashed(self, claim: _Claim, reason: str, timings: dict[str, float]) -> None:
         if self._stop.is_set():  # the server is stopping: the next start runs it again
@@ -414,11 +500,14 @@ class JobRunner:
         if claim.attempts < MAX_ATTEMPTS:
             log.warning("job %s: %s; retrying", claim.job_id, reason)
             with self.registry.db.write() as s:
-                s.execute(
+                res = s.execute(
                     update(JobRow)
-                    .where(JobRow.id == claim.job_id)
-                    .values(status="queued", error=reason, timings=timings)
+                    .where(_mine(claim), JobRow.status == "running")
+                    .values(status="queued", error=reason, timings=timings, published_at=None)
                 )
+                if res.rowcount != 1:  # type: ignore[attr-defined]
+                    return
+            self._queued([claim.job_id])
             return
         self._fail(claim, reason, timings)
 
@@ -427,14 +516,43 @@ class JobRunner:
             self._requeue(JobRow.id == claim.job_id)
             return
         now = utcnow()
-        with self.registry.db.write() as s:
-            s.execute(
-                update(JobRow)
-                .where(JobRow.id == claim.job_id)
-                .values(status="failed", error=reason, finished_at=now, timings=timings)
-            )
-            s.execute(
-                update(VersionRow)
-                .where(VersionRow.id == claim.version_id)
-                .values(status="failed", error=reason, updated_at=now)
-            )
+        try:
+            with self.registry.db.write() as s:
+                _finish(s, claim, "failed", reason, timings, now)
+                framework = s.scalar(
+                    select(VersionRow.framework).where(VersionRow.id == claim.version_id)
+                )
+                s.execute(
+                    update(VersionRow)
+                    .where(VersionRow.id == claim.version_id)
+                    .values(status="failed", error=reason, updated_at=now)
+                )
+        except _Superseded:
+            return
+        observe_job(str(framework), [], "failed", timings)
+
+
+def _mine(claim: _Claim) -> Any:
+    """The job row as long as it is still this claim's attempt."""
+    return and_(JobRow.id == claim.job_id, JobRow.attempts == claim.attempts)
+
+
+def _finish(
+    s: Any, claim: _Claim, status: str, error: str | None, timings: dict[str, float], now: Any
+) -> None:
+    """End the job row if it is still this attempt's; raise _Superseded otherwise."""
+    res = s.execute(
+        update(JobRow)
+        .where(_mine(claim), JobRow.status == "running")
+        .values(status=status, error=error, finished_at=now, timings=timings)
+    )
+    if res.rowcount != 1:
+        raise _Superseded(claim.job_id)
+
+
+def _inside(job_dir: Path, rel: str) -> Path:
+    """A path the request names, refused when it would leave the job folder."""
+    path = (job_dir / rel).resolve()
+    if not path.is_relative_to(job_dir.resolve()):
+        raise _JobFailed(f"the request names a path outside the job folder: {rel!r}")
+    return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,29 @@ class Settings(BaseSettings):
         default=60.0, ge=1.0, description="A running job without a heartbeat this long is requeued."
     )
     migrate_on_start: bool = True
+    workers: Literal["inline", "celery"] = Field(
+        default="inline",
+        description=(
+            "Who runs conversions: 'inline' (threads of the server, the embedded default) or "
+            "'celery' (`modelport worker` processes fed through the broker; the server then "
+            "converts nothing)."
+        ),
+    )
+    broker_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672//",
+        description="The Celery broker (RabbitMQ) when workers='celery'.",
+    )
+    job_republish_s: float = Field(
+        default=900.0,
+        ge=1.0,
+        description=(
+            "A queued job whose message was published this long ago without being claimed "
+            "is published again (a lost message); duplicates are dropped by the claim."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="'json': one JSON object per log line, with request ids."
+    )
     write_tokens: str = Field(
         default="",
         description=(

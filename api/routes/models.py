@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from api.auth import WriteAccess
-from api.deps import RegistryDep, RunnerDep
+from api.deps import DispatcherDep, RegistryDep
 from api.errors import problem
 from api.routes._ranges import RangeNotSatisfiable, parse_range
 from api.schemas import (
@@ -58,7 +58,7 @@ def create_version(
     request: Request,
     response: Response,
     registry: RegistryDep,
-    runner: RunnerDep,
+    dispatcher: DispatcherDep,
     _access: WriteAccess,
     file: Annotated[UploadFile, File(description="The model file (e.g. model.onnx).")],
     framework: Annotated[str | None, Form(max_length=32)] = None,
@@ -98,8 +98,7 @@ def create_version(
         tolerance=tolerance or None,
         options=converter_options,
     )
-    if runner is not None:
-        runner.notify()
+    dispatcher.submit(created.job_id, getattr(request.state, "request_id", None))
     response.headers["Location"] = str(
         request.url_for("get_version", name=created.name, ref=str(created.version)).path
     )

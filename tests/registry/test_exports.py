@@ -34,6 +34,20 @@ def test_exported_names():
             "parse_tags",
             "token_entries",
             "upgrade_database",
+            "Dispatcher",
+            "InlineDispatcher",
+            "make_dispatcher",
+            "run_worker",
+            "configure_logging",
+            "current_request_id",
+            "new_request_id",
+            "request_context",
+            "count_blob_bytes",
+            "observe_http",
+            "render_metrics",
+            "serve_metrics",
+            "queue_for",
+            "queue_names",
         ]
     )
     for name in registry.__all__:

@@ -1,0 +1,47 @@
+"""Fixtures of the scale-out tests: a private RabbitMQ node, a PostgreSQL database and
+a data folder shared by API replicas and workers, as on a real deployment's volume."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _database_url, _require
+from tests.scaleout._services import RabbitNode, have_rabbitmq, rabbit_home
+
+
+@pytest.fixture(scope="module")
+def rabbit() -> Iterator[RabbitNode]:
+    """A RabbitMQ node of this module's own (the machine's node on 5672 stays up)."""
+    if not have_rabbitmq():
+        if _require("MODELPORT_REQUIRE_RABBITMQ"):
+            pytest.fail("rabbitmq-server is required (MODELPORT_REQUIRE_RABBITMQ=1)")
+        pytest.skip("rabbitmq-server is not installed")
+    node = RabbitNode(rabbit_home())
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@dataclass
+class Site:
+    """What every process of one deployment shares: database and data folder."""
+
+    database_url: str
+    data_dir: Path
+    tmp: Path
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    gen = _database_url("postgresql", tmp_path)
+    url = next(gen)
+    try:
+        yield Site(url, tmp_path / "data", tmp_path)
+    finally:
+        gen.close()
