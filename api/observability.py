@@ -33,7 +33,17 @@ _UPLOAD_ROUTE = "/api/v1/models/{name}/versions"
 _DOWNLOAD_ROUTE = "/api/v1/models/{name}/versions/{ref}/artifacts/{format}"
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+_METRICS_BODY = {
+    200: {
+        "description": "Prometheus text exposition format",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get(
+    "/metrics", summary="Prometheus metrics", response_class=Response, responses=_METRICS_BODY
+)
 def metrics(request: Request) -> Response:
     registry = getattr(request.app.state, "registry", None)
     body, content_type = render_metrics(registry.db if registry is not None else None)

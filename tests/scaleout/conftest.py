@@ -3,6 +3,9 @@ a data folder shared by API replicas and workers, as on a real deployment's volu
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _database_url, _require
-from tests.scaleout._services import RabbitNode, have_rabbitmq, rabbit_home
+from tests.scaleout._services import RabbitNode, have_nginx, have_rabbitmq, rabbit_home
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +48,18 @@ def site(tmp_path: Path) -> Iterator[Site]:
         yield Site(url, tmp_path / "data", tmp_path)
     finally:
         gen.close()
+
+
+@pytest.fixture
+def nginx_prefix() -> Iterator[Path]:
+    """A folder for nginx outside pytest's private tmp (its workers run as nobody)."""
+    if not have_nginx():
+        if _require("MODELPORT_REQUIRE_NGINX"):
+            pytest.fail("nginx is required (MODELPORT_REQUIRE_NGINX=1)")
+        pytest.skip("nginx is not installed (apt-get install nginx)")
+    path = Path(tempfile.mkdtemp(prefix="mp-nginx-", dir="/tmp"))
+    os.chmod(path, 0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
