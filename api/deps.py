@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the registry and settings of the running app."""
+"""FastAPI dependencies: the registry and settings of the running app.
+
+They are ``async`` on purpose: FastAPI runs a plain ``def`` dependency in the thread
+pool, one thread hop per dependency per request, for what is an attribute read.
+"""
 
 from __future__ import annotations
 
@@ -18,17 +22,17 @@ __all__ = [
 ]
 
 
-def get_registry(request: Request) -> Registry:
+async def get_registry(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_dispatcher(request: Request) -> Dispatcher:
+async def get_dispatcher(request: Request) -> Dispatcher:
     dispatcher: Dispatcher = request.app.state.dispatcher
     return dispatcher
 

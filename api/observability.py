@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,7 +34,7 @@ _UPLOAD_ROUTE = "/api/v1/models/{name}/versions"
 _DOWNLOAD_ROUTE = "/api/v1/models/{name}/versions/{ref}/artifacts/{format}"
 
 
-_METRICS_BODY = {
+_METRICS_BODY: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Prometheus text exposition format",
         "content": {"text/plain": {"schema": {"type": "string"}}},
@@ -48,6 +49,14 @@ def metrics(request: Request) -> Response:
     registry = getattr(request.app.state, "registry", None)
     body, content_type = render_metrics(registry.db if registry is not None else None)
     return Response(body, media_type=content_type)
+
+
+def _unrouted(scope: Scope) -> str:
+    """The template of a request answered before routing (a cached version document)."""
+    parts = str(scope.get("path", "")).removeprefix("/api/v1/models/").split("/")
+    if len(parts) == 3 and parts[1] == "versions" and scope.get("path", "").startswith("/api/"):
+        return "/api/v1/models/{name}/versions/{ref}"
+    return "<unmatched>"
 
 
 class RequestObserver:
@@ -91,7 +100,7 @@ class RequestObserver:
                 self._record(scope, status, time.perf_counter() - t0, sent, received)
 
     def _record(self, scope: Scope, status: int, seconds: float, sent: int, received: int) -> None:
-        route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+        route = getattr(scope.get("route"), "path", None) or _unrouted(scope)
         method = scope["method"]
         observe_http(method, route, status, seconds)
         if route == _DOWNLOAD_ROUTE and status in (200, 206):

@@ -6,11 +6,18 @@
 >>> Registry(settings).get_version("fraud-clf", "latest")       # doctest: +SKIP
 """
 
-from registry._blobs import Blob, BlobStore, LocalBlobStore, StagedBlob
+from registry._blobs import (
+    Blob,
+    BlobStore,
+    LocalBlobStore,
+    StagedBlob,
+    StagingFile,
+    check_blob_id,
+    write_staging_file,
+)
 from registry._db import Database
 from registry._dispatch import Dispatcher, InlineDispatcher, make_dispatcher, run_worker
 from registry._domain import (
-    Alias,
     Artifact,
     ArtifactStream,
     Job,
@@ -26,12 +33,13 @@ from registry._metrics import count_blob_bytes, observe_http, render_metrics, se
 from registry._migrate import current_revision, head_revision, upgrade_database
 from registry._packing import pack_directory
 from registry._queues import queue_for, queue_names
+from registry._s3 import S3BlobStore
 from registry._service import CreatedVersion, Registry
 from registry._settings import Settings, get_settings, token_entries
+from registry._stores import open_store
 from registry._uploads import parse_options, parse_tags
 
 __all__ = [
-    "Alias",
     "Artifact",
     "ArtifactStream",
     "Blob",
@@ -48,9 +56,12 @@ __all__ = [
     "ModelVersion",
     "Page",
     "Registry",
+    "S3BlobStore",
     "Settings",
     "SourceFile",
     "StagedBlob",
+    "StagingFile",
+    "check_blob_id",
     "configure_logging",
     "count_blob_bytes",
     "current_request_id",
@@ -60,15 +71,17 @@ __all__ = [
     "make_dispatcher",
     "new_request_id",
     "observe_http",
+    "open_store",
     "pack_directory",
     "parse_options",
     "parse_tags",
     "queue_for",
     "queue_names",
     "render_metrics",
-    "serve_metrics",
     "request_context",
     "run_worker",
+    "serve_metrics",
     "token_entries",
     "upgrade_database",
+    "write_staging_file",
 ]

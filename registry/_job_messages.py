@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from converters import WorkerRequest
 from registry._orm import JobRow, VersionRow
 from registry._service import Registry
 from registry._uploads import safe_suffix
@@ -21,7 +22,11 @@ __all__ = ["JobMessage", "job_message"]
 
 @dataclass(frozen=True)
 class JobMessage:
-    """What a conversion job needs besides the database: the request and its inputs."""
+    """What a conversion job needs besides the database: the request and its inputs.
+
+    ``request`` is a :class:`converters.WorkerRequest` as a JSON-safe dict; its policy is
+    replaced by the worker's own settings before the job runs.
+    """
 
     job_id: str
     attempt: int
@@ -65,21 +70,22 @@ def job_message(
             .join(JobRow, JobRow.version_id == VersionRow.id)
             .where(JobRow.id == job_id)
         ).scalar_one()
-        source_name = "model" + safe_suffix(row.source_filename)
-        request: dict[str, Any] = {
-            "source": f"input/{source_name}",
-            "filename": row.source_filename,
-            "framework": row.framework,
-            "targets": list(row.targets or []),
-            "sample": f"input/sample.{row.sample_kind}" if row.sample_sha256 else None,
-            "tolerance": row.tolerance,
-            "options": dict(row.options or {}),
-        }
+        tolerance = row.tolerance or {}
+        request = WorkerRequest(
+            source="input/model" + safe_suffix(row.source_filename),
+            filename=row.source_filename,
+            framework=row.framework,
+            targets=tuple(row.targets or ()),
+            sample=f"input/sample.{row.sample_kind}" if row.sample_sha256 else None,
+            atol=tolerance.get("atol"),
+            rtol=tolerance.get("rtol"),
+            options=dict(row.options or {}),
+        )
         return JobMessage(
             job_id=job_id,
             attempt=attempt,
             framework=row.framework,
-            request=request,
+            request=request.to_dict(),
             source_sha256=row.source_sha256,
             sample_sha256=row.sample_sha256,
             request_id=request_id,

@@ -8,7 +8,6 @@ import registry
 def test_exported_names():
     assert sorted(registry.__all__) == sorted(
         [
-            "Alias",
             "Artifact",
             "ArtifactStream",
             "Blob",
@@ -23,12 +22,16 @@ def test_exported_names():
             "ModelVersion",
             "Page",
             "Registry",
+            "S3BlobStore",
             "Settings",
             "SourceFile",
             "StagedBlob",
+            "StagingFile",
+            "check_blob_id",
             "current_revision",
             "get_settings",
             "head_revision",
+            "open_store",
             "pack_directory",
             "parse_options",
             "parse_tags",
@@ -48,6 +51,7 @@ def test_exported_names():
             "serve_metrics",
             "queue_for",
             "queue_names",
+            "write_staging_file",
         ]
     )
     for name in registry.__all__:

@@ -1,5 +1,5 @@
-"""Fixtures of the scale-out tests: a private RabbitMQ node, a PostgreSQL database and
-a data folder shared by API replicas and workers, as on a real deployment's volume."""
+"""Fixtures of the scale-out tests: a private RabbitMQ node, and what every process of
+one deployment shares: a PostgreSQL database and an S3 store (SeaweedFS)."""
 
 from __future__ import annotations
 
@@ -33,19 +33,25 @@ def rabbit() -> Iterator[RabbitNode]:
 
 @dataclass
 class Site:
-    """What every process of one deployment shares: database and data folder."""
+    """What every process of one deployment shares: the database and the blob store
+    (``env``: MODELPORT_STORE and AWS_*). Each process still gets its own data folder
+    for job scratch space, as on separate machines."""
 
     database_url: str
-    data_dir: Path
+    env: dict[str, str]
     tmp: Path
+
+    def data_dir(self, name: str) -> Path:
+        return self.tmp / f"data-{name}"
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    server = request.getfixturevalue("s3_server")
     gen = _database_url("postgresql", tmp_path)
     url = next(gen)
     try:
-        yield Site(url, tmp_path / "data", tmp_path)
+        yield Site(url, {"MODELPORT_STORE": server.store_url(), **server.env}, tmp_path)
     finally:
         gen.close()
 

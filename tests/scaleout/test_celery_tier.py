@@ -1,6 +1,7 @@
 """The Celery conversion tier with real processes: a RabbitMQ node of the test's own,
 an API server that converts nothing (MODELPORT_WORKERS=celery) and `modelport worker`
-processes, all on one PostgreSQL database and one data folder."""
+processes, all on one PostgreSQL database and one S3 store, each with its own scratch
+folder as if on its own machine."""
 
 from __future__ import annotations
 
@@ -22,13 +23,14 @@ LEASE = {"MODELPORT_JOB_LEASE_S": "3"}
 
 
 def _api(site, rabbit: RabbitNode) -> LiveRegistry:
-    env = worker_env(site.data_dir, site.database_url, rabbit.url, **LEASE)
-    env = {k: v for k, v in env.items() if k.startswith("MODELPORT_")}
-    return start_registry(site.data_dir, site.database_url, env)
+    env = worker_env(site.data_dir("api"), site.database_url, rabbit.url, **LEASE, **site.env)
+    env = {k: v for k, v in env.items() if k.startswith(("MODELPORT_", "AWS_"))}
+    return start_registry(site.data_dir("api"), site.database_url, env)
 
 
 def _worker(site, rabbit: RabbitNode, name: str, queues: str = "") -> Worker:
-    env = worker_env(site.data_dir, site.database_url, rabbit.url, **LEASE)
+    data = site.data_dir(name)
+    env = worker_env(data, site.database_url, rabbit.url, **LEASE, **site.env)
     return start_worker(site.tmp / f"worker-{name}.log", env, queues)
 
 

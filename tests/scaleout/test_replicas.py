@@ -1,4 +1,4 @@
-"""Several `modelport serve` replicas on one PostgreSQL and one data folder behind a
+"""Several `modelport serve` replicas on one PostgreSQL and one S3 store behind a
 real nginx: the end-to-end flow through the balancer, a replica killed mid-run, and
 replicas that start (and migrate) together."""
 
@@ -26,9 +26,11 @@ ENV = {"MODELPORT_JOB_LEASE_S": "3", "MODELPORT_LOG_FORMAT": "json"}
 
 def _replicas(site, n: int) -> list[LiveRegistry]:
     """Start ``n`` replicas at the same moment (each migrates on start)."""
+    env = {**ENV, **site.env}
     with ThreadPoolExecutor(n) as pool:
         futures = [
-            pool.submit(start_registry, site.data_dir, site.database_url, ENV) for _ in range(n)
+            pool.submit(start_registry, site.data_dir(f"r{i}"), site.database_url, env)
+            for i in range(n)
         ]
         return [f.result() for f in futures]
 
@@ -58,7 +60,7 @@ def test_end_to_end_through_nginx_with_replicas_that_migrated_once(
         assert upgrades, "no replica logged a migration"
         assert len(upgrades) == len(set(upgrades)), upgrades  # each step ran once
         through = LiveRegistry(
-            nginx.url, site.data_dir, site.database_url, nginx.process, nginx.prefix / "access.log"
+            nginx.url, site.tmp, site.database_url, nginx.process, nginx.prefix / "access.log"
         )
         with through.client() as client:
             end_to_end.test_push_then_runtime_load_matches_raw_onnxruntime(
