@@ -26,6 +26,12 @@ import numpy as np
 
 from converters._base import Sample, SourceModel, Tolerance
 from converters._detect import detect_framework
+from converters._postprocess import (
+    POSTPROCESS_FRAMEWORKS,
+    PostProcess,
+    PostProcessedSource,
+    append_postprocess,
+)
 from converters._protocol import (
     PROGRESS_FILE,
     REQUEST_FILE,
@@ -101,6 +107,12 @@ class _Loaded:
     source: SourceModel
     sample: Sample
     lineage: dict[str, Any]
+    post: PostProcessedSource | None = None  # the source with its declared post-processing
+
+    @property
+    def served(self) -> Any:
+        """What the ONNX artifact answers: the source, post-processed when declared."""
+        return self.post or self.source
 
 
 def _one_artifact(
@@ -113,11 +125,15 @@ def _one_artifact(
         converter = get_converter(loaded.framework, target)
         converter_info = {"name": type(converter).__name__}
         reason = converter.applies(loaded.source)
+        if loaded.post is not None and target != "onnx":
+            reason = "post-processing is declared, and it is part of the ONNX artifact only"
         if reason:
             return ArtifactResult(target, "skipped", converter=converter_info, error=reason)
         progress.stage(target, "converting")
         start = time.perf_counter()
         output = converter.convert(loaded.source, loaded.sample, job_dir / "out" / target)
+        if loaded.post is not None:
+            output.signature = append_postprocess(output.path, loaded.post)
         timings["convert_s"] = round(time.perf_counter() - start, 4)
         written = {
             "path": output.path.resolve().relative_to(job_dir.resolve()).as_posix(),
@@ -153,7 +169,7 @@ def _validate(
     source = loaded.source
     adapt = (lambda inputs: hook(source, inputs)) if hook else None
     tolerance = _tolerance(request, converter.tolerance)
-    return validate(source, artifact, loaded.sample, tolerance, adapt=adapt)
+    return validate(loaded.served, artifact, loaded.sample, tolerance, adapt=adapt)
 
 
 def _load(job_dir: Path, request: WorkerRequest) -> _Loaded:
@@ -175,7 +191,17 @@ def _load(job_dir: Path, request: WorkerRequest) -> _Loaded:
         "sample": {"origin": sample.origin, "rows": sample.rows, "note": note},
         **dict(getattr(source, "lineage", {}) or {}),
     }
-    return _Loaded(framework, source, sample, lineage)
+    post = None
+    if "postprocess" in request.options:
+        if framework not in POSTPROCESS_FRAMEWORKS:
+            raise InvalidUpload(
+                f"option 'postprocess' applies to {', '.join(POSTPROCESS_FRAMEWORKS)} "
+                f"uploads, not {framework}"
+            )
+        spec = PostProcess.from_options(request.options["postprocess"])
+        post = PostProcessedSource(source, spec)
+        lineage["postprocess"] = dict(request.options["postprocess"])
+    return _Loaded(framework, source, sample, lineage, post)
 
 
 def run_job(job_dir: Path) -> WorkerResult:
@@ -203,7 +229,7 @@ def run_job(job_dir: Path) -> WorkerResult:
     progress.stage("", "done")
     result = WorkerResult(
         framework=loaded.framework,
-        signature=loaded.source.signature.to_dict(),
+        signature=loaded.served.signature.to_dict(),
         lineage=loaded.lineage,
         artifacts=tuple(artifacts),
     )

@@ -7,6 +7,8 @@ def test_public_api() -> None:
     assert sorted(converters.__all__) == sorted(
         [
             "ACCEPTED",
+            "POSTPROCESS_FRAMEWORKS",
+            "PostProcess",
             "ENTRY_POINT_GROUP",
             "FRAMEWORKS",
             "TARGETS",
