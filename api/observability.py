@@ -47,7 +47,7 @@ _METRICS_BODY: dict[int | str, dict[str, Any]] = {
 )
 def metrics(request: Request) -> Response:
     registry = getattr(request.app.state, "registry", None)
-    body, content_type = render_metrics(registry.db if registry is not None else None)
+    body, content_type = render_metrics(registry.metadata if registry is not None else None)
     return Response(body, media_type=content_type)
 
 

@@ -3,7 +3,7 @@
 >>> from registry import Registry, Settings, upgrade_database
 >>> settings = Settings(data_dir=Path("./modelport-data"))     # doctest: +SKIP
 >>> upgrade_database(settings)                                  # doctest: +SKIP
->>> Registry(settings).get_version("fraud-clf", "latest")       # doctest: +SKIP
+>>> Registry(settings).get_version(ModelRef.at("fraud-clf", "latest"))  # doctest: +SKIP
 """
 
 from registry._blobs import (
@@ -29,13 +29,22 @@ from registry._domain import (
 from registry._errors import JobNotFound
 from registry._jobs import JobRunner
 from registry._logs import configure_logging, current_request_id, new_request_id, request_context
+from registry._metadata import (
+    CreatedVersion,
+    JobClaim,
+    JobInput,
+    JobOutcome,
+    MetadataStore,
+    NewVersion,
+)
 from registry._metrics import count_blob_bytes, observe_http, render_metrics, serve_metrics
 from registry._migrate import current_revision, head_revision, upgrade_database
 from registry._packing import pack_directory
 from registry._queues import queue_for, queue_names
 from registry._s3 import S3BlobStore
-from registry._service import CreatedVersion, Registry
+from registry._service import Registry
 from registry._settings import Settings, get_settings, token_entries
+from registry._sql import SqlMetadataStore
 from registry._stores import open_store
 from registry._uploads import parse_options, parse_tags
 
@@ -49,16 +58,22 @@ __all__ = [
     "Dispatcher",
     "InlineDispatcher",
     "Job",
+    "JobClaim",
+    "JobInput",
     "JobNotFound",
+    "JobOutcome",
     "JobRunner",
     "LocalBlobStore",
+    "MetadataStore",
     "Model",
     "ModelVersion",
+    "NewVersion",
     "Page",
     "Registry",
     "S3BlobStore",
     "Settings",
     "SourceFile",
+    "SqlMetadataStore",
     "StagedBlob",
     "StagingFile",
     "check_blob_id",

@@ -28,11 +28,10 @@ from typing import Any
 
 from celery import Celery
 from kombu.entity import Exchange, Queue
-from sqlalchemy import or_, select, update
 
 from registry._job_messages import JobMessage, job_message
 from registry._jobs import JobRunner
-from registry._orm import JobRow, utcnow
+from registry._orm import utcnow
 from registry._queues import QUEUES, queue_for
 from registry._service import Registry
 from registry._settings import Settings
@@ -108,24 +107,17 @@ class CeleryDispatcher:
     def submit(self, job_id: str, request_id: str | None = None) -> bool:
         """Publish a queued job; False (and the job waits for the reaper) if the broker is
         unreachable. Never raises for a broker problem: the upload is already accepted."""
-        with self.registry.db.read() as s:
-            attempts = s.scalar(
-                select(JobRow.attempts).where(JobRow.id == job_id, JobRow.status == "queued")
-            )
-        if attempts is None:  # claimed or finished meanwhile
+        metadata = self.registry.metadata
+        claim = metadata.next_attempt(job_id)
+        if claim is None:  # claimed or finished meanwhile
             return True
-        message = job_message(self.registry, job_id, attempts + 1, request_id)
+        message = job_message(claim, metadata.job_input(claim), request_id)
         try:
             self._publish(message)
         except Exception as exc:  # kombu raises many kinds for a broker that is down
             log.warning("job %s not published (%s); the reaper publishes it later", job_id, exc)
             return False
-        with self.registry.db.write() as s:
-            s.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status == "queued")
-                .values(published_at=utcnow())
-            )
+        metadata.mark_published(job_id)
         return True
 
     def submit_many(self, job_ids: list[str]) -> None:
@@ -175,18 +167,7 @@ class JobReaper:
         """One pass; the number of jobs published."""
         self.leases.requeue_stale()
         cutoff = utcnow() - timedelta(seconds=self.settings.job_republish_s)
-        with self.registry.db.read() as s:
-            ids = list(
-                s.scalars(
-                    select(JobRow.id)
-                    .where(
-                        JobRow.status == "queued",
-                        or_(JobRow.published_at.is_(None), JobRow.published_at < cutoff),
-                    )
-                    .order_by(JobRow.created_at)
-                    .limit(500)
-                )
-            )
+        ids = self.registry.metadata.unpublished_jobs(cutoff, limit=500)
         return sum(self.dispatcher.submit(job_id) for job_id in ids)
 
     def _loop(self) -> None:

@@ -10,14 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from converters import WorkerRequest
-from registry._orm import JobRow, VersionRow
-from registry._service import Registry
+from registry._metadata import JobClaim, JobInput
 from registry._uploads import safe_suffix
 
-__all__ = ["JobMessage", "job_message"]
+__all__ = ["JobMessage", "job_message", "worker_request"]
 
 
 @dataclass(frozen=True)
@@ -60,33 +57,29 @@ class JobMessage:
         )
 
 
-def job_message(
-    registry: Registry, job_id: str, attempt: int, request_id: str | None = None
-) -> JobMessage:
-    """The task message of a job's ``attempt``, built from its version row."""
-    with registry.db.read() as s:
-        row = s.execute(
-            select(VersionRow)
-            .join(JobRow, JobRow.version_id == VersionRow.id)
-            .where(JobRow.id == job_id)
-        ).scalar_one()
-        tolerance = row.tolerance or {}
-        request = WorkerRequest(
-            source="input/model" + safe_suffix(row.source_filename),
-            filename=row.source_filename,
-            framework=row.framework,
-            targets=tuple(row.targets or ()),
-            sample=f"input/sample.{row.sample_kind}" if row.sample_sha256 else None,
-            atol=tolerance.get("atol"),
-            rtol=tolerance.get("rtol"),
-            options=dict(row.options or {}),
-        )
-        return JobMessage(
-            job_id=job_id,
-            attempt=attempt,
-            framework=row.framework,
-            request=request.to_dict(),
-            source_sha256=row.source_sha256,
-            sample_sha256=row.sample_sha256,
-            request_id=request_id,
-        )
+def worker_request(inp: JobInput) -> WorkerRequest:
+    """The worker request of a job (with the default policy: the runner sets its own)."""
+    tolerance = inp.tolerance or {}
+    return WorkerRequest(
+        source="input/model" + safe_suffix(inp.source_filename),
+        filename=inp.source_filename,
+        framework=inp.framework,
+        targets=tuple(inp.targets),
+        sample=f"input/sample.{inp.sample_kind}" if inp.sample_sha256 else None,
+        atol=tolerance.get("atol"),
+        rtol=tolerance.get("rtol"),
+        options=inp.options,
+    )
+
+
+def job_message(claim: JobClaim, inp: JobInput, request_id: str | None = None) -> JobMessage:
+    """The task message of attempt ``claim.attempts`` of a job."""
+    return JobMessage(
+        job_id=claim.job_id,
+        attempt=claim.attempts,
+        framework=inp.framework,
+        request=worker_request(inp).to_dict(),
+        source_sha256=inp.source_sha256,
+        sample_sha256=inp.sample_sha256,
+        request_id=request_id,
+    )

@@ -9,6 +9,7 @@ worker wrote (see "Conversion worker protocol" in docs/architecture.md).
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import logging
 import os
 import resource
@@ -19,12 +20,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import and_, or_, select, update
 
 from converters import (
     REQUEST_FILE,
@@ -35,11 +33,12 @@ from converters import (
     WorkerRequest,
     WorkerResult,
 )
-from registry._domain import USABLE_STATUSES
-from registry._job_messages import JobMessage, job_message
+from registry._domain import USABLE_STATUSES, Artifact
+from registry._job_messages import JobMessage, worker_request
 from registry._logs import job_context
+from registry._metadata import JobClaim, JobInput, JobOutcome
 from registry._metrics import observe_job
-from registry._orm import ArtifactRow, JobRow, VersionRow, utcnow
+from registry._orm import utcnow
 from registry._packing import pack_directory
 from registry._service import Registry
 
@@ -60,20 +59,6 @@ class _JobFailed(Exception):
     """The job cannot succeed (timeout, memory, bad result); no retry."""
 
 
-class _Superseded(Exception):
-    """The job is no longer this attempt's (requeued after a lost lease): drop its results."""
-
-
-@dataclass
-class _Claim:
-    job_id: str
-    version_id: int
-    attempts: int
-    #: The worker request and its input blobs as a task message carried them; None: read
-    #: from the version row.
-    message: JobMessage | None = None
-
-
 class JobRunner:
     """Background threads that drain the job queue of one registry.
 
@@ -86,6 +71,7 @@ class JobRunner:
     ) -> None:
         self.registry = registry
         self.settings = registry.settings
+        self.metadata = registry.metadata
         #: Called with the ids of jobs put back in the queue (the Celery tier publishes them).
         self.on_queued = on_queued
         self._stop = threading.Event()
@@ -119,7 +105,7 @@ class JobRunner:
         with self._lock:
             active = list(self._active)
         if active:
-            self._requeue(JobRow.id.in_(active))
+            self._requeue(active)
 
     def notify(self) -> None:
         """Wake a sleeping runner (called after an upload queued a job)."""
@@ -130,32 +116,21 @@ class JobRunner:
         cutoff = utcnow() - timedelta(seconds=self.settings.job_lease_s)
         with self._lock:
             mine = list(self._active)
-        stale = and_(
-            or_(JobRow.heartbeat_at.is_(None), JobRow.heartbeat_at < cutoff),
-            JobRow.id.not_in(mine),
-        )
-        return self._requeue(stale)
+        count = self.metadata.requeue_stale(cutoff, mine)
+        if count:
+            log.warning("requeued %d interrupted job(s)", count)
+        return count
 
-    def _requeue(self, which: Any) -> int:
-        with self.registry.db.write() as s:
-            ids = list(s.scalars(select(JobRow.id).where(JobRow.status == "running", which)))
-            if not ids:
-                return 0
-            s.execute(
-                update(JobRow).where(JobRow.id.in_(ids)).values(status="queued", published_at=None)
-            )
-            s.execute(
-                update(VersionRow)
-                .where(VersionRow.id.in_(select(JobRow.version_id).where(JobRow.id.in_(ids))))
-                .values(status="pending")
-            )
-        log.warning("requeued %d interrupted job(s)", len(ids))
-        self._queued(ids)
-        return len(ids)
+    def _requeue(self, job_ids: list[str]) -> int:
+        count = self.metadata.requeue(job_ids)
+        if count:
+            log.warning("requeued %d interrupted job(s)", count)
+            self._queued(job_ids)
+        return count
 
-    def _queued(self, ids: list[str]) -> None:
+    def _queued(self, job_ids: list[str]) -> None:
         if self.on_queued is not None:
-            self.on_queued(ids)
+            self.on_queued(job_ids)
         else:
             self._wake.set()
 
@@ -181,17 +156,17 @@ class JobRunner:
         claim = self._claim()
         if claim is None:
             return False
-        self._execute(claim)
+        self._execute(claim, None)
         return True
 
     def run_message(self, message: JobMessage) -> bool:
-        """Run the job a task message names, if this attempt is still to be run.
+        """Run the attempt a task message names, if it is still to be run.
 
         The claim is conditional on the job being queued with ``attempt - 1`` attempts
-        behind it, so a message delivered twice (or a copy published by the reaper) runs
-        the job once; False when the message was such a duplicate.
+        behind it, so a message delivered twice (or a copy the reaper published) runs
+        the attempt once; False when the message was such a duplicate.
         """
-        claim = self._claim_message(message)
+        claim = self.metadata.claim_attempt(message.job_id, message.attempt)
         if claim is None:
             log.info(
                 "job %s attempt %d is not queued any more; message dropped",
@@ -199,128 +174,80 @@ class JobRunner:
                 message.attempt,
             )
             return False
-        self._execute(claim)
+        with self._lock:
+            self._active.add(claim.job_id)
+        self._execute(claim, message)
         return True
 
-    def _execute(self, claim: _Claim) -> None:
-        request_id = claim.message.request_id if claim.message else None
-        with job_context(claim.job_id, request_id):
-            self._execute_logged(claim)
-
-    def _execute_logged(self, claim: _Claim) -> None:
-        log.info("job %s attempt %d started", claim.job_id, claim.attempts)
-        t0 = time.monotonic()
-        timings: dict[str, float] = {}
-        # Our own ids, never a user string. One folder per attempt, so a worker orphaned by
-        # a killed server can never write into the folder of the job's next attempt.
-        job_dir = self._jobs_root() / claim.job_id / str(claim.attempts)
-        shutil.rmtree(job_dir, ignore_errors=True)
-        job_dir.mkdir(parents=True)
-        try:
-            self._prepare(claim, job_dir)
-            timings["prepare_s"] = round(time.monotonic() - t0, 4)
-            t1 = time.monotonic()
-            result = self._run_worker(claim, job_dir)
-            timings["worker_s"] = round(time.monotonic() - t1, 4)
-            t2 = time.monotonic()
-            self._record(claim, job_dir, result, timings, t2)
-        except _Superseded:
-            log.warning(
-                "job %s attempt %d lost its lease; its results are dropped",
-                claim.job_id,
-                claim.attempts,
-            )
-        except _WorkerCrashed as exc:
-            timings["worker_s"] = round(time.monotonic() - t0, 4)
-            self._crashed(claim, str(exc), timings)
-        except _JobFailed as exc:
-            self._fail(claim, str(exc), timings)
-        except Exception as exc:
-            log.exception("job %s failed", claim.job_id)
-            self._fail(claim, f"internal error while running the job: {exc}", timings)
-        finally:
-            shutil.rmtree(job_dir.parent, ignore_errors=True)
-            with self._lock:
-                self._active.discard(claim.job_id)
+    def _execute(self, claim: JobClaim, message: JobMessage | None) -> None:
+        with job_context(claim.job_id, message.request_id if message else None):
+            log.info("job %s attempt %d started", claim.job_id, claim.attempts)
+            t0 = time.monotonic()
+            timings: dict[str, float] = {}
+            # Our own ids, never a user string. One folder per attempt, so a worker orphaned
+            # by a killed server can never write into the folder of the job's next attempt.
+            job_dir = self._jobs_root() / claim.job_id / str(claim.attempts)
+            shutil.rmtree(job_dir, ignore_errors=True)
+            job_dir.mkdir(parents=True)
+            framework = message.framework if message else "unknown"
+            try:
+                framework = self._prepare(claim, job_dir, message)
+                timings["prepare_s"] = round(time.monotonic() - t0, 4)
+                t1 = time.monotonic()
+                result = self._run_worker(claim, job_dir)
+                timings["worker_s"] = round(time.monotonic() - t1, 4)
+                t2 = time.monotonic()
+                self._record(claim, job_dir, result, timings, t2, framework)
+            except _WorkerCrashed as exc:
+                timings["worker_s"] = round(time.monotonic() - t0, 4)
+                self._crashed(claim, str(exc), timings, framework)
+            except _JobFailed as exc:
+                self._fail(claim, str(exc), timings, framework)
+            except Exception as exc:
+                log.exception("job %s failed", claim.job_id)
+                self._fail(
+                    claim, f"internal error while running the job: {exc}", timings, framework
+                )
+            finally:
+                shutil.rmtree(job_dir.parent, ignore_errors=True)
+                with self._lock:
+                    self._active.discard(claim.job_id)
 
     def _jobs_root(self) -> Path:
         root = self.settings.jobs_dir
         root.mkdir(parents=True, exist_ok=True)
         return root
 
-    def _claim(self) -> _Claim | None:
-        """Take the oldest queued job. The conditional UPDATE makes two claimers safe."""
-        for _ in range(5):
-            with self.registry.db.write() as s:
-                row = s.execute(
-                    select(JobRow.id, JobRow.version_id, JobRow.attempts)
-                    .where(JobRow.status == "queued")
-                    .order_by(JobRow.created_at, JobRow.id)
-                    .limit(1)
-                ).first()
-                if row is None:
-                    return None
-                job_id, version_id, attempts = row
-                now = utcnow()
-                res = s.execute(
-                    update(JobRow)
-                    .where(JobRow.id == job_id, JobRow.status == "queued")
-                    .values(
-                        status="running", attempts=attempts + 1, started_at=now, heartbeat_at=now
-                    )
-                )
-                if res.rowcount != 1:  # type: ignore[attr-defined]
-                    continue
-                s.execute(
-                    update(VersionRow)
-                    .where(VersionRow.id == version_id)
-                    .values(status="converting", updated_at=now)
-                )
-                with self._lock:
-                    self._active.add(job_id)
-                return _Claim(job_id, version_id, attempts + 1)
-        return None
+    def _claim(self) -> JobClaim | None:
+        claim = self.metadata.claim_job()
+        if claim is not None:
+            with self._lock:
+                self._active.add(claim.job_id)
+        return claim
 
-    def _claim_message(self, m: JobMessage) -> _Claim | None:
-        now = utcnow()
-        with self.registry.db.write() as s:
-            res = s.execute(
-                update(JobRow)
-                .where(
-                    JobRow.id == m.job_id,
-                    JobRow.status == "queued",
-                    JobRow.attempts == m.attempt - 1,
-                )
-                .values(status="running", attempts=m.attempt, started_at=now, heartbeat_at=now)
-            )
-            if res.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            version_id = s.scalar(select(JobRow.version_id).where(JobRow.id == m.job_id))
-            assert version_id is not None
-            s.execute(
-                update(VersionRow)
-                .where(VersionRow.id == version_id)
-                .values(status="converting", updated_at=now)
-            )
-        with self._lock:
-            self._active.add(m.job_id)
-        return _Claim(m.job_id, version_id, m.attempt, m)
-
-    def _prepare(self, claim: _Claim, job_dir: Path) -> None:
-        message = claim.message or job_message(self.registry, claim.job_id, claim.attempts)
+    def _prepare(self, claim: JobClaim, job_dir: Path, message: JobMessage | None) -> str:
+        """Write the job folder; the source framework."""
+        if message is None:
+            inp: JobInput = self.metadata.job_input(claim)
+            request = worker_request(inp)
+            framework, source_sha, sample_sha = inp.framework, inp.source_sha256, inp.sample_sha256
+        else:
+            request = WorkerRequest.from_dict(message.request)
+            framework = message.framework
+            source_sha, sample_sha = message.source_sha256, message.sample_sha256
         # The policy always comes from this process's settings: never from the uploader,
         # nor from whoever could publish a task message.
-        request = replace(
-            WorkerRequest.from_dict(message.request),
-            policy=ServerPolicy(allow_pickle=self.settings.allow_pickle),
+        request = dataclasses.replace(
+            request, policy=ServerPolicy(allow_pickle=self.settings.allow_pickle)
         )
         (job_dir / "input").mkdir()
         (job_dir / "out").mkdir()
         store = self.registry.store
-        store.copy_to(message.source_sha256, _inside(job_dir, request.source))
-        if message.sample_sha256 and request.sample:
-            store.copy_to(message.sample_sha256, _inside(job_dir, request.sample))
+        store.copy_to(source_sha, _inside(job_dir, request.source))
+        if sample_sha and request.sample:
+            store.copy_to(sample_sha, _inside(job_dir, request.sample))
         (job_dir / REQUEST_FILE).write_text(request.to_json())
+        return framework
 
     def _worker_env(self) -> dict[str, str]:
         # no database URL, tokens or object-store credentials for code that reads uploads
@@ -348,7 +275,7 @@ class JobRunner:
 
         return apply
 
-    def _run_worker(self, claim: _Claim, job_dir: Path) -> WorkerResult:
+    def _run_worker(self, claim: JobClaim, job_dir: Path) -> WorkerResult:
         cmd = [self.settings.worker_python, "-m", "converters.worker", str(job_dir)]
         log_path = job_dir / "worker.log"
         timeout = self.settings.job_timeout_s
@@ -395,7 +322,7 @@ class JobRunner:
             f"the conversion worker exited with code {code} without a result: {tail.strip()[-600:]}"
         )
 
-    def _wait(self, proc: subprocess.Popen[bytes], claim: _Claim, timeout: float) -> int:
+    def _wait(self, proc: subprocess.Popen[bytes], claim: JobClaim, timeout: float) -> int:
         """Wait for the worker, renewing the job's heartbeat; raise TimeoutExpired."""
         deadline = time.monotonic() + timeout
         beat = self.settings.job_lease_s / 3
@@ -408,148 +335,93 @@ class JobRunner:
             except subprocess.TimeoutExpired:
                 self._heartbeat(claim)
 
-    def _heartbeat(self, claim: _Claim) -> None:
+    def _heartbeat(self, claim: JobClaim) -> None:
         try:
-            with self.registry.db.write() as s:
-                s.execute(
-                    update(JobRow)
-                    .where(_mine(claim), JobRow.status == "running")
-                    .values(heartbeat_at=utcnow())
-                )
+            self.metadata.heartbeat(claim)
         except Exception:  # a missed beat is retried on the next one
             log.warning("could not renew the heartbeat of job %s", claim.job_id, exc_info=True)
 
     # -- results -------------------------------------------------------------------
 
-    def _store_artifact(self, job_dir: Path, item: ArtifactResult) -> dict[str, Any]:
-        fields: dict[str, Any] = {
-            "format": item.format,
-            "status": item.status,
-            "media_type": item.media_type,
-            "validation": item.validation,
-            "converter": item.converter,
-            "signature": item.signature,
-            "error": item.error,
-            "sha256": None,
-            "size": None,
-            "files": None,
-        }
+    def _store_artifact(self, job_dir: Path, item: ArtifactResult) -> Artifact:
+        """The artifact as the registry keeps it, its file or folder put in the blob store."""
+        art = Artifact(
+            format=item.format,
+            sha256=None,
+            size=None,
+            media_type=item.media_type,
+            status=item.status,
+            validation=item.validation,
+            converter=item.converter,
+            signature=item.signature,
+            error=item.error,
+        )
         if not item.path:
-            return fields
+            return art
         path = (job_dir / item.path).resolve()
         if not path.is_relative_to(job_dir.resolve()) or not path.exists():
-            fields.update(status="error", error=f"the worker reported a missing path {item.path!r}")
-            return fields
+            missing = f"the worker reported a missing path {item.path!r}"
+            return dataclasses.replace(art, status="error", error=missing)
         if path.is_dir():
             tar = job_dir / f"{item.format}.tar"
-            fields["files"] = pack_directory(path, tar)
-            fields["media_type"] = "application/x-tar"
+            art = dataclasses.replace(
+                art, files=pack_directory(path, tar), media_type="application/x-tar"
+            )
             path = tar
         blob = self.registry.store.put_file(path)
-        fields.update(sha256=blob.sha256, size=blob.size)
-        return fields
+        return dataclasses.replace(art, sha256=blob.sha256, size=blob.size)
 
     def _record(
         self,
-        claim: _Claim,
+        claim: JobClaim,
         job_dir: Path,
         result: WorkerResult,
         timings: dict[str, float],
         t_store: float,
+        framework: str,
     ) -> None:
         items = [i for i in result.artifacts if i.format != "source"]
         stored = [self._store_artifact(job_dir, i) for i in items]
         timings["store_s"] = round(time.monotonic() - t_store, 4)
-        usable = [a for a in stored if a["status"] in USABLE_STATUSES]
+        usable = [a for a in stored if a.status in USABLE_STATUSES]
         error = None
         if not usable:
-            reasons = [f"{a['format']}: {a['error'] or a['status']}" for a in stored]
+            reasons = [f"{a.format}: {a.error or a.status}" for a in stored]
             error = result.error or "; ".join(reasons) or "the worker produced no artifact"
-        now = utcnow()
-        job_error = None if usable else str(error)
-        with self.registry.db.write() as s:
-            _finish(s, claim, "succeeded" if usable else "failed", job_error, timings, now)
-            v = s.get(VersionRow, claim.version_id)
-            assert v is not None
-            for old in s.scalars(
-                select(ArtifactRow).where(
-                    ArtifactRow.version_id == v.id, ArtifactRow.format != "source"
-                )
-            ):
-                s.delete(old)
-            s.flush()
-            for a in stored:
-                s.add(ArtifactRow(version_id=v.id, created_at=now, **a))
-            if result.signature is not None:
-                v.signature = result.signature
-            v.lineage = result.lineage
-            v.status = "ready" if usable else "failed"
-            v.error = job_error
-            v.updated_at = now
-            framework = v.framework
-        observe_job(framework, stored, "succeeded" if usable else "failed", timings)
-        log.info(
-            "job %s attempt %d %s",
-            claim.job_id,
-            claim.attempts,
-            "succeeded" if usable else "failed",
-        )
+        outcome = JobOutcome(stored, result.signature, result.lineage, timings, error)
+        status = "succeeded" if error is None else "failed"
+        if not self.metadata.record_result(claim, outcome):
+            log.warning(
+                "job %s attempt %d lost its lease; its results are dropped",
+                claim.job_id,
+                claim.attempts,
+            )
+            return
+        observe_job(framework, stored, status, timings)
+        log.info("job %s attempt %d %s", claim.job_id, claim.attempts, status)
 
-    def _crashed(self, claim: _Claim, reason: str, timings: dict[str, float]) -> None:
+    def _crashed(
+        self, claim: JobClaim, reason: str, timings: dict[str, float], framework: str
+    ) -> None:
         if self._stop.is_set():  # the server is stopping: the next start runs it again
-            self._requeue(JobRow.id == claim.job_id)
+            self._requeue([claim.job_id])
             return
         if claim.attempts < MAX_ATTEMPTS:
             log.warning("job %s: %s; retrying", claim.job_id, reason)
-            with self.registry.db.write() as s:
-                res = s.execute(
-                    update(JobRow)
-                    .where(_mine(claim), JobRow.status == "running")
-                    .values(status="queued", error=reason, timings=timings, published_at=None)
-                )
-                if res.rowcount != 1:  # type: ignore[attr-defined]
-                    return
-            self._queued([claim.job_id])
+            if self.metadata.retry_job(claim, reason, timings):
+                self._queued([claim.job_id])
             return
-        self._fail(claim, reason, timings)
+        self._fail(claim, reason, timings, framework)
 
-    def _fail(self, claim: _Claim, reason: str, timings: dict[str, float]) -> None:
+    def _fail(
+        self, claim: JobClaim, reason: str, timings: dict[str, float], framework: str
+    ) -> None:
         if self._stop.is_set():
-            self._requeue(JobRow.id == claim.job_id)
+            self._requeue([claim.job_id])
             return
-        now = utcnow()
-        try:
-            with self.registry.db.write() as s:
-                _finish(s, claim, "failed", reason, timings, now)
-                framework = s.scalar(
-                    select(VersionRow.framework).where(VersionRow.id == claim.version_id)
-                )
-                s.execute(
-                    update(VersionRow)
-                    .where(VersionRow.id == claim.version_id)
-                    .values(status="failed", error=reason, updated_at=now)
-                )
-        except _Superseded:
-            return
-        observe_job(str(framework), [], "failed", timings)
-
-
-def _mine(claim: _Claim) -> Any:
-    """The job row as long as it is still this claim's attempt."""
-    return and_(JobRow.id == claim.job_id, JobRow.attempts == claim.attempts)
-
-
-def _finish(
-    s: Any, claim: _Claim, status: str, error: str | None, timings: dict[str, float], now: Any
-) -> None:
-    """End the job row if it is still this attempt's; raise _Superseded otherwise."""
-    res = s.execute(
-        update(JobRow)
-        .where(_mine(claim), JobRow.status == "running")
-        .values(status=status, error=error, finished_at=now, timings=timings)
-    )
-    if res.rowcount != 1:
-        raise _Superseded(claim.job_id)
+        if self.metadata.fail_job(claim, reason, timings):
+            observe_job(framework, [], "failed", timings)
+            log.info("job %s attempt %d failed: %s", claim.job_id, claim.attempts, reason)
 
 
 def _inside(job_dir: Path, rel: str) -> Path:

@@ -25,10 +25,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
-from registry._orm import JobRow, VersionRow
-from registry._queues import QUEUES
+from registry._domain import Artifact
+from registry._metadata import MetadataStore
+from registry._queues import QUEUES, queue_for
 
 __all__ = ["count_blob_bytes", "observe_http", "observe_job", "render_metrics", "serve_metrics"]
 
@@ -62,23 +62,23 @@ BLOB_BYTES = Counter(
 
 
 def observe_job(
-    framework: str, artifacts: Iterable[dict[str, Any]], outcome: str, timings: dict[str, float]
+    framework: str, artifacts: Iterable[Artifact], outcome: str, timings: dict[str, float]
 ) -> None:
     """Count one finished job and the artifacts it stored."""
     for a in artifacts:
-        CONVERSIONS.labels(framework, a["format"], a["status"]).inc()
-        if a.get("validation") and a["status"] in ("passed", "weak", "failed"):
-            VALIDATIONS.labels(a["format"], a["status"]).inc()
-        if a.get("size"):
-            BLOB_BYTES.labels("in").inc(a["size"])
+        CONVERSIONS.labels(framework, a.format, a.status).inc()
+        if a.validation and a.status in ("passed", "weak", "failed"):
+            VALIDATIONS.labels(a.format, a.status).inc()
+        if a.size:
+            BLOB_BYTES.labels("in").inc(a.size)
     JOB_DURATION.labels(framework, outcome).observe(sum(timings.values()))
 
 
 class _QueueDepth(Collector):
-    """Jobs queued and running per conversion queue, counted in the database."""
+    """Jobs queued and running per conversion queue, counted in the metadata store."""
 
-    def __init__(self, db: Any) -> None:
-        self.db = db
+    def __init__(self, metadata: MetadataStore) -> None:
+        self.metadata = metadata
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         gauge = GaugeMetricFamily(
@@ -86,20 +86,10 @@ class _QueueDepth(Collector):
             "Conversion jobs waiting or running.",
             labels=["queue", "status"],
         )
-        counts: dict[tuple[str, str], int] = {
-            (q, st): 0 for q in QUEUES for st in ("queued", "running")
-        }
-        group = {fw: q for q, fws in QUEUES.items() for fw in fws}
-        with self.db.read() as s:
-            rows = s.execute(
-                select(VersionRow.framework, JobRow.status, func.count())
-                .join(VersionRow, JobRow.version_id == VersionRow.id)
-                .where(JobRow.status.in_(("queued", "running")))
-                .group_by(VersionRow.framework, JobRow.status)
-            )
-            for framework, status, n in rows:
-                key = (group.get(framework, "sklearn"), status)
-                counts[key] = counts.get(key, 0) + int(n)
+        counts = {(q, st): 0 for q in QUEUES for st in ("queued", "running")}
+        for framework, status, n in self.metadata.job_counts():
+            key = (queue_for(framework), status)
+            counts[key] = counts.get(key, 0) + n
         for (queue, status), n in sorted(counts.items()):
             gauge.add_metric([queue, status], n)
         yield gauge
@@ -119,7 +109,7 @@ def count_blob_bytes(direction: str, n: int) -> None:
         BLOB_BYTES.labels(direction).inc(n)
 
 
-def render_metrics(db: Any | None = None) -> tuple[bytes, str]:
+def render_metrics(metadata: MetadataStore | None = None) -> tuple[bytes, str]:
     """The Prometheus text exposition of this process (or of all, in multiprocess mode),
     and its content type."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -128,9 +118,9 @@ def render_metrics(db: Any | None = None) -> tuple[bytes, str]:
         text = generate_latest(registry)
     else:
         text = generate_latest(REGISTRY)
-    if db is not None:
+    if metadata is not None:
         depth = CollectorRegistry(auto_describe=False)
-        depth.register(_QueueDepth(db))
+        depth.register(_QueueDepth(metadata))
         text += generate_latest(depth)
     return text, CONTENT_TYPE_LATEST
 
