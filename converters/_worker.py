@@ -178,10 +178,9 @@ def _validate(
     source = loaded.source
     adapt = (lambda inputs: hook(source, inputs)) if hook else None
     tolerance = _tolerance(request, converter.tolerance)
-    served = loaded.served
-    report = validate(served, artifact, loaded.sample, tolerance, adapt=adapt, fmt=target)
+    report = validate(loaded.served, artifact, loaded.sample, tolerance, adapt=adapt, fmt=target)
     report["recipe"] = recipe_for(
-        loaded.framework, target, served, loaded.sample, tolerance, output
+        loaded.framework, target, source, loaded.sample, tolerance, output
     )
     return report
 
