@@ -225,7 +225,9 @@ class JobRunner:
                 self._active.add(claim.job_id)
         return claim
 
-    def _prepare(self, claim: JobClaim, job_dir: Path, message: JobMessage | None) -> str:
+    def _prepare(
+        self, claim: JobClaim, job_dir: Path, message: JobMessage | None = None
+    ) -> str:
         """Write the job folder; the source framework."""
         if message is None:
             inp: JobInput = self.metadata.job_input(claim)
