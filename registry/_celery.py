@@ -167,8 +167,12 @@ class JobReaper:
         """One pass; the number of jobs published."""
         self.leases.requeue_stale()
         cutoff = utcnow() - timedelta(seconds=self.settings.job_republish_s)
-        ids = self.registry.metadata.unpublished_jobs(cutoff, limit=500)
-        return sum(self.dispatcher.submit(job_id) for job_id in ids)
+        published = 0
+        for job_id in self.registry.metadata.unpublished_jobs(cutoff, limit=500):
+            if not self.dispatcher.submit(job_id):
+                break  # the broker is down: the next pass tries again
+            published += 1
+        return published
 
     def _loop(self) -> None:
         period = max(0.5, self.settings.job_lease_s / 3)

@@ -157,12 +157,18 @@ def worker_env(data_dir: Path, database_url: str, broker_url: str, **extra: str)
 
 
 def start_worker(
-    log_path: Path, env: dict[str, str], queues: str = "", concurrency: int = 1
+    log_path: Path,
+    env: dict[str, str],
+    queues: str = "",
+    concurrency: int = 1,
+    metrics_port: int | None = None,
 ) -> Worker:
     """Start ``modelport worker`` and wait until it consumes from the broker."""
     cmd = [sys.executable, "-m", "clients.cli", "worker", f"--concurrency={concurrency}"]
     if queues:
         cmd.append(f"--queues={queues}")
+    if metrics_port is not None:
+        cmd.append(f"--metrics-port={metrics_port}")
     log = log_path.open("wb")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
     worker = Worker(proc, log_path)

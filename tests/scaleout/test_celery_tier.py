@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import upload, wait_done
-from tests.conftest import LiveRegistry, start_registry, stop_registry
+from tests.conftest import LiveRegistry, free_port, start_registry, stop_registry
 from tests.factories.onnx_models import linear_model
 from tests.scaleout._services import RabbitNode, Worker, start_worker, worker_env
 
@@ -28,10 +28,12 @@ def _api(site, rabbit: RabbitNode) -> LiveRegistry:
     return start_registry(site.data_dir("api"), site.database_url, env)
 
 
-def _worker(site, rabbit: RabbitNode, name: str, queues: str = "") -> Worker:
+def _worker(
+    site, rabbit: RabbitNode, name: str, queues: str = "", metrics_port: int | None = None
+) -> Worker:
     data = site.data_dir(name)
     env = worker_env(data, site.database_url, rabbit.url, **LEASE, **site.env)
-    return start_worker(site.tmp / f"worker-{name}.log", env, queues)
+    return start_worker(site.tmp / f"worker-{name}.log", env, queues, metrics_port=metrics_port)
 
 
 def _started(worker: Worker, job_id: str) -> list[int]:
@@ -58,12 +60,19 @@ def test_two_workers_each_serve_their_own_queue(site, rabbit, tmp_path: Path):
 
     api, workers = _api(site, rabbit), []
     try:
+        metrics_port = free_port()
         workers = [
-            _worker(site, rabbit, "sklearn", "sklearn"),
+            _worker(site, rabbit, "sklearn", "sklearn", metrics_port),
             _worker(site, rabbit, "torch", "torch"),
         ]
         with api.client() as client:
-            onnx = upload(client, "lin", linear_model(tmp_path / "lin.onnx"), targets="onnx")
+            model = linear_model(tmp_path / "lin.onnx").read_bytes()
+            onnx = client.post(
+                "/api/v1/models/lin/versions",
+                files={"file": ("lin.onnx", model)},
+                data={"targets": "onnx"},
+                headers={"X-Request-ID": "upload-lin-1"},
+            )
             torch = upload(client, "mlp", _torchscript("mlp")(tmp_path), targets="onnx")
             assert onnx.status_code == torch.status_code == 202, (onnx.text, torch.text)
             assert wait_done(client, "lin", 1, timeout=120)["status"] == "ready"
@@ -72,6 +81,17 @@ def test_two_workers_each_serve_their_own_queue(site, rabbit, tmp_path: Path):
         onnx_job, torch_job = onnx.json()["job_id"], torch.json()["job_id"]
         assert _started(sk, onnx_job) == [1] and _started(sk, torch_job) == []
         assert _started(pt, torch_job) == [1] and _started(pt, onnx_job) == []
+        # The upload's request id follows its job into the worker's JSON log lines.
+        assert onnx.headers["x-request-id"] == "upload-lin-1"
+        records = [json.loads(line) for line in sk.log().splitlines() if line.startswith("{")]
+        about_job = [r for r in records if r.get("job_id") == onnx_job]
+        assert about_job and {r["request_id"] for r in about_job} == {"upload-lin-1"}
+        # The worker that converted counts the conversion on its own metrics port.
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        assert (
+            'modelport_conversions_total{framework="onnx",outcome="passed",target="onnx"} 1.0'
+            in scraped
+        )
         # The API converted nothing itself.
         assert "attempt 1 started" not in api.log()
     finally:
