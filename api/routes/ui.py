@@ -291,7 +291,9 @@ def _report(validation: dict[str, Any] | None) -> SimpleNamespace:
                 dtype=item.get("dtype"),
             )
         )
-    skip = {*_OUTPUT_KEYS, "tolerance", "status", "passed", "weak"}
+    skip = {*_OUTPUT_KEYS, "tolerance", "status", "passed", "weak", *_TIER_KEYS}
+    if not validation.get("sets"):
+        skip.discard("sample")  # an older report: the sample is its only word on inputs
     facts = [
         (_label(k), _plain(v))
         for k, v in validation.items()
@@ -300,7 +302,46 @@ def _report(validation: dict[str, Any] | None) -> SimpleNamespace:
     if tolerance:
         facts.insert(0, ("tolerance", _plain(tolerance)))
     diffs = [float(r.max_abs) for r in rows if isinstance(r.max_abs, int | float)]
-    return SimpleNamespace(rows=rows, facts=facts, max_abs=max(diffs) if diffs else None)
+    return SimpleNamespace(
+        rows=rows, facts=facts, max_abs=max(diffs) if diffs else None, **_tiers(validation)
+    )
+
+
+_TIER_KEYS = ("sets", "findings", "recipe", "decided_by", "sample")
+
+
+def _tiers(validation: dict[str, Any]) -> dict[str, Any]:
+    """The named input sets, the reported findings and the reproduction recipe."""
+    sets = [
+        SimpleNamespace(
+            name=str(s.get("name", "?")),
+            role=str(s.get("role", "")),
+            rows=s.get("rows"),
+            status=str(s.get("status", "")),
+            origin=str(s.get("origin") or ""),
+            error=s.get("error"),
+        )
+        for s in validation.get("sets") or []
+        if isinstance(s, dict)
+    ]
+    findings = [
+        SimpleNamespace(
+            set=str(f.get("set", "")),
+            output=f.get("output"),
+            status=str(f.get("status", "")),
+            max_abs=f.get("max_abs_diff"),
+            explanation=str(f.get("explanation") or ""),
+        )
+        for f in validation.get("findings") or []
+        if isinstance(f, dict)
+    ]
+    recipe = validation.get("recipe")
+    return {
+        "sets": sets,
+        "findings": findings,
+        "decided_by": [str(n) for n in validation.get("decided_by") or []],
+        "recipe": recipe if isinstance(recipe, dict) and recipe.get("script") else None,
+    }
 
 
 def _artifact_view(name: str, number: int, art: Artifact) -> SimpleNamespace:
