@@ -27,8 +27,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from api.auth import COOKIE, Level, access_of
 from api.deps import RegistryDep
 from registry import Artifact, ModelVersion
-from registry._browse import SORTS, ModelQuery, browse_models
-from runtime import Signature
+from registry._browse import SORTS, ModelQuery
+from runtime import ModelRef, Signature
 from runtime.errors import InvalidModelRef, ModelportError, Unauthorized
 
 __all__ = ["SignInNeeded", "router", "sign_in_redirect"]
@@ -466,7 +466,7 @@ def models_page(
         limit=_page_size(limit),
         cursor=cursor or None,
     )
-    found = _guard(lambda: browse_models(registry.db, query))
+    found = _guard(lambda: registry.browse_models(query))
     if isinstance(found, HTMLResponse):
         return found
     params = {k: v for k, v in request.query_params.items() if k != "cursor" and v}
@@ -576,7 +576,7 @@ def _version_context(registry: Any, name: str, ref: str) -> dict[str, Any] | HTM
     model = _guard(lambda: registry.get_model(name))
     if isinstance(model, HTMLResponse):
         return model
-    found = _guard(lambda: registry.get_version(name, ref))
+    found = _guard(lambda: registry.get_version(ModelRef.at(name, ref)))
     if isinstance(found, HTMLResponse):
         return found
     v = _version_view(found)
@@ -666,10 +666,10 @@ def compare_page(registry: RegistryDep, name: str, a: str = "", b: str = "") -> 
     model = _guard(lambda: registry.get_model(name))
     if isinstance(model, HTMLResponse):
         return model
-    left = _guard(lambda: registry.get_version(name, a))
+    left = _guard(lambda: registry.get_version(ModelRef.at(name, a)))
     if isinstance(left, HTMLResponse):
         return left
-    right = _guard(lambda: registry.get_version(name, b))
+    right = _guard(lambda: registry.get_version(ModelRef.at(name, b)))
     if isinstance(right, HTMLResponse):
         return right
     va, vb = _version_view(left), _version_view(right)
