@@ -15,6 +15,7 @@ from converters._base import (
     ConversionOutput,
     Converter,
     Framework,
+    InputSet,
     Sample,
     SourceModel,
     Tolerance,
@@ -28,6 +29,7 @@ from converters._forkserver import (
     JobExit,
     framework_group,
 )
+from converters._postprocess import POSTPROCESS_FRAMEWORKS, PostProcess
 from converters._protocol import (
     PROGRESS_FILE,
     PROTOCOL_VERSION,
@@ -61,9 +63,12 @@ __all__ = [
     "ForkServer",
     "ForkServerDied",
     "Framework",
+    "InputSet",
     "JobExit",
+    "POSTPROCESS_FRAMEWORKS",
     "PROGRESS_FILE",
     "PROTOCOL_VERSION",
+    "PostProcess",
     "ProtocolError",
     "REQUEST_FILE",
     "RESULT_FILE",
