@@ -130,9 +130,7 @@ class S3BlobStore:
                 log.warning("could not abort the upload of %s (reclaimed later): %s", key, exc)
             raise
 
-    def _send_parts(
-        self, staged: Path, key: str, upload: str, sha256: str
-    ) -> list[dict[str, Any]]:
+    def _send_parts(self, staged: Path, key: str, upload: str, sha256: str) -> list[dict[str, Any]]:
         digest = hashlib.sha256()
         parts: list[dict[str, Any]] = []
         with staged.open("rb") as fh:
@@ -232,8 +230,7 @@ class S3BlobStore:
 
     def _missing(self, sha256: str) -> ArtifactNotFound:
         return ArtifactNotFound(
-            f"blob {sha256} is missing from the store at {self.url}; "
-            "the bucket may be incomplete"
+            f"blob {sha256} is missing from the store at {self.url}; the bucket may be incomplete"
         )
 
 
