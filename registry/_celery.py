@@ -196,6 +196,9 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int) -> None:
     app = celery_app(settings)
     dispatcher = CeleryDispatcher(registry, app)
     _worker_runner = JobRunner(registry, on_queued=dispatcher.submit_many)
+    if settings.fork_server:  # a warm parent per group this worker serves
+        for group in queues or QUEUES:
+            threading.Thread(target=_worker_runner.warm, args=(group,), daemon=True).start()
     dispatcher.start()
     try:
         app.worker_main(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from converters import framework_group
+
 __all__ = ["QUEUES", "queue_for", "queue_names"]
 
 #: queue -> the source frameworks its workers convert. ``sklearn`` workers need Java
@@ -14,11 +16,10 @@ QUEUES: dict[str, tuple[str, ...]] = {
 
 
 def queue_for(framework: str) -> str:
-    """The queue whose workers convert ``framework`` (unknown ones go to ``sklearn``)."""
-    for queue, frameworks in QUEUES.items():
-        if framework in frameworks:
-            return queue
-    return "sklearn"
+    """The queue whose workers convert ``framework``: its fork-server group (plug-in
+    frameworks, group ``other``, go to ``sklearn``)."""
+    group = framework_group(framework)
+    return group if group in QUEUES else "sklearn"
 
 
 def queue_names() -> list[str]:
