@@ -166,9 +166,12 @@ class JobReaper:
     def sweep(self) -> int:
         """One pass; the number of jobs published."""
         self.leases.requeue_stale()
-        cutoff = utcnow() - timedelta(seconds=self.settings.job_republish_s)
+        now = utcnow()
+        cutoff = now - timedelta(seconds=self.settings.job_republish_s)
+        # A fresh upload's own request publishes it (with its request id): leave it a grace.
+        grace = now - timedelta(seconds=max(2.0, self.settings.job_lease_s / 3))
         published = 0
-        for job_id in self.registry.metadata.unpublished_jobs(cutoff, limit=500):
+        for job_id in self.registry.metadata.unpublished_jobs(cutoff, grace, limit=500):
             if not self.dispatcher.submit(job_id):
                 break  # the broker is down: the next pass tries again
             published += 1

@@ -190,9 +190,12 @@ class MetadataStore(Protocol):
         """Note that a queued job's message went to the broker."""
         ...
 
-    def unpublished_jobs(self, published_before: datetime, limit: int) -> list[str]:
-        """Queued jobs without a message, or whose message went out before the given
-        time (lost, or never delivered), oldest first."""
+    def unpublished_jobs(
+        self, published_before: datetime, created_before: datetime, limit: int
+    ) -> list[str]:
+        """Queued jobs created before ``created_before`` (their uploader has had time to
+        publish them) without a message, or whose message went out before
+        ``published_before`` (lost, or never delivered), oldest first."""
         ...
 
     def job_counts(self) -> list[tuple[str, str, int]]:

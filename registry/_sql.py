@@ -406,13 +406,16 @@ class SqlMetadataStore:
                 .values(published_at=utcnow())
             )
 
-    def unpublished_jobs(self, published_before: datetime, limit: int) -> list[str]:
+    def unpublished_jobs(
+        self, published_before: datetime, created_before: datetime, limit: int
+    ) -> list[str]:
         with self.db.read() as s:
             return list(
                 s.scalars(
                     select(JobRow.id)
                     .where(
                         JobRow.status == "queued",
+                        JobRow.created_at < created_before,
                         or_(
                             JobRow.published_at.is_(None),
                             JobRow.published_at < published_before,

@@ -42,7 +42,8 @@ def test_an_attempt_that_lost_its_lease_cannot_finish_the_job(registry, tmp_path
     metadata = registry.metadata
     lost = metadata.claim_attempt(job_id, 1)
     assert metadata.requeue_stale(utcnow() + timedelta(seconds=1), keep=[]) == 1
-    assert metadata.unpublished_jobs(utcnow(), limit=10) == [job_id]  # the reaper sends it
+    soon = utcnow() + timedelta(seconds=1)
+    assert metadata.unpublished_jobs(soon, soon, limit=10) == [job_id]  # the reaper sends it
     assert metadata.heartbeat(lost) is False
     assert metadata.claim_attempt(job_id, 1) is None
     second = metadata.claim_attempt(job_id, 2)
@@ -61,10 +62,12 @@ def test_an_attempt_that_lost_its_lease_cannot_finish_the_job(registry, tmp_path
 def test_published_jobs_wait_until_republish_time(registry, tmp_path):
     job_id = _queued(registry, tmp_path)
     metadata = registry.metadata
-    assert metadata.unpublished_jobs(utcnow(), limit=10) == [job_id]
+    now, soon = utcnow(), utcnow() + timedelta(seconds=1)
+    assert metadata.unpublished_jobs(now, now - timedelta(seconds=60), limit=10) == []  # fresh
+    assert metadata.unpublished_jobs(now, soon, limit=10) == [job_id]
     metadata.mark_published(job_id)
-    assert metadata.unpublished_jobs(utcnow() - timedelta(seconds=60), limit=10) == []
-    assert metadata.unpublished_jobs(utcnow() + timedelta(seconds=1), limit=10) == [job_id]
+    assert metadata.unpublished_jobs(now - timedelta(seconds=60), soon, limit=10) == []
+    assert metadata.unpublished_jobs(soon, soon, limit=10) == [job_id]
 
 
 def test_a_forged_message_cannot_allow_pickle(registry, tmp_path):
@@ -78,8 +81,9 @@ def test_a_forged_message_cannot_allow_pickle(registry, tmp_path):
     claim = registry.metadata.claim_attempt(job_id, 1)
     job_dir = tmp_path / "job"
     job_dir.mkdir()
-    assert JobRunner(registry)._prepare(claim, job_dir, forged) == "onnx"
+    prepared = JobRunner(registry)._prepare(claim, job_dir, forged)
     written = WorkerRequest.from_json((job_dir / REQUEST_FILE).read_text())
+    assert written == prepared
     assert written.policy == ServerPolicy(allow_pickle=registry.settings.allow_pickle)
     assert registry.settings.allow_pickle is False
 
