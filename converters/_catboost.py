@@ -56,7 +56,9 @@ class CatBoostFramework:
         try:
             model.load_model(str(path), format="cbm")
         except Exception as exc:  # noqa: BLE001 - CatBoostError
-            raise InvalidUpload(f"{filename!r} could not be read as a CatBoost model: {exc}") from exc
+            raise InvalidUpload(
+                f"{filename!r} could not be read as a CatBoost model: {exc}"
+            ) from exc
         if model.get_cat_feature_indices() or model.get_text_feature_indices():
             raise InvalidUpload(
                 f"{filename!r} has categorical or text features; CatBoost exports only numeric "
@@ -67,7 +69,9 @@ class CatBoostFramework:
         n_classes = 0
         if kind == "classifier":
             found = getattr(model, "classes_", None)
-            classes = [] if found is None else [c.item() if hasattr(c, "item") else c for c in found]
+            classes = (
+                [] if found is None else [c.item() if hasattr(c, "item") else c for c in found]
+            )
             if classes and classes != list(range(len(classes))):
                 raise InvalidUpload(
                     f"{filename!r} names its classes {classes[:5]}; only models trained on "

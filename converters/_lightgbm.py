@@ -81,7 +81,9 @@ class LightGBMFramework:
             text = path.read_text(encoding="utf-8")
             booster = lgb.Booster(model_str=text)
         except Exception as exc:  # noqa: BLE001 - LightGBMError, decode errors
-            raise InvalidUpload(f"{filename!r} could not be read as a LightGBM model: {exc}") from exc
+            raise InvalidUpload(
+                f"{filename!r} could not be read as a LightGBM model: {exc}"
+            ) from exc
         header = _header(text)
         objective = header.get("objective", "").split(" ", 1)[0]
         kind = "classifier" if objective in _CLASSIFIERS else "regressor"

@@ -101,7 +101,9 @@ def tokenizer_graph(tokenizer: Any, max_length: int, text: str = "text") -> list
         body += [
             helper.make_node("Shape", [raw], [f"tok/{name}_len"]),
             helper.make_node("Sub", ["tok/max_length", f"tok/{name}_len"], [f"tok/{name}_gap"]),
-            helper.make_node("Concat", ["tok/zero", f"tok/{name}_gap"], [f"tok/{name}_pads"], axis=0),
+            helper.make_node(
+                "Concat", ["tok/zero", f"tok/{name}_gap"], [f"tok/{name}_pads"], axis=0
+            ),
             _const(f"tok/{name}_pad", pad),
             helper.make_node("Pad", [raw, f"tok/{name}_pads", f"tok/{name}_pad"], [row]),
         ]
@@ -110,7 +112,10 @@ def tokenizer_graph(tokenizer: Any, max_length: int, text: str = "text") -> list
     loop_body = helper.make_graph(
         body,
         "tokenize_one_row",
-        [helper.make_tensor_value_info("tok/i", int64, []), helper.make_tensor_value_info("tok/cond", boolean, [])],
+        [
+            helper.make_tensor_value_info("tok/i", int64, []),
+            helper.make_tensor_value_info("tok/cond", boolean, []),
+        ],
         [helper.make_tensor_value_info("tok/cond_out", boolean, [])]
         + [helper.make_tensor_value_info(r, int64, [max_length]) for r in rows],
     )
@@ -121,7 +126,9 @@ def tokenizer_graph(tokenizer: Any, max_length: int, text: str = "text") -> list
         helper.make_node("Shape", [text], ["tok/rows"]),
         helper.make_node("Squeeze", ["tok/rows", "tok/outer_zero"], ["tok/trips"]),
         helper.make_node("Loop", ["tok/trips", ""], stacked, body=loop_body, name="tok/rows_loop"),
-        helper.make_node("ReduceSum", ["tok/attention_mask_all", "tok/outer_one"], ["tok/lengths"], keepdims=0),
+        helper.make_node(
+            "ReduceSum", ["tok/attention_mask_all", "tok/outer_one"], ["tok/lengths"], keepdims=0
+        ),
         helper.make_node("ReduceMax", ["tok/lengths"], ["tok/longest"], keepdims=1),
     ]
     for name, all_rows in zip(pads, stacked, strict=True):
@@ -144,8 +151,14 @@ def _export(source: Any, dest: Path) -> None:
     first: Exception | None = None
     try:
         torch.onnx.export(
-            wrapped, args, str(dest), dynamo=False, input_names=names,
-            output_names=[source.head], dynamic_axes=axes, opset_version=18,
+            wrapped,
+            args,
+            str(dest),
+            dynamo=False,
+            input_names=names,
+            output_names=[source.head],
+            dynamic_axes=axes,
+            opset_version=18,
         )
         return
     except Exception as exc:  # noqa: BLE001 - then the torch.export-based exporter
@@ -153,8 +166,13 @@ def _export(source: Any, dest: Path) -> None:
     try:
         shapes = {n: {0: "batch", 1: "sequence"} for n in names}
         program = torch.onnx.export(
-            wrapped, args, dynamo=True, input_names=names, output_names=[source.head],
-            dynamic_shapes=shapes, opset_version=18,
+            wrapped,
+            args,
+            dynamo=True,
+            input_names=names,
+            output_names=[source.head],
+            dynamic_shapes=shapes,
+            opset_version=18,
         )
         program.save(str(dest), external_data=False)
     except Exception as exc:  # noqa: BLE001

@@ -141,7 +141,9 @@ class XGBoostToOnnx:
             )
         except Exception as exc:  # noqa: BLE001 - the converter raises many types
             raise ConversionError(f"onnxmltools cannot convert this XGBoost model: {exc}") from exc
-        return save_onnx(model, source, out_dir, "onnxmltools", "onnxmltools", *distributions("xgboost"))
+        return save_onnx(
+            model, source, out_dir, "onnxmltools", "onnxmltools", *distributions("xgboost")
+        )
 
 
 class XGBoostToPmml(BoostingToPmml):

@@ -23,21 +23,27 @@ def _fit(model, classes: int, folder: Path, name: str) -> Path:
 def _multi(folder: Path) -> Path:
     from catboost import CatBoostClassifier
 
-    model = CatBoostClassifier(iterations=8, depth=3, verbose=0, random_seed=0, thread_count=1)
+    model = CatBoostClassifier(
+        iterations=8, depth=3, verbose=0, random_seed=0, thread_count=1, allow_writing_files=False
+    )
     return _fit(model, 3, folder, "multiclass")
 
 
 def _binary(folder: Path) -> Path:
     from catboost import CatBoostClassifier
 
-    model = CatBoostClassifier(iterations=8, depth=3, verbose=0, random_seed=0, thread_count=1)
+    model = CatBoostClassifier(
+        iterations=8, depth=3, verbose=0, random_seed=0, thread_count=1, allow_writing_files=False
+    )
     return _fit(model, 2, folder, "binary")
 
 
 def _regressor(folder: Path) -> Path:
     from catboost import CatBoostRegressor
 
-    model = CatBoostRegressor(iterations=8, depth=3, verbose=0, random_seed=0, thread_count=1)
+    model = CatBoostRegressor(
+        iterations=8, depth=3, verbose=0, random_seed=0, thread_count=1, allow_writing_files=False
+    )
     return _fit(model, 0, folder, "regressor")
 
 

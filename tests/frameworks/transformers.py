@@ -12,10 +12,34 @@ import numpy as np
 from tests.frameworks._cases import FrameworkCase
 
 IMPORTS = ("transformers", "torch", "onnxruntime_extensions")
-WORDS = (
-    "the a cat dog sat on mat sentence is good bad very small model runs here "
-    "with words of its own and no download at all"
-).split()
+WORDS = [
+    "the",
+    "a",
+    "cat",
+    "dog",
+    "sat",
+    "on",
+    "mat",
+    "sentence",
+    "is",
+    "good",
+    "bad",
+    "very",
+    "small",
+    "model",
+    "runs",
+    "here",
+    "with",
+    "words",
+    "of",
+    "its",
+    "own",
+    "and",
+    "no",
+    "download",
+    "at",
+    "all",
+]
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
