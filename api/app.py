@@ -14,7 +14,8 @@ from fastapi import Depends, FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import Access, WriteGuard, require_read
+from api._doc_cache import CachedReads, VersionDocs
+from api.auth import Access, WriteGuard, may_read, require_read
 from api.errors import install_error_handlers, send_problem
 from api.routes import health, jobs, models, ui
 from registry import JobRunner, Registry, Settings, get_settings, upgrade_database
@@ -63,6 +64,30 @@ class UploadLimit:
         await send_problem(send, 413, "PayloadTooLarge", detail, scope.get("path", ""))
 
 
+class Liveness:
+    """Answer ``GET /healthz`` before routing: a probe should cost next to nothing.
+
+    The route of the same name stays for the OpenAPI document and answers the same.
+    """
+
+    _START = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"15")],
+    }
+    _BODY = {"type": "http.response.body", "body": b'{"status":"ok"}'}
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/healthz" and scope["method"] == "GET":
+            await send(self._START)
+            await send(self._BODY)
+            return
+        await self.app(scope, receive, send)
+
+
 def _too_large(what: str, limit: int) -> str:
     return (
         f"{what} exceeds the upload limit of {limit} bytes; raise "
@@ -105,6 +130,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.access = Access(settings)
+    app.state.version_docs = VersionDocs(
+        models.encode_version, settings.metadata_cache_entries, settings.metadata_cache_ttl_s
+    )
     install_error_handlers(app)
     app.add_exception_handler(ui.SignInNeeded, ui.sign_in_redirect)
     app.include_router(health.router)
@@ -113,5 +141,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router, dependencies=reads)
     app.include_router(ui.router)
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
-    app.add_middleware(WriteGuard, access=app.state.access)  # outermost: before any body
+    app.add_middleware(WriteGuard, access=app.state.access)  # before any body is read
+    app.add_middleware(
+        CachedReads,
+        docs=app.state.version_docs,
+        allowed=lambda conn: may_read(app.state.access, conn),
+        private=app.state.access.read_needs_token,
+    )  # a cached document needs neither routing nor dependencies
+    app.add_middleware(Liveness)
     return app

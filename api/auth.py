@@ -37,6 +37,7 @@ __all__ = [
     "Level",
     "WriteAccess",
     "WriteGuard",
+    "may_read",
     "require_read",
     "require_write",
 ]
@@ -133,24 +134,36 @@ def connection_token(conn: HTTPConnection) -> str | None:
     return conn.cookies.get(COOKIE) or None
 
 
+def may_read(access: Access, conn: HTTPConnection) -> bool:
+    """Whether ``conn`` may read (what :func:`require_read` lets through), without raising."""
+    if not access.enabled:
+        return True
+    try:
+        access.check(connection_token(conn), write=False)
+    except ModelportError:
+        return False
+    return True
+
+
 def access_of(request: Request) -> Access:
     access: Access = request.app.state.access
     return access
 
 
+# Both are ``async`` (they do no I/O) so that FastAPI does not send them to the thread pool.
 # The ``_bearer`` parameter only declares the scheme in the OpenAPI document (the
 # "Authorize" button of /docs); the token itself is read by connection_token, as in
 # WriteGuard, so that both places accept exactly the same requests.
 
 
-def require_read(
+async def require_read(
     request: Request, _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_SCHEME)]
 ) -> Level:
     """Dependency: the request may read."""
     return access_of(request).check(connection_token(request), write=False)
 
 
-def require_write(
+async def require_write(
     request: Request, _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_SCHEME)]
 ) -> Level:
     """Dependency: the request may upload and change aliases."""

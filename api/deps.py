@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the registry and settings of the running app."""
+"""FastAPI dependencies: the registry and settings of the running app.
+
+They are ``async`` on purpose: FastAPI runs a plain ``def`` dependency in the thread
+pool, one thread hop per dependency per request, for what is an attribute read.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +15,17 @@ from registry import JobRunner, Registry, Settings
 __all__ = ["RegistryDep", "SettingsDep", "get_registry", "get_runner", "get_settings_dep"]
 
 
-def get_registry(request: Request) -> Registry:
+async def get_registry(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_runner(request: Request) -> JobRunner | None:
+async def get_runner(request: Request) -> JobRunner | None:
     runner: JobRunner | None = request.app.state.runner
     return runner
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from registry._domain import MAX_VERSION
+from runtime import AliasTarget
+from runtime._aliases import MAX_SPLIT
 
 __all__ = [
     "AliasBody",
+    "AliasEventOut",
+    "AliasHistory",
     "AliasOut",
     "ArtifactOut",
     "JobOut",
@@ -49,6 +53,10 @@ class ModelOut(_Wire):
     latest_version: int | None
     version_count: int
     aliases: dict[str, int]
+    alias_weights: dict[str, dict[int, int]] = Field(
+        default_factory=dict,
+        description="Every alias's split, version -> percent ({'3': 100} for a plain alias).",
+    )
 
 
 class ModelPage(_Wire):
@@ -102,15 +110,56 @@ class VersionPage(_Wire):
 
 
 class AliasBody(_Wire):
-    version: int = Field(
-        ge=1, le=MAX_VERSION, description="The version number the alias points to."
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_VERSION,
+        description="The one version the alias points to (give this or weights).",
+    )
+    weights: dict[str, StrictInt] | None = Field(
+        default=None,
+        max_length=MAX_SPLIT,
+        description="A weighted split, version -> percent, summing to 100: "
+        '{"3": 90, "4": 10}. Give this or version.',
+        examples=[{"3": 90, "4": 10}],
+    )
+    changed_by: str | None = Field(
+        default=None, max_length=200, description="Who made the change (kept in the history)."
+    )
+    note: str | None = Field(
+        default=None, max_length=2000, description="Why (kept in the alias history)."
     )
 
 
 class AliasOut(_Wire):
+    """The alias document (runtime.AliasTarget): ``version`` is the primary version
+    (largest weight); ``weights`` is always present, ``{"3": 100}`` for a plain alias."""
+
     name: str
     alias: str
     version: int
+    weights: dict[str, int]
+    updated_at: str | None = None
+
+    @classmethod
+    def of_target(cls, target: AliasTarget) -> AliasOut:
+        return cls.model_validate(target.to_dict())
+
+
+class AliasEventOut(_Wire):
+    id: int
+    name: str
+    alias: str
+    action: str = Field(description="set | delete")
+    weights: dict[str, int] | None = Field(description="The split after the change.")
+    previous: dict[str, int] | None = Field(description="The split before the change.")
+    changed_by: str | None
+    note: str | None
+    at: str
+
+
+class AliasHistory(_Wire):
+    items: list[AliasEventOut]
 
 
 class JobOut(_Wire):

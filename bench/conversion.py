@@ -16,6 +16,7 @@ Usage: ``python bench/conversion.py [--framework sklearn] [--repeat 20] [--json 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -29,7 +30,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from converters import Sample, get_converter, get_framework  # noqa: E402
+from converters import (  # noqa: E402
+    REQUEST_FILE,
+    Sample,
+    ServerPolicy,
+    get_converter,
+    get_framework,
+)
 from tests.frameworks.conftest import case_modules  # noqa: E402
 from tests.frameworks.test_cases import prepare_job, run_worker  # noqa: E402
 
@@ -86,8 +93,8 @@ def bench_case(case: Any, repeat: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         job = Path(tmp) / "job"
         source_path, request = prepare_job(case, job)
-        request["framework"] = case.framework
-        (job / "request.json").write_text(json.dumps(request))
+        request = dataclasses.replace(request, framework=case.framework)
+        (job / REQUEST_FILE).write_text(request.to_json())
         start = time.perf_counter()
         proc = run_worker(job)
         worker_s = time.perf_counter() - start
@@ -96,7 +103,9 @@ def bench_case(case: Any, repeat: int) -> list[dict[str, Any]]:
         result = json.loads((job / "result.json").read_text())
         if result.get("error"):
             return [{"case": case.id, "error": result["error"]}]
-        source = get_framework(case.framework).load(source_path, source_path.name, {})
+        source = get_framework(case.framework).load(
+            source_path, source_path.name, {}, ServerPolicy()
+        )
         big = source.generate_inputs(1024, seed=1)
         big = {k: np.resize(v, (1024, *v.shape[1:])) for k, v in big.items()}
         for art in result["artifacts"]:

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from converters import ServerPolicy
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -182,7 +184,7 @@ def build_keras(folder: Path) -> tuple[Path, object] | None:
     )
     source_path = folder / "cnn.keras"
     net.save(source_path)
-    source = get_framework("keras").load(source_path, source_path.name, {})
+    source = get_framework("keras").load(source_path, source_path.name, {}, ServerPolicy())
     sample = Sample(source.generate_inputs(4))
     out = get_converter("keras", "onnx").convert(source, sample, folder / "keras-onnx")
     return out.path, net

@@ -74,7 +74,9 @@ def _is_folder(dest: Path, text: str) -> bool:
 
 
 def _etag_sha(response: httpx.Response) -> str | None:
-    etag = response.headers.get("etag")
+    """The sha256 the registry's ETag names (an object store's own ETag is no sha256)."""
+    first = response.history[0] if response.history else response
+    etag = first.headers.get("etag")
     if not etag:
         return None
     return etag.removeprefix("W/").strip('"') or None

@@ -13,7 +13,7 @@ import getpass
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -24,7 +24,7 @@ from clients._errors import WaitTimeout, error_from_response, unavailable
 from clients._multipart import FilePart, MultipartBody, Progress
 from clients._serialize import prepared_sample, prepared_upload
 from clients._types import AliasInfo, JobInfo, ModelInfo, PushResult, VersionInfo
-from runtime import ModelRef, check_alias, check_name
+from runtime import AliasEvent, ModelRef, check_alias, check_name, parse_weights
 from runtime.errors import InvalidUpload, ModelportError
 
 __all__ = ["DEFAULT_URL", "Registry"]
@@ -304,20 +304,52 @@ class Registry:
             return result
         return self.wait(result.name, result.version, timeout, on_update=on_update)
 
-    def set_alias(self, name: str, alias: str, version: int) -> AliasInfo:
-        """Point ``name@alias`` at ``version`` (moving it if it exists)."""
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | None = None,
+        *,
+        weights: Mapping[int, int] | None = None,
+        changed_by: str | None = None,
+        note: str | None = None,
+    ) -> AliasInfo:
+        """Point ``name@alias`` at ``version``, or split it: ``weights={3: 90, 4: 10}``
+        (percent, summing to 100). The change is kept in the alias's history."""
+        check_name(name)
+        check_alias(alias)
+        body: dict[str, Any] = {"changed_by": changed_by, "note": note}
+        if weights is not None:
+            body["weights"] = {str(v): w for v, w in parse_weights(weights)}
+        if version is not None:
+            body["version"] = int(version)
+        body = {k: v for k, v in body.items() if v is not None}
+        data = self._json("PUT", f"{API}/models/{name}/aliases/{alias}", json=body)
+        return AliasInfo.from_json(data)
+
+    def alias(self, name: str, alias: str) -> AliasInfo:
+        """What ``name@alias`` points at; raises ``AliasNotFound``."""
+        check_name(name)
+        check_alias(alias)
+        return AliasInfo.from_json(self._json("GET", f"{API}/models/{name}/aliases/{alias}"))
+
+    def alias_history(self, name: str, alias: str, limit: int = 50) -> list[AliasEvent]:
+        """The audited changes of ``name@alias``, newest first."""
         check_name(name)
         check_alias(alias)
         data = self._json(
-            "PUT", f"{API}/models/{name}/aliases/{alias}", json={"version": int(version)}
+            "GET", f"{API}/models/{name}/aliases/{alias}/history", params={"limit": int(limit)}
         )
-        return AliasInfo.from_json(data)
+        return [AliasEvent.from_dict(item) for item in data["items"]]
 
-    def delete_alias(self, name: str, alias: str) -> None:
+    def delete_alias(
+        self, name: str, alias: str, *, changed_by: str | None = None, note: str | None = None
+    ) -> None:
         """Remove ``name@alias``; raises ``AliasNotFound`` when it does not exist."""
         check_name(name)
         check_alias(alias)
-        self._send("DELETE", f"{API}/models/{name}/aliases/{alias}")
+        params = {k: v for k, v in (("changed_by", changed_by), ("note", note)) if v}
+        self._send("DELETE", f"{API}/models/{name}/aliases/{alias}", params=params)
 
     def pull(
         self,
@@ -343,4 +375,8 @@ class Registry:
 
     # used by clients._download: one streamed GET with the same errors as _send
     def _stream(self, path: str, headers: dict[str, str] | None = None) -> Any:
-        return self._client.stream("GET", self.url + path, headers=self._headers(headers))
+        # an object store's presigned URL answers a redirect; httpx drops the
+        # Authorization header when the redirect leaves the registry's origin
+        return self._client.stream(
+            "GET", self.url + path, headers=self._headers(headers), follow_redirects=True
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime import Signature
+from runtime import AliasTarget, Signature
 
 __all__ = [
     "AliasInfo",
@@ -190,18 +190,34 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class AliasInfo:
-    """An alias pointing at a version."""
+    """What an alias points at: ``version`` (the primary, largest weight) and ``weights``
+    (version -> percent; ``{3: 100}`` for a plain alias). Decoded by runtime.AliasTarget."""
 
     name: str
     alias: str
     version: int
+    weights: dict[int, int] = field(default_factory=dict)
+    updated_at: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AliasInfo:
-        return cls(name=str(data["name"]), alias=str(data["alias"]), version=int(data["version"]))
+        target = AliasTarget.from_dict(data)
+        return cls(
+            name=target.name,
+            alias=target.alias,
+            version=target.version,
+            weights=dict(target.weights),
+            updated_at=target.updated_at,
+        )
+
+    @property
+    def target(self) -> AliasTarget:
+        """The runtime's document, whose ``pick(key)`` chooses a version."""
+        weights = tuple(self.weights.items()) or ((self.version, 100),)
+        return AliasTarget(self.name, self.alias, weights, self.updated_at)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "alias": self.alias, "version": self.version}
+        return self.target.to_dict()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ Errors print one line on stderr.
 from __future__ import annotations
 
 import functools
+import getpass
 import importlib
 import json
 import os
@@ -23,6 +24,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from clients._errors import WaitTimeout
+from clients._export import LAYOUTS, export_kserve, export_triton, resolve_export
 from clients._registry import Registry
 from clients._render import (
     artifact_summary,
@@ -34,7 +36,7 @@ from clients._render import (
     versions_table,
 )
 from clients._types import VersionInfo
-from runtime import ModelRef
+from runtime import ModelRef, parse_weights
 from runtime.errors import (
     IntegrityError,
     InvalidUpload,
@@ -156,8 +158,17 @@ def serve(
         Path | None, typer.Option("--data", help="Data folder (database, blobs).")
     ] = None,
     reload: Annotated[bool, typer.Option("--reload/--no-reload", help="Dev reload.")] = False,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = False,
 ) -> None:
-    """Start the registry (API and web UI) with uvicorn."""
+    """Start the registry (API and web UI) with uvicorn: one process, see docs/configuration.md.
+
+    One worker process on purpose: it holds the job runner and its warm conversion
+    parents, the in-memory cache of version documents (so its own writes are seen at
+    once) and the only writer of a SQLite database. For more processes, run uvicorn
+    with --workers against PostgreSQL. Request logging is off unless --access-log.
+    """
     try:
         uvicorn = importlib.import_module("uvicorn")
     except ImportError:
@@ -175,7 +186,14 @@ def serve(
             "and move aliases; set MODELPORT_WRITE_TOKENS (and MODELPORT_READ_TOKENS) to "
             "require tokens: 'modelport token' makes one"
         )
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, reload=reload)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        access_log=access_log,
+    )
 
 
 @app.command()
@@ -409,31 +427,111 @@ def pull(
 @handled
 def alias(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="name:N to point at (with --delete: the name).")],
+    target: Annotated[
+        str, typer.Argument(help="name:N to point at, or the name when splitting or deleting.")
+    ],
     alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="Alias, e.g. production.")],
+    weights: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[VERSION=PERCENT]...",
+            help="A weighted split summing to 100, e.g. 3=90 4=10.",
+            show_default=False,
+        ),
+    ] = None,
     delete: Annotated[bool, typer.Option("--delete", help="Remove the alias instead.")] = False,
+    note: Annotated[str | None, typer.Option("--note", help="Why (kept in the history).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Point ALIAS at a version (alias lin:3 production), or remove it (--delete lin production)."""
+    """Point ALIAS at a version (alias lin:3 production), split it between versions
+    (alias lin production 3=90 4=10), or remove it (--delete lin production)."""
     state = _state(ctx)
     with state.registry() as reg:
         if delete:
-            reg.delete_alias(target, alias_name)
+            reg.delete_alias(target, alias_name, changed_by=_who(), note=note)
             if as_json:
                 print_json({"name": target, "alias": alias_name, "deleted": True})
             else:
                 state.out.print(Text(f"deleted {target}@{alias_name}"))
             return
         ref = ModelRef.parse(target)
-        if ref.version is None:
-            raise _fail(
-                f"alias needs an exact version: write '{ref.name}:N ALIAS' (e.g. {ref.name}:1)", 5
+        if weights:
+            if ref.version is not None:
+                raise _fail(f"with weights give the model name only: '{ref.name}'", 5)
+            split = parse_weights(weights)
+            info = reg.set_alias(
+                ref.name, alias_name, weights=dict(split), changed_by=_who(), note=note
             )
-        info = reg.set_alias(ref.name, alias_name, ref.version)
+        elif ref.version is None:
+            raise _fail(
+                f"alias needs an exact version: write '{ref.name}:N ALIAS' (e.g. {ref.name}:1), "
+                f"or weights: '{ref.name} ALIAS 3=90 4=10'",
+                5,
+            )
+        else:
+            info = reg.set_alias(ref.name, alias_name, ref.version, changed_by=_who(), note=note)
     if as_json:
         print_json(info.to_dict())
     else:
-        state.out.print(Text(f"{info.name}@{info.alias} -> {info.version}"))
+        split_text = "  ".join(f"{v}: {w}%" for v, w in sorted(info.weights.items()))
+        shown = str(info.version) if len(info.weights) <= 1 else "{" + split_text + "}"
+        state.out.print(Text(f"{info.name}@{info.alias} -> {shown}"))
+
+
+def _who() -> str | None:
+    """The local user name, recorded as who changed an alias."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+@app.command()
+@handled
+def export(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="name, name:N, name:latest or name@alias.")],
+    out: Annotated[
+        Path | None,
+        typer.Argument(
+            help="triton: the repository folder; kserve: the manifest file (else stdout)."
+        ),
+    ] = None,
+    layout: Annotated[str, typer.Option("--layout", help="triton or kserve.")] = "triton",
+    max_batch_size: Annotated[
+        int, typer.Option("--max-batch-size", min=0, help="triton: batch bound (0: off).")
+    ] = 64,
+    service: Annotated[
+        str | None, typer.Option("--service", help="kserve: the InferenceService name.")
+    ] = None,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", help="kserve: the namespace.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export for a serving engine: a Triton model repository (--layout triton OUT) or a
+    KServe InferenceService manifest (--layout kserve [OUT]); a weighted alias exports
+    its split (Triton: every version; KServe: a canary with canaryTrafficPercent)."""
+    if layout not in LAYOUTS:
+        raise _fail(f"unknown layout {layout!r}; use one of: {', '.join(LAYOUTS)}", 5)
+    state = _state(ctx)
+    with state.registry() as reg:
+        exported = resolve_export(reg, ref)
+        if layout == "kserve":
+            text = export_kserve(reg, exported, out, service, namespace)
+            if out is None:
+                sys.stdout.write(text)
+                return
+            path = out
+        else:
+            if out is None:
+                raise _fail("--layout triton needs OUT, the model repository folder", 5)
+            path = export_triton(reg, exported, out, max_batch_size)
+    versions = [info.version for info in exported.versions]
+    if as_json:
+        print_json({"ref": ref, "layout": layout, "path": str(path), "versions": versions})
+    else:
+        state.out.print(Text(f"{layout}: {path} ({exported.name} versions {versions})"))
 
 
 @app.command()

@@ -20,7 +20,17 @@ from converters._base import (
     Tolerance,
 )
 from converters._detect import ACCEPTED, FRAMEWORKS, detect_framework
-from converters._errors import RegistrationError
+from converters._errors import ProtocolError, RegistrationError
+from converters._protocol import (
+    PROGRESS_FILE,
+    PROTOCOL_VERSION,
+    REQUEST_FILE,
+    RESULT_FILE,
+    ArtifactResult,
+    ServerPolicy,
+    WorkerRequest,
+    WorkerResult,
+)
 from converters._registry import (
     ENTRY_POINT_GROUP,
     TARGETS,
@@ -35,6 +45,15 @@ from converters._registry import (
 
 __all__ = [
     "ACCEPTED",
+    "PROGRESS_FILE",
+    "PROTOCOL_VERSION",
+    "REQUEST_FILE",
+    "RESULT_FILE",
+    "ArtifactResult",
+    "ProtocolError",
+    "ServerPolicy",
+    "WorkerRequest",
+    "WorkerResult",
     "ENTRY_POINT_GROUP",
     "FRAMEWORKS",
     "TARGETS",

@@ -16,12 +16,14 @@ Validation is one shared routine (``converters._validation``) that compares
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from converters._protocol import ServerPolicy
 from runtime import Signature
 
 __all__ = [
@@ -84,7 +86,9 @@ class Framework(Protocol):
         """Cheap, safe content check: is this file an upload of this framework?"""
         ...
 
-    def load(self, path: Path, filename: str, options: dict[str, Any]) -> SourceModel:
+    def load(
+        self, path: Path, filename: str, options: Mapping[str, Any], policy: ServerPolicy
+    ) -> SourceModel:
         """Load the upload (worker process only). Raises ``InvalidUpload`` with a reason."""
         ...
 

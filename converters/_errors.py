@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from runtime.errors import ModelportError
 
-__all__ = ["RegistrationError"]
+__all__ = ["ProtocolError", "RegistrationError"]
 
 
 class RegistrationError(ModelportError, ValueError):
     """A framework or converter plug-in is registered twice, or its entry is malformed."""
+
+
+class ProtocolError(ModelportError, ValueError):
+    """A worker request or result that does not follow the worker protocol."""

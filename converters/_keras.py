@@ -16,13 +16,14 @@ import json
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from converters._base import ConversionOutput, Sample, Tolerance
+from converters._protocol import ServerPolicy
 from converters._tensorflow import generate_inputs, tensor_spec, tf2onnx_convert, tf_versions
 from runtime import Signature
 from runtime.errors import ConversionError, InvalidUpload
@@ -137,7 +138,9 @@ class KerasFramework:
     def sniff(self, path: Path, filename: str) -> bool:
         return _kind(path) is not None
 
-    def load(self, path: Path, filename: str, options: dict[str, Any]) -> KerasSource:
+    def load(
+        self, path: Path, filename: str, options: Mapping[str, Any], policy: ServerPolicy
+    ) -> KerasSource:
         """Refuse Lambda layers from the config, then load with safe_mode (worker only)."""
         config = read_config(path)
         _refuse_unsafe(config, filename)

@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 import numpy as np
 
 from converters._base import ConversionOutput, Sample, Tolerance
+from converters._protocol import ServerPolicy
 from converters._registry import import_optional
 from converters._samples import generate_inputs
 from runtime import Signature, TensorSpec
@@ -170,7 +172,9 @@ class OnnxFramework:
 
         return _is_onnx(path)
 
-    def load(self, path: Path, filename: str, options: dict[str, Any]) -> OnnxSource:
+    def load(
+        self, path: Path, filename: str, options: Mapping[str, Any], policy: ServerPolicy
+    ) -> OnnxSource:
         onnx = _onnx()
         try:
             model = onnx.load(str(path), load_external_data=False)

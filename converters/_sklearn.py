@@ -11,7 +11,7 @@ when there is no ``predict_proba``), ``variable`` for regressors and transformer
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,6 +20,7 @@ import numpy as np
 
 from converters._base import ConversionOutput, Sample, Tolerance
 from converters._onnx import MEDIA_TYPE, library_versions, onnx_signature
+from converters._protocol import ServerPolicy
 from converters._registry import import_optional
 from converters._samples import LARGE, MIN_ROWS, generate_inputs
 from runtime import Signature, TensorSpec
@@ -221,13 +222,15 @@ class SklearnFramework:
         except Exception:  # noqa: BLE001 - sniffing answers yes/no
             return False
 
-    def load(self, path: Path, filename: str, options: dict[str, Any]) -> SklearnSource:
+    def load(
+        self, path: Path, filename: str, options: Mapping[str, Any], policy: ServerPolicy
+    ) -> SklearnSource:
         import zipfile
 
         if zipfile.is_zipfile(path):
             est, how = self._load_skops(path, filename), "skops"
         else:  # anything else can only be a pickle/joblib stream
-            est, how = self._load_pickle(path, filename, options), "pickle"
+            est, how = self._load_pickle(path, filename, policy), "pickle"
         _check_fitted(est, filename)
         return SklearnSource(est, how)
 
@@ -244,8 +247,8 @@ class SklearnFramework:
             raise InvalidUpload(f"{filename!r} could not be loaded with skops: {exc}") from exc
 
     @staticmethod
-    def _load_pickle(path: Path, filename: str, options: dict[str, Any]) -> Any:
-        if not options.get("allow_pickle"):
+    def _load_pickle(path: Path, filename: str, policy: ServerPolicy) -> Any:
+        if not policy.allow_pickle:
             raise UnsupportedMediaType(
                 f"{filename!r} is a pickle and pickles are not allowed on this server; "
                 "save the model with skops.io.dump and upload the .skops file"

@@ -11,7 +11,7 @@ signature, input generation, tf2onnx through ``from_function``.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from converters._archive import extract_archive, find_saved_model_root, list_members
 from converters._base import ConversionOutput, Sample, Tolerance
+from converters._protocol import ServerPolicy
 from converters._torch_onnx import finish_onnx
 from runtime import Signature, TensorSpec
 from runtime.errors import ConversionError, InvalidUpload
@@ -55,7 +56,9 @@ class TensorFlowFramework:
     def sniff(self, path: Path, filename: str) -> bool:
         return _has_saved_model(list_members(path))
 
-    def load(self, path: Path, filename: str, options: dict[str, Any]) -> SavedModelSource:
+    def load(
+        self, path: Path, filename: str, options: Mapping[str, Any], policy: ServerPolicy
+    ) -> SavedModelSource:
         """Extract safely, then ``tf.saved_model.load`` (worker process only)."""
         folder = Path(tempfile.mkdtemp(prefix="savedmodel-", dir=path.parent))
         root = find_saved_model_root(extract_archive(path, folder / "extracted"))

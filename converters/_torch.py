@@ -10,12 +10,14 @@ conversion worker.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from converters._base import ConversionOutput, Sample, Tolerance
+from converters._protocol import ServerPolicy
 from converters._torch_onnx import export_onnx
 from runtime import Signature, TensorSpec
 from runtime.errors import InvalidUpload, UnsupportedMediaType
@@ -66,7 +68,9 @@ class TorchFramework:
     def sniff(self, path: Path, filename: str) -> bool:
         return torch_kind(path, filename) is not None
 
-    def load(self, path: Path, filename: str, options: dict[str, Any]) -> TorchSource:
+    def load(
+        self, path: Path, filename: str, options: Mapping[str, Any], policy: ServerPolicy
+    ) -> TorchSource:
         """Load a ``.pt2`` program or a TorchScript module (worker process only).
 
         Options for TorchScript (which carries no shapes): ``input_names``,
@@ -378,7 +382,7 @@ def _program_outputs(
 # --- TorchScript modules ---------------------------------------------------------------
 
 
-def _from_script(module: Any, options: dict[str, Any]) -> TorchSource:
+def _from_script(module: Any, options: Mapping[str, Any]) -> TorchSource:
     import torch
 
     args = list(module.forward.schema.arguments)[1:]  # the first is the module itself

@@ -18,6 +18,7 @@ import platform
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,14 @@ import numpy as np
 
 from converters._base import Sample, SourceModel, Tolerance
 from converters._detect import detect_framework
+from converters._protocol import (
+    PROGRESS_FILE,
+    REQUEST_FILE,
+    RESULT_FILE,
+    ArtifactResult,
+    WorkerRequest,
+    WorkerResult,
+)
 from converters._registry import applicable_targets, get_converter, get_framework
 from converters._samples import MIN_ROWS, load_sample
 from converters._validation import load_artifact, validate
@@ -36,7 +45,7 @@ __all__ = ["main", "run_job"]
 def _inside(job_dir: Path, rel: str, what: str) -> Path:
     path = (job_dir / rel).resolve()
     if not path.is_relative_to(job_dir.resolve()):
-        raise InvalidUpload(f"request.json {what} {rel!r} points outside the job folder")
+        raise InvalidUpload(f"{REQUEST_FILE} {what} {rel!r} points outside the job folder")
     return path
 
 
@@ -46,41 +55,22 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def _write_text(path: Path, text: str) -> None:
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_finite(data), indent=2, default=_json_default, allow_nan=False))
+    tmp.write_text(text)
     os.replace(tmp, path)
-
-
-def _finite(value: Any) -> Any:
-    """Strict JSON: non-finite floats become strings (PostgreSQL json refuses NaN)."""
-    if isinstance(value, float) and not np.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
 
 
 class _Progress:
     def __init__(self, job_dir: Path, total: int) -> None:
-        self.path = job_dir / "progress.json"
+        self.path = job_dir / PROGRESS_FILE
         self.total = total
         self.done = 0
 
     def stage(self, target: str, stage: str) -> None:
         data = {"target": target, "stage": stage, "done": self.done, "total": self.total}
         with contextlib.suppress(OSError):  # progress is advisory
-            _write_json(self.path, data)
+            _write_text(self.path, json.dumps(data))
 
 
 def _build_sample(source: SourceModel, sample_path: Path | None) -> tuple[Sample, str | None]:
@@ -96,112 +86,128 @@ def _build_sample(source: SourceModel, sample_path: Path | None) -> tuple[Sample
     return Sample(merged, origin="uploaded+generated"), None
 
 
-def _tolerance(request: dict[str, Any], default: Tolerance) -> Tolerance:
-    given = request.get("tolerance") or {}
-    atol, rtol = given.get("atol"), given.get("rtol")
+def _tolerance(request: WorkerRequest, default: Tolerance) -> Tolerance:
     return Tolerance(
-        atol=default.atol if atol is None else float(atol),
-        rtol=default.rtol if rtol is None else float(rtol),
+        atol=default.atol if request.atol is None else request.atol,
+        rtol=default.rtol if request.rtol is None else request.rtol,
     )
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """The upload loaded in this process, and what the result says about it."""
+
+    framework: str
+    source: SourceModel
+    sample: Sample
+    lineage: dict[str, Any]
+
+
 def _one_artifact(
-    job_dir: Path,
-    target: str,
-    framework: str,
-    source: SourceModel,
-    sample: Sample,
-    request: dict[str, Any],
-    progress: _Progress,
-) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "format": target,
-        "status": "error",
-        "path": None,
-        "media_type": None,
-        "signature": None,
-        "validation": None,
-        "converter": None,
-        "error": None,
-        "timings": {},
-    }
+    job_dir: Path, target: str, loaded: _Loaded, request: WorkerRequest, progress: _Progress
+) -> ArtifactResult:
+    timings: dict[str, float] = {}
+    converter_info: dict[str, Any] | None = None
+    written: dict[str, Any] = {}
     try:
-        converter = get_converter(framework, target)
-        entry["converter"] = {"name": type(converter).__name__}
-        reason = converter.applies(source)
+        converter = get_converter(loaded.framework, target)
+        converter_info = {"name": type(converter).__name__}
+        reason = converter.applies(loaded.source)
         if reason:
-            entry.update(status="skipped", error=reason)
-            return entry
-        out_dir = job_dir / "out" / target
+            return ArtifactResult(target, "skipped", converter=converter_info, error=reason)
         progress.stage(target, "converting")
         start = time.perf_counter()
-        output = converter.convert(source, sample, out_dir)
-        entry["timings"]["convert_s"] = round(time.perf_counter() - start, 4)
-        entry.update(
-            path=output.path.resolve().relative_to(job_dir.resolve()).as_posix(),
-            media_type=output.media_type,
-            signature=output.signature.to_dict(),
-            converter=output.converter or entry["converter"],
-        )
+        output = converter.convert(loaded.source, loaded.sample, job_dir / "out" / target)
+        timings["convert_s"] = round(time.perf_counter() - start, 4)
+        written = {
+            "path": output.path.resolve().relative_to(job_dir.resolve()).as_posix(),
+            "media_type": output.media_type,
+            "signature": output.signature.to_dict(),
+            "converter": output.converter or converter_info,
+        }
         progress.stage(target, "validating")
         start = time.perf_counter()
-        artifact = load_artifact(output.path, target)
-        hook = getattr(converter, "adapt_inputs", None)
-        adapt = (lambda inputs: hook(source, inputs)) if hook else None
-        tolerance = _tolerance(request, converter.tolerance)
-        report = validate(source, artifact, sample, tolerance, adapt=adapt)
-        entry["timings"]["validate_s"] = round(time.perf_counter() - start, 4)
-        entry.update(validation=report, status=report["status"])
-        if report["status"] == "failed":
-            entry["error"] = f"validation failed: {report['summary']}"
+        report = _validate(converter, loaded, output.path, target, request)
+        timings["validate_s"] = round(time.perf_counter() - start, 4)
     except Exception as exc:  # noqa: BLE001 - every failure becomes this artifact's error
-        entry.update(status="error", error=_describe(exc))
-        entry["traceback"] = traceback.format_exc(limit=8)[-4000:]
-    return entry
-
-
-def run_job(job_dir: Path) -> dict[str, Any]:
-    """Run the job in ``job_dir`` and return the result written to ``result.json``."""
-    job_dir = job_dir.resolve()
-    result: dict[str, Any] = {"framework": None, "signature": None, "lineage": {}, "artifacts": []}
-    try:
-        request = json.loads((job_dir / "request.json").read_text())
-        options = dict(request.get("options") or {})
-        filename = str(request.get("filename") or "upload")
-        source_path = _inside(job_dir, str(request["source"]), "source")
-        framework = request.get("framework") or detect_framework(
-            source_path, filename, allow_pickle=bool(options.get("allow_pickle"))
+        return ArtifactResult(
+            target,
+            "error",
+            **{"converter": converter_info, **written},
+            error=_describe(exc),
+            timings=timings,
+            traceback=traceback.format_exc(limit=8)[-4000:],
         )
-        result["framework"] = framework
-        start = time.perf_counter()
-        source = get_framework(framework).load(source_path, filename, options)
-        load_s = round(time.perf_counter() - start, 4)
-        sample_rel = request.get("sample")
-        sample_path = _inside(job_dir, str(sample_rel), "sample") if sample_rel else None
-        sample, note = _build_sample(source, sample_path)
-    except Exception as exc:  # noqa: BLE001 - reported in result.json, never raised
-        result["error"] = _describe(exc)
-        result["traceback"] = traceback.format_exc(limit=8)[-4000:]
-        _write_json(job_dir / "result.json", result)
-        return result
-    result["signature"] = source.signature.to_dict()
-    result["lineage"] = {
+    status = str(report["status"])
+    error = f"validation failed: {report['summary']}" if status == "failed" else None
+    return ArtifactResult(
+        target, status, **written, validation=report, error=error, timings=timings
+    )
+
+
+def _validate(
+    converter: Any, loaded: _Loaded, path: Path, target: str, request: WorkerRequest
+) -> dict[str, Any]:
+    artifact = load_artifact(path, target)
+    hook = getattr(converter, "adapt_inputs", None)
+    source = loaded.source
+    adapt = (lambda inputs: hook(source, inputs)) if hook else None
+    tolerance = _tolerance(request, converter.tolerance)
+    return validate(source, artifact, loaded.sample, tolerance, adapt=adapt)
+
+
+def _load(job_dir: Path, request: WorkerRequest) -> _Loaded:
+    source_path = _inside(job_dir, request.source, "source")
+    framework = request.framework or detect_framework(
+        source_path, request.filename, allow_pickle=request.policy.allow_pickle
+    )
+    start = time.perf_counter()
+    plugin = get_framework(framework)
+    source = plugin.load(source_path, request.filename, request.options, request.policy)
+    load_s = round(time.perf_counter() - start, 4)
+    sample_path = _inside(job_dir, request.sample, "sample") if request.sample else None
+    sample, note = _build_sample(source, sample_path)
+    lineage = {
         "framework": framework,
-        "filename": filename,
+        "filename": request.filename,
         "python": platform.python_version(),
         "load_s": load_s,
         "sample": {"origin": sample.origin, "rows": sample.rows, "note": note},
         **dict(getattr(source, "lineage", {}) or {}),
     }
-    targets = list(request.get("targets") or applicable_targets(framework))
-    progress = _Progress(job_dir, len(targets))
-    for target in targets:
-        result["artifacts"].append(
-            _one_artifact(job_dir, target, framework, source, sample, request, progress)
+    return _Loaded(framework, source, sample, lineage)
+
+
+def run_job(job_dir: Path) -> WorkerResult:
+    """Run the job in ``job_dir`` and return the result written to ``result.json``."""
+    job_dir = job_dir.resolve()
+    framework = None
+    try:
+        request = WorkerRequest.from_json((job_dir / REQUEST_FILE).read_bytes())
+        framework = request.framework
+        loaded = _load(job_dir, request)
+    except Exception as exc:  # noqa: BLE001 - reported in result.json, never raised
+        failed = WorkerResult(
+            framework=framework,
+            error=_describe(exc),
+            traceback=traceback.format_exc(limit=8)[-4000:],
         )
+        _write_text(job_dir / RESULT_FILE, failed.to_json())
+        return failed
+    targets = list(request.targets or applicable_targets(loaded.framework))
+    progress = _Progress(job_dir, len(targets))
+    artifacts = []
+    for target in targets:
+        artifacts.append(_one_artifact(job_dir, target, loaded, request, progress))
         progress.done += 1
     progress.stage("", "done")
-    _write_json(job_dir / "result.json", result)
+    result = WorkerResult(
+        framework=loaded.framework,
+        signature=loaded.source.signature.to_dict(),
+        lineage=loaded.lineage,
+        artifacts=tuple(artifacts),
+    )
+    _write_text(job_dir / RESULT_FILE, result.to_json())
     return result
 
 

@@ -6,10 +6,17 @@
 >>> Registry(settings).get_version("fraud-clf", "latest")       # doctest: +SKIP
 """
 
-from registry._blobs import Blob, BlobStore, LocalBlobStore, StagedBlob
+from registry._blobs import (
+    Blob,
+    BlobStore,
+    LocalBlobStore,
+    StagedBlob,
+    StagingFile,
+    check_blob_id,
+    write_staging_file,
+)
 from registry._db import Database
 from registry._domain import (
-    Alias,
     Artifact,
     ArtifactStream,
     Job,
@@ -22,12 +29,13 @@ from registry._errors import JobNotFound
 from registry._jobs import JobRunner
 from registry._migrate import current_revision, head_revision, upgrade_database
 from registry._packing import pack_directory
+from registry._s3 import S3BlobStore
 from registry._service import CreatedVersion, Registry
 from registry._settings import Settings, get_settings, token_entries
+from registry._stores import open_store
 from registry._uploads import parse_options, parse_tags
 
 __all__ = [
-    "Alias",
     "Artifact",
     "ArtifactStream",
     "Blob",
@@ -42,15 +50,20 @@ __all__ = [
     "ModelVersion",
     "Page",
     "Registry",
+    "S3BlobStore",
     "Settings",
     "SourceFile",
     "StagedBlob",
+    "StagingFile",
+    "check_blob_id",
     "current_revision",
     "get_settings",
     "head_revision",
+    "open_store",
     "pack_directory",
     "parse_options",
     "parse_tags",
     "token_entries",
     "upgrade_database",
+    "write_staging_file",
 ]

@@ -9,7 +9,6 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 __all__ = [
-    "Alias",
     "Artifact",
     "ArtifactStream",
     "Job",
@@ -46,6 +45,7 @@ class Model:
     latest_version: int | None
     version_count: int
     aliases: dict[str, int]
+    alias_weights: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +89,6 @@ class ModelVersion:
     targets: list[str] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Alias:
-    name: str
-    alias: str
-    version: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ worker wrote (see "Conversion worker protocol" in docs/architecture.md).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import resource
@@ -24,6 +23,15 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
+from converters import (
+    REQUEST_FILE,
+    RESULT_FILE,
+    ArtifactResult,
+    ProtocolError,
+    ServerPolicy,
+    WorkerRequest,
+    WorkerResult,
+)
 from registry._domain import USABLE_STATUSES
 from registry._orm import ArtifactRow, JobRow, VersionRow, utcnow
 from registry._packing import pack_directory
@@ -218,28 +226,31 @@ class JobRunner:
         with self.registry.db.read() as s:
             v = s.get(VersionRow, claim.version_id)
             assert v is not None
-            source_name = "model" + safe_suffix(v.source_filename)
-            request: dict[str, Any] = {
-                "source": f"input/{source_name}",
-                "filename": v.source_filename,
-                "framework": v.framework,
-                "targets": list(v.targets or []),
-                "sample": f"input/sample.{v.sample_kind}" if v.sample_sha256 else None,
-                "tolerance": v.tolerance,
-                # allow_pickle always comes from the server, never from the uploader.
-                "options": {**(v.options or {}), "allow_pickle": self.settings.allow_pickle},
-            }
+            tolerance = v.tolerance or {}
+            request = WorkerRequest(
+                source="input/model" + safe_suffix(v.source_filename),
+                filename=v.source_filename,
+                framework=v.framework,
+                targets=tuple(v.targets or ()),
+                sample=f"input/sample.{v.sample_kind}" if v.sample_sha256 else None,
+                atol=tolerance.get("atol"),
+                rtol=tolerance.get("rtol"),
+                options=dict(v.options or {}),
+                # the policy always comes from the server, never from the uploader
+                policy=ServerPolicy(allow_pickle=self.settings.allow_pickle),
+            )
             source_sha, sample_sha = v.source_sha256, v.sample_sha256
         (job_dir / "input").mkdir()
         (job_dir / "out").mkdir()
         store = self.registry.store
-        store.copy_to(source_sha, job_dir / request["source"])
-        if sample_sha:
-            store.copy_to(sample_sha, job_dir / request["sample"])
-        (job_dir / "request.json").write_text(json.dumps(request, indent=2))
+        store.copy_to(source_sha, job_dir / request.source)
+        if sample_sha and request.sample:
+            store.copy_to(sample_sha, job_dir / request.sample)
+        (job_dir / REQUEST_FILE).write_text(request.to_json())
 
     def _worker_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
+        # no database URL, tokens or object-store credentials for code that reads uploads
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELPORT_", "AWS_"))}
         path = env.get("PYTHONPATH", "")
         env["PYTHONPATH"] = str(_ROOT) + (os.pathsep + path if path else "")
         return env
@@ -258,7 +269,7 @@ class JobRunner:
 
         return apply
 
-    def _run_worker(self, claim: _Claim, job_dir: Path) -> dict[str, Any]:
+    def _run_worker(self, claim: _Claim, job_dir: Path) -> WorkerResult:
         cmd = [self.settings.worker_python, "-m", "converters.worker", str(job_dir)]
         log_path = job_dir / "worker.log"
         timeout = self.settings.job_timeout_s
@@ -290,15 +301,12 @@ class JobRunner:
         tail = log_path.read_text(errors="replace")[-2000:]
         if self._stop.is_set():
             raise _WorkerCrashed("the server stopped while the job was running")
-        result_path = job_dir / "result.json"
+        result_path = job_dir / RESULT_FILE
         if result_path.is_file():
             try:
-                result = json.loads(result_path.read_text())
-            except ValueError as exc:
-                raise _JobFailed(f"the worker wrote an unreadable result.json: {exc}") from None
-            if not isinstance(result, dict):
-                raise _JobFailed("the worker wrote a result.json that is not an object")
-            return result
+                return WorkerResult.from_json(result_path.read_bytes())
+            except ProtocolError as exc:
+                raise _JobFailed(f"the worker wrote an unreadable {RESULT_FILE}: {exc}") from None
         if "MemoryError" in tail or "std::bad_alloc" in tail:
             raise _JobFailed(
                 f"the conversion worker ran out of memory (limit {self.settings.job_memory_mb} "
@@ -334,29 +342,27 @@ class JobRunner:
 
     # -- results -------------------------------------------------------------------
 
-    def _store_artifact(self, job_dir: Path, item: dict[str, Any]) -> dict[str, Any]:
-        fmt = str(item.get("format", ""))
+    def _store_artifact(self, job_dir: Path, item: ArtifactResult) -> dict[str, Any]:
         fields: dict[str, Any] = {
-            "format": fmt,
-            "status": str(item.get("status", "error")),
-            "media_type": item.get("media_type"),
-            "validation": item.get("validation"),
-            "converter": item.get("converter"),
-            "signature": item.get("signature"),
-            "error": item.get("error"),
+            "format": item.format,
+            "status": item.status,
+            "media_type": item.media_type,
+            "validation": item.validation,
+            "converter": item.converter,
+            "signature": item.signature,
+            "error": item.error,
             "sha256": None,
             "size": None,
             "files": None,
         }
-        rel = item.get("path")
-        if not rel:
+        if not item.path:
             return fields
-        path = (job_dir / str(rel)).resolve()
+        path = (job_dir / item.path).resolve()
         if not path.is_relative_to(job_dir.resolve()) or not path.exists():
-            fields.update(status="error", error=f"the worker reported a missing path {rel!r}")
+            fields.update(status="error", error=f"the worker reported a missing path {item.path!r}")
             return fields
         if path.is_dir():
-            tar = job_dir / f"{fmt}.tar"
+            tar = job_dir / f"{item.format}.tar"
             fields["files"] = pack_directory(path, tar)
             fields["media_type"] = "application/x-tar"
             path = tar
@@ -368,18 +374,18 @@ class JobRunner:
         self,
         claim: _Claim,
         job_dir: Path,
-        result: dict[str, Any],
+        result: WorkerResult,
         timings: dict[str, float],
         t_store: float,
     ) -> None:
-        items = [i for i in result.get("artifacts") or [] if isinstance(i, dict)]
-        stored = [self._store_artifact(job_dir, i) for i in items if i.get("format") != "source"]
+        items = [i for i in result.artifacts if i.format != "source"]
+        stored = [self._store_artifact(job_dir, i) for i in items]
         timings["store_s"] = round(time.monotonic() - t_store, 4)
         usable = [a for a in stored if a["status"] in USABLE_STATUSES]
         error = None
         if not usable:
             reasons = [f"{a['format']}: {a['error'] or a['status']}" for a in stored]
-            error = result.get("error") or "; ".join(reasons) or "the worker produced no artifact"
+            error = result.error or "; ".join(reasons) or "the worker produced no artifact"
         now = utcnow()
         with self.registry.db.write() as s:
             v = s.get(VersionRow, claim.version_id)
@@ -393,10 +399,9 @@ class JobRunner:
             s.flush()
             for a in stored:
                 s.add(ArtifactRow(version_id=v.id, created_at=now, **a))
-            if isinstance(result.get("signature"), dict):
-                v.signature = result["signature"]
-            if isinstance(result.get("lineage"), dict):
-                v.lineage = result["lineage"]
+            if result.signature is not None:
+                v.signature = result.signature
+            v.lineage = result.lineage
             v.status = "ready" if usable else "failed"
             v.error = None if usable else str(error)
             v.updated_at = now

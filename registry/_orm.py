@@ -18,7 +18,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AliasRow", "ArtifactRow", "Base", "JobRow", "ModelRow", "VersionRow", "utcnow"]
+__all__ = [
+    "AliasEventRow",
+    "AliasRow",
+    "ArtifactRow",
+    "Base",
+    "JobRow",
+    "ModelRow",
+    "VersionRow",
+    "utcnow",
+]
 
 _NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -106,8 +115,27 @@ class AliasRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
     alias: Mapped[str] = mapped_column(String(64))
+    # the primary version (largest weight): what plain alias reads and resolution use
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+    # a split's weights in wire form ({"3": 90, "4": 10}); None: all traffic to version_id
+    weights: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AliasEventRow(Base):
+    """One audited alias change; rows are only ever added."""
+
+    __tablename__ = "alias_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    alias: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(8))
+    weights: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    previous: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    changed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class JobRow(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -13,13 +13,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from registry._blobs import LocalBlobStore, StagedBlob
+from converters import PROGRESS_FILE
+from registry import _aliases
+from registry._blobs import BlobStore, StagedBlob
 from registry._cursor import MAX_LIMIT, decode_cursor, encode_cursor
 from registry._db import Database
 from registry._domain import (
     ARTIFACT_FORMATS,
     MAX_VERSION,
-    Alias,
     Artifact,
     ArtifactStream,
     Job,
@@ -33,6 +34,7 @@ from registry._errors import JobNotFound
 from registry._orm import AliasRow, ArtifactRow, JobRow, ModelRow, VersionRow, utcnow
 from registry._search import LIKE_ESCAPE, contains_pattern
 from registry._settings import Settings
+from registry._stores import open_store
 from registry._uploads import (
     check_options,
     check_tags,
@@ -40,12 +42,13 @@ from registry._uploads import (
     clean_filename,
     sample_kind,
 )
-from runtime import check_alias, check_name
+from runtime import AliasEvent, AliasTarget, check_alias, check_name
 from runtime.errors import (
     AliasNotFound,
     ArtifactNotFound,
     InvalidModelRef,
     InvalidUpload,
+    InvalidWeights,
     ModelNotFound,
     UnsupportedFormat,
     VersionNotFound,
@@ -78,11 +81,11 @@ class Registry:
         self,
         settings: Settings,
         db: Database | None = None,
-        store: LocalBlobStore | None = None,
+        store: BlobStore | None = None,
     ) -> None:
         self.settings = settings
         self.db = db or Database.from_settings(settings)
-        self.store = store or LocalBlobStore(settings.blob_dir)
+        self.store: BlobStore = store or open_store(settings)
 
     def close(self) -> None:
         self.db.dispose()
@@ -297,35 +300,50 @@ class Registry:
 
     # -- aliases -----------------------------------------------------------------
 
-    def set_alias(self, name: str, alias: str, version: int) -> Alias:
-        """Point ``alias`` at ``version`` (creating or moving it)."""
-        check_name(name)
-        check_alias(alias)
-        with self.db.write() as s:
-            model = _model_row(s, name)
-            row = _resolve(s, model, int(version))
-            existing = s.scalar(
-                select(AliasRow).where(AliasRow.model_id == model.id, AliasRow.alias == alias)
-            )
-            if existing is None:
-                s.add(AliasRow(model_id=model.id, alias=alias, version_id=row.id))
-            else:
-                existing.version_id = row.id
-                existing.updated_at = utcnow()
-            model.updated_at = utcnow()
-        return Alias(name, alias, row.version)
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | None = None,
+        *,
+        weights: Mapping[Any, Any] | None = None,
+        changed_by: str | None = None,
+        note: str | None = None,
+    ) -> AliasTarget:
+        """Point ``alias`` at ``version``, or split it by ``weights`` (``{3: 90, 4: 10}``).
 
-    def delete_alias(self, name: str, alias: str) -> None:
+        Creates or moves the alias and records the change in its history, in one
+        transaction. Raises ``InvalidWeights``, ``VersionNotFound``, ``ModelNotFound``.
+        """
+        check_name(name)
+        check_alias(alias)
+        if (version is None) == (weights is None):
+            raise InvalidWeights('give either a version or weights (e.g. {"3": 90, "4": 10})')
+        split = weights if weights is not None else {int(version or 0): 100}
+        with self.db.write() as s:
+            return _aliases.set_alias(s, _model_row(s, name), alias, split, changed_by, note)
+
+    def get_alias(self, name: str, alias: str) -> AliasTarget:
+        """What ``name@alias`` points at (one version or a weighted split)."""
+        check_name(name)
+        check_alias(alias)
+        with self.db.read() as s:
+            return _aliases.get_alias(s, _model_row(s, name), alias)
+
+    def alias_history(self, name: str, alias: str, limit: int = 50) -> list[AliasEvent]:
+        """The audited changes of ``name@alias``, newest first."""
+        check_name(name)
+        check_alias(alias)
+        with self.db.read() as s:
+            return _aliases.alias_history(s, _model_row(s, name), alias, limit)
+
+    def delete_alias(
+        self, name: str, alias: str, *, changed_by: str | None = None, note: str | None = None
+    ) -> None:
         check_name(name)
         check_alias(alias)
         with self.db.write() as s:
-            model = _model_row(s, name)
-            existing = s.scalar(
-                select(AliasRow).where(AliasRow.model_id == model.id, AliasRow.alias == alias)
-            )
-            if existing is None:
-                raise AliasNotFound(_no_alias(name, alias))
-            s.delete(existing)
+            _aliases.delete_alias(s, _model_row(s, name), alias, changed_by, note)
 
     # -- jobs and artifacts --------------------------------------------------------
 
@@ -348,15 +366,15 @@ class Registry:
 
     def _progress(self, job_id: str, attempt: int) -> dict[str, Any] | None:
         """What the worker last reported in its progress file (advisory)."""
-        path = self.settings.jobs_dir / job_id / str(attempt) / "progress.json"
+        path = self.settings.jobs_dir / job_id / str(attempt) / PROGRESS_FILE
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
 
-    def open_artifact(self, name: str, ref: str | int, fmt: str) -> tuple[ArtifactStream, BinaryIO]:
-        """The artifact of ``format`` and an open binary stream of its bytes."""
+    def find_artifact(self, name: str, ref: str | int, fmt: str) -> ArtifactStream:
+        """The downloadable artifact of ``format`` (metadata only; nothing is opened)."""
         version = self.get_version(name, ref)
         if fmt not in ARTIFACT_FORMATS:
             raise ArtifactNotFound(
@@ -375,10 +393,20 @@ class Registry:
             if fmt == "source"
             else _artifact_filename(name, version.version, art)
         )
-        return (
-            ArtifactStream(name, version.version, art, filename),
-            self.store.open(art.sha256),
-        )
+        return ArtifactStream(name, version.version, art, filename)
+
+    def open_artifact(self, name: str, ref: str | int, fmt: str) -> tuple[ArtifactStream, BinaryIO]:
+        """The artifact of ``format`` and an open binary stream of its bytes."""
+        info = self.find_artifact(name, ref, fmt)
+        assert info.artifact.sha256 is not None
+        return info, self.store.open(info.artifact.sha256)
+
+    def presign_artifact(self, info: ArtifactStream) -> str | None:
+        """A short-lived URL serving the artifact straight from the store (None: local)."""
+        art = info.artifact
+        assert art.sha256 is not None
+        media = art.media_type or "application/octet-stream"
+        return self.store.presign(art.sha256, filename=info.filename, media_type=media)
 
     def check_ready(self) -> None:
         """Raise when the database or the blob store is unusable."""
@@ -388,13 +416,6 @@ class Registry:
 
 
 # -- row helpers ---------------------------------------------------------------------
-
-
-def _no_alias(name: str, alias: str) -> str:
-    return (
-        f"model {name!r} has no alias {alias!r}; "
-        f"set it with PUT /api/v1/models/{name}/aliases/{alias}"
-    )
 
 
 def _model_row(s: Session, name: str) -> ModelRow:
@@ -458,7 +479,7 @@ def _resolve(s: Session, model: ModelRow, ref: str | int) -> VersionRow:
         .where(AliasRow.model_id == model.id, AliasRow.alias == text_ref)
     )
     if row is None:
-        raise AliasNotFound(_no_alias(model.name, text_ref))
+        raise AliasNotFound(_aliases.no_alias(model.name, text_ref))
     return row
 
 
@@ -482,6 +503,7 @@ def _models(s: Session, rows: list[ModelRow]) -> list[Model]:
         .order_by(AliasRow.alias)
     ):
         aliases[mid][alias] = number
+    weights = _aliases.model_alias_weights(s, ids)
     out = []
     for r in rows:
         latest, count = stats.get(r.id, (None, 0))
@@ -495,6 +517,7 @@ def _models(s: Session, rows: list[ModelRow]) -> list[Model]:
                 latest_version=latest,
                 version_count=int(count),
                 aliases=aliases[r.id],
+                alias_weights=weights[r.id],
             )
         )
     return out

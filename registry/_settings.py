@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,37 @@ class Settings(BaseSettings):
         default=60.0, ge=1.0, description="A running job without a heartbeat this long is requeued."
     )
     migrate_on_start: bool = True
+    metadata_cache_entries: int = Field(
+        default=4096, ge=0, description="Ready version documents kept encoded in memory; 0: none."
+    )
+    metadata_cache_ttl_s: float = Field(
+        default=2.0,
+        gt=0,
+        description=(
+            "How long a cached document or alias target is served before it is read again; "
+            "bounds how stale another server process's write can look (this process's own "
+            "writes are seen at once)."
+        ),
+    )
+    store: str = Field(
+        default="",
+        description=(
+            "Where blobs live: empty for <data_dir>/blobs, or s3://bucket/prefix for an "
+            "S3-compatible store (endpoint, region and credentials from AWS_ENDPOINT_URL, "
+            "AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)."
+        ),
+    )
+    presign_expires_s: int = Field(
+        default=300, ge=1, le=7 * 24 * 3600, description="Life of a presigned download URL."
+    )
+    s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto", description="auto: path style when AWS_ENDPOINT_URL is set."
+    )
+    staging_max_age_s: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description="Staging files and incomplete multipart uploads older than this are removed.",
+    )
     write_tokens: str = Field(
         default="",
         description=(
@@ -56,6 +88,15 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _absolute_data_dir(self) -> Settings:
         self.data_dir = self.data_dir.expanduser().resolve()
+        return self
+
+    @model_validator(mode="after")
+    def _check_store(self) -> Settings:
+        if self.store and not self.store.startswith("s3://"):
+            raise ValueError(
+                f"MODELPORT_STORE={self.store!r}: leave it empty for the local data folder "
+                "or give s3://bucket/prefix"
+            )
         return self
 
     @model_validator(mode="after")
@@ -86,6 +127,11 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Local staging files of an S3 store (the local store stages in blob_dir/tmp)."""
+        return self.data_dir / "staging"
 
     @property
     def jobs_dir(self) -> Path:

@@ -31,6 +31,7 @@ from runtime._signature import Signature, TensorSpec
 from runtime.errors import ModelportError
 
 if TYPE_CHECKING:
+    from runtime._aliases import AliasEvent, AliasTarget, parse_weights
     from runtime._cache import Cache
     from runtime._devices import devices
     from runtime._load import load
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from runtime._model import Model, ModelInfo
 
 __all__ = [
+    "AliasEvent",
+    "AliasTarget",
     "Cache",
     "Model",
     "ModelInfo",
@@ -51,10 +54,14 @@ __all__ = [
     "load",
     "load_file",
     "loaders",
+    "parse_weights",
     "register_loader",
 ]
 
 _LAZY = {
+    "AliasEvent": "runtime._aliases",
+    "AliasTarget": "runtime._aliases",
+    "parse_weights": "runtime._aliases",
     "Cache": "runtime._cache",
     "load": "runtime._load",
     "Model": "runtime._model",

@@ -350,17 +350,36 @@ class Cache:
             return None
         return data
 
-    def save_target(self, registry: str, name: str, ref: str, version: int) -> None:
-        doc = {"version": int(version), "resolved_at": time.time()}
+    def save_target(
+        self,
+        registry: str,
+        name: str,
+        ref: str,
+        version: int,
+        weights: dict[str, int] | None = None,
+    ) -> None:
+        """Remember what ``ref`` (``latest`` or an alias) resolved to, for offline use;
+        ``weights`` is a weighted alias's split (wire form), kept so offline picks agree."""
+        doc: dict[str, Any] = {"version": int(version), "resolved_at": time.time()}
+        if weights is not None:
+            doc["weights"] = weights
         _atomic_write_text(self._refs(registry, name) / "targets" / f"{ref}.json", json.dumps(doc))
 
     def load_target(self, registry: str, name: str, ref: str) -> tuple[int, float] | None:
+        found = self.load_target_doc(registry, name, ref)
+        if found is None:
+            return None
+        return int(found["version"]), float(found["resolved_at"])
+
+    def load_target_doc(self, registry: str, name: str, ref: str) -> dict[str, Any] | None:
+        """The saved target document: ``version``, ``resolved_at`` and maybe ``weights``."""
         path = self._refs(registry, name) / "targets" / f"{ref}.json"
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-            return int(doc["version"]), float(doc["resolved_at"])
+            int(doc["version"]), float(doc["resolved_at"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        return doc if isinstance(doc, dict) else None
 
     # eviction ---------------------------------------------------------------------------
     def evict(self, keep: Iterable[str] = ()) -> list[str]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runtime._aliases import AliasTarget
 from runtime._cache import Cache, unpack_tar
 from runtime._graphs import GraphMiss, options_allow_graphs
 from runtime._loaders import (
@@ -128,11 +129,15 @@ def _choose(doc: dict[str, Any], fmt: str | None, allow_unvalidated: bool) -> di
 class _Resolver:
     """Finds the version document of a reference, online or from the cache."""
 
-    def __init__(self, cache: Cache, url: str, token: str | None, timeout: float) -> None:
+    def __init__(
+        self, cache: Cache, url: str, token: str | None, timeout: float, sticky: str | None = None
+    ) -> None:
         self.cache = cache
         self.url = url
         self.token = token
         self.timeout = timeout
+        self.sticky = sticky
+        self.target: AliasTarget | None = None  # set when an alias was resolved
         self._fetcher: Fetcher | None = None
 
     @property
@@ -146,7 +151,13 @@ class _Resolver:
             self._fetcher.close()
 
     def resolve(self, ref: ModelRef, *, ask: bool = False) -> tuple[dict[str, Any], bool]:
-        """(version document, online?). ``ask`` skips the cached document of a pinned ref."""
+        """(version document, online?). ``ask`` skips the cached document of a pinned ref.
+
+        An alias is read first (its weights) and one version picked from it with the
+        ``sticky`` key (else this process's key); that version is then resolved as pinned.
+        """
+        if ref.alias is not None:
+            ref = self._pick(ref)
         if ref.version is not None and not ask:
             cached = self.cache.load_version(self.url, ref.name, ref.version)
             if cached is not None and cached.get("status") == "ready":
@@ -160,6 +171,39 @@ class _Resolver:
         if not ref.is_pinned:
             self.cache.save_target(self.url, ref.name, ref.ref, int(doc["version"]))
         return doc, True
+
+    def _pick(self, ref: ModelRef) -> ModelRef:
+        assert ref.alias is not None
+        if self.target is None or self.target.alias != ref.alias:
+            self.target = self._alias_target(ref.name, ref.alias)
+        return ModelRef(ref.name, version=self.target.pick(self.sticky))
+
+    def _alias_target(self, name: str, alias: str) -> AliasTarget:
+        try:
+            target = AliasTarget.from_dict(self.fetcher.alias(name, alias))
+        except RegistryUnavailable as exc:
+            saved = self.cache.load_target_doc(self.url, name, alias)
+            if saved is None:
+                raise RegistryUnavailable(
+                    f"registry {self.url} is unreachable and nothing is cached for "
+                    f"{name}@{alias}; connect to the registry once (or set MODELPORT_URL) "
+                    "so the model gets cached"
+                ) from exc
+            doc = {"name": name, "alias": alias, "version": saved["version"]}
+            target = AliasTarget.from_dict({**doc, "weights": saved.get("weights")})
+            stamp = dt.datetime.fromtimestamp(saved["resolved_at"], dt.UTC)
+            split = f" (split {dict(target.weights)})" if target.is_split else ""
+            warnings.warn(
+                f"registry {self.url} is unreachable; {name}@{alias} resolves to the last "
+                f"known target {name}:{target.pick(self.sticky)}{split} (seen "
+                f"{stamp.isoformat(timespec='seconds')}), which may be out of date",
+                RuntimeWarning,
+                stacklevel=5,
+            )
+            return target
+        weights = {str(v): w for v, w in target.weights}
+        self.cache.save_target(self.url, name, alias, target.version, weights)
+        return target
 
     def _offline(self, ref: ModelRef, exc: RegistryUnavailable) -> dict[str, Any]:
         version = ref.version
@@ -295,6 +339,7 @@ def load(
     allow_unvalidated: bool = False,
     timeout: float = 30.0,
     verify: str = "full",
+    sticky: str | None = None,
     **session_options: Any,
 ) -> Model:
     """Load a model by reference (``name:3``, ``name``, ``name:latest``, ``name@alias``) or
@@ -311,6 +356,11 @@ def load(
     against its own sha256, and skips graph optimisation. Offline, pinned versions
     load from the cache and aliases resolve to their last known target (with a warning).
 
+    An alias may split between versions (``production -> {3: 90, 4: 10}``): the load
+    picks one by the weights, reproducibly for a ``sticky`` key (e.g. a user or tenant
+    id), else with one random key per process (every load in a process picks alike).
+    ``model.info.version`` says which version was picked, ``model.info.weights`` the split.
+
     Raises :class:`ModelNotFound`, :class:`VersionNotFound`, :class:`AliasNotFound`,
     :class:`ArtifactNotFound`, :class:`MissingDependency`, :class:`IntegrityError`,
     :class:`RegistryUnavailable`, :class:`NotCached`, :class:`DeviceUnavailable`.
@@ -323,7 +373,7 @@ def load(
         return _load_local(Path(ref), format, kwargs)
     parsed = ModelRef.parse(str(ref))
     cache = Cache(cache_dir, cache_max)
-    resolver = _Resolver(cache, registry_url(registry), token, timeout)
+    resolver = _Resolver(cache, registry_url(registry), token, timeout, sticky)
     try:
         doc, online = resolver.resolve(parsed)
         try:
@@ -350,6 +400,9 @@ def load(
             "origin": "cache",
             "registry": resolver.url,
         }
+        if resolver.target is not None:
+            meta["alias"] = resolver.target.alias
+            meta["weights"] = dict(resolver.target.weights)
         sig = art.get("signature") or doc.get("signature")
 
         def build(path: Path, graph_only: bool = False) -> Model:

@@ -200,6 +200,8 @@ def open_model(
         device=getattr(backend, "device", "cpu"),
         providers=tuple(getattr(backend, "providers", ())),
         graph=getattr(backend, "graph", None),
+        alias=meta.get("alias"),
+        weights=meta.get("weights"),
     )
     return Model(backend, info, signature=signature, batch_size=batch_size)
 

@@ -27,6 +27,8 @@ class ModelInfo:
     (the local cache, no download) or ``download`` (fetched from the registry now).
     ``graph`` (ONNX on the CPU): ``cached`` when the session opened the cached optimised
     graph, ``saved`` when it optimised the model now and cached the result, else None.
+    ``alias`` and ``weights`` are set when the model was loaded through an alias
+    (``name@production``): ``version`` is the version picked from the alias's split.
     """
 
     name: str | None
@@ -40,6 +42,8 @@ class ModelInfo:
     device: str = "cpu"
     providers: tuple[str, ...] = field(default_factory=tuple)
     graph: str | None = None
+    alias: str | None = None
+    weights: dict[int, int] | None = None
 
 
 class Backend(Protocol):

@@ -67,8 +67,11 @@ class Fetcher:
 
     def version(self, ref: ModelRef) -> dict[str, Any]:
         """The version document of ``ref`` (number, ``latest`` or alias)."""
+        return self._get_json(f"/api/v1/models/{ref.name}/versions/{ref.ref}")
+
+    def _get_json(self, path: str) -> dict[str, Any]:
         try:
-            resp = self._client.get(f"/api/v1/models/{ref.name}/versions/{ref.ref}")
+            resp = self._client.get(path)
         except self._httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
         if resp.status_code in _UNAVAILABLE:
@@ -80,11 +83,17 @@ class Fetcher:
         doc: dict[str, Any] = resp.json()
         return doc
 
+    def alias(self, name: str, alias: str) -> dict[str, Any]:
+        """The alias document of ``name@alias`` (its version weights)."""
+        return self._get_json(f"/api/v1/models/{name}/aliases/{alias}")
+
     def download(self, name: str, version: int, fmt: str) -> Iterator[bytes]:
         """Stream the artifact's bytes."""
         path = f"/api/v1/models/{name}/versions/{version}/artifacts/{fmt}"
         try:
-            with self._client.stream("GET", path) as resp:
+            # with an object store the registry answers a redirect to a presigned URL;
+            # httpx drops the Authorization header when a redirect leaves this origin
+            with self._client.stream("GET", path, follow_redirects=True) as resp:
                 if resp.status_code != 200:
                     resp.read()
                     raise _problem(resp)

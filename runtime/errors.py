@@ -15,6 +15,7 @@ __all__ = [
     "IntegrityError",
     "InvalidModelRef",
     "InvalidUpload",
+    "InvalidWeights",
     "MissingDependency",
     "ModelNotFound",
     "ModelportError",
@@ -77,6 +78,10 @@ class PayloadTooLarge(InvalidUpload):
 
 class UnsupportedFormat(ModelportError, ValueError):
     """No loader or converter exists for the requested format or framework."""
+
+
+class InvalidWeights(ModelportError, ValueError):
+    """An alias's version weights are malformed (not positive integers summing to 100)."""
 
 
 class MissingDependency(ModelportError, ImportError):

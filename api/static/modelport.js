@@ -87,6 +87,31 @@
         }
       });
     }
+    const split = document.getElementById("alias-split-form");
+    if (split) {
+      split.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const model = split.getAttribute("data-model");
+        const alias = split.elements.alias.value.trim();
+        const weights = {};
+        const words = split.elements.weights.value.trim().split(/[\s,]+/).filter(Boolean);
+        for (const word of words) {
+          const match = /^(\d+)\s*[=:]\s*(\d+)$/.exec(word);
+          if (!match) {
+            aliasMessage("cannot read '" + word + "' as VERSION=PERCENT; write e.g. 3=90 4=10", false);
+            return;
+          }
+          weights[match[1]] = parseInt(match[2], 10);
+        }
+        try {
+          await aliasRequest("PUT", model, alias, { weights: weights });
+          aliasMessage("@" + alias + " now splits " + words.join(" ") + ".", true);
+          window.location.reload();
+        } catch (err) {
+          aliasMessage(err.message, false);
+        }
+      });
+    }
     document.querySelectorAll("[data-alias-remove]").forEach((button) => {
       button.addEventListener("click", async () => {
         const alias = button.getAttribute("data-alias-remove");

@@ -212,7 +212,7 @@ def test_bad_versions_cursor_is_422(registry_client, pushed):
 
 @pytest.mark.parametrize("header", ["bytes=999999-", "bytes=-0", f"bytes={'9' * 5000}-"])
 def test_unsatisfiable_range_is_416(registry_client, pushed, header):
-    url = f"/api/v1/models/{pushed}/versions/1/artifacts/source"
+    url = f"/api/v1/models/{pushed}/versions/1/artifacts/source?redirect=false"
     resp = registry_client.get(url, headers={"Range": header})
     assert_problem(resp, 416, "RangeNotSatisfiable")
     assert resp.headers["content-range"].startswith("bytes */")
@@ -220,7 +220,7 @@ def test_unsatisfiable_range_is_416(registry_client, pushed, header):
 
 @pytest.mark.parametrize("header", ["bytes=5-2", "items=0-1", "bytes=0-1,4-5", "garbage"])
 def test_malformed_range_is_ignored(registry_client, pushed, onnx_file, header):
-    url = f"/api/v1/models/{pushed}/versions/1/artifacts/source"
+    url = f"/api/v1/models/{pushed}/versions/1/artifacts/source?redirect=false"
     resp = registry_client.get(url, headers={"Range": header})
     assert resp.status_code == 200 and resp.content == onnx_file.read_bytes()
 
@@ -252,7 +252,8 @@ def test_openapi_documents_errors_as_problem_json(registry_client, unique_name):
 def test_openapi_admits_the_artifact_media_type(registry_client, pushed):
     """Downloads carry the artifact's own media type; the document must not pin another."""
     wait_done(registry_client, pushed, 1)
-    resp = registry_client.get(f"/api/v1/models/{pushed}/versions/1/artifacts/onnx")
+    url = f"/api/v1/models/{pushed}/versions/1/artifacts/onnx"
+    resp = registry_client.get(url, params={"redirect": "false"})
     assert resp.status_code == 200
     served = resp.headers["content-type"].split(";")[0]
     assert served == "application/onnx"
@@ -274,7 +275,7 @@ def test_blank_targets_field_means_every_applicable_target(
 
 
 def test_range_past_the_int_digit_limit_is_served_not_500(registry_client, pushed, onnx_file):
-    url = f"/api/v1/models/{pushed}/versions/1/artifacts/source"
+    url = f"/api/v1/models/{pushed}/versions/1/artifacts/source?redirect=false"
     resp = registry_client.get(url, headers={"Range": f"bytes=0-{'9' * 5000}"})
     assert resp.status_code == 206 and resp.content == onnx_file.read_bytes()
 

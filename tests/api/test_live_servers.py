@@ -159,3 +159,50 @@ def test_chunked_body_over_the_limit_is_cut_off_with_413(small_limit_registry):
         assert_problem(resp, 413, "PayloadTooLarge")
         assert client.get("/api/v1/models/chunked").status_code == 404
     assert list((small_limit_registry.data_dir / "blobs" / "tmp").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_staging_files_of_a_killed_server_are_reclaimed_on_start(tmp_path):
+    """kill -9 while an upload is being staged; the next start removes what it left."""
+    import contextlib
+    import os
+    import signal
+    import threading
+
+    data = tmp_path / "data"
+    big = tmp_path / "big.onnx"
+    with big.open("wb") as fh:
+        fh.truncate(400 * 1024 * 1024)
+    staging = data / "blobs" / "tmp"
+    leftovers: list[Path] = []
+    for _attempt in range(3):
+        reg = start_registry(data, f"sqlite:///{tmp_path / 'r.db'}")
+
+        def send(url: str = reg.url) -> None:
+            with (
+                big.open("rb") as fh,
+                httpx.Client(base_url=url, timeout=120) as client,
+                contextlib.suppress(httpx.HTTPError),  # the server dies under it
+            ):
+                client.post("/api/v1/models/big/versions", files={"file": ("m.onnx", fh)})
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and sender.is_alive():
+            leftovers = list(staging.glob("upload-*"))
+            if leftovers:
+                os.kill(reg.process.pid, signal.SIGKILL)
+                break
+            time.sleep(0.002)
+        reg.process.wait()
+        sender.join()
+        if leftovers:
+            break
+    assert leftovers, "never caught the server while it staged the upload"
+    assert all(p.exists() for p in leftovers)  # the kill left them behind
+    reg = start_registry(data, f"sqlite:///{tmp_path / 'r.db'}")
+    try:
+        assert list(staging.iterdir()) == []
+    finally:
+        stop_registry(reg)

@@ -67,7 +67,12 @@ def test_push_wait_ls_show_pull_alias(cli, tmp_path, unique_name):
     assert pulled["path"] == str(tmp_path / "out" / f"{unique_name}-1.onnx")
 
     alias = _json(cli("alias", f"{unique_name}:1", "production", "--json"))
-    assert alias == {"name": unique_name, "alias": "production", "version": 1}
+    assert {k: alias[k] for k in ("name", "alias", "version", "weights")} == {
+        "name": unique_name,
+        "alias": "production",
+        "version": 1,
+        "weights": {"1": 100},
+    }
     assert _json(cli("show", f"{unique_name}@production", "--json"))["version"] == 1
     deleted = cli("alias", "--delete", unique_name, "production")
     assert deleted.exit_code == 0, deleted.output

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from converters import ServerPolicy
+
 pytest.importorskip("keras")
 pytest.importorskip("tf2onnx")
 
@@ -34,7 +36,7 @@ def loaded(tmp_path_factory):
             path = case.build(target)
             framework = KerasFramework()
             assert framework.sniff(path, path.name)
-            cache[case.id] = (path, framework.load(path, path.name, {}))
+            cache[case.id] = (path, framework.load(path, path.name, {}, ServerPolicy()))
         return cache[case.id]
 
     return get
@@ -108,7 +110,7 @@ def test_lambda_layer_is_refused_by_name(tmp_path, suffix):
     framework = KerasFramework()
     assert framework.sniff(path, path.name)
     with pytest.raises(InvalidUpload, match="Lambda layer named 'doubler'"):
-        framework.load(path, path.name, {})
+        framework.load(path, path.name, {}, ServerPolicy())
 
 
 def test_other_files_are_not_keras(tmp_path):
@@ -121,4 +123,4 @@ def test_other_files_are_not_keras(tmp_path):
     assert not framework.sniff(archive, "x.keras")
     assert not framework.sniff(text, "x.h5")
     with pytest.raises(InvalidUpload, match="not a Keras model"):
-        framework.load(text, "x.h5", {})
+        framework.load(text, "x.h5", {}, ServerPolicy())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from converters import detect_framework
+from converters import REQUEST_FILE, ServerPolicy, WorkerRequest, detect_framework
 from runtime.errors import UnsupportedMediaType
 from tests.frameworks.test_cases import run_worker
 
@@ -41,20 +41,14 @@ def _evil_pickle(folder: Path) -> tuple[Path, Path]:
     return path, marker
 
 
-def _request(job: Path, allow_pickle: bool) -> None:
-    (job / "request.json").write_text(
-        json.dumps(
-            {
-                "source": "input/model.pkl",
-                "filename": "model.pkl",
-                "framework": None,
-                "targets": None,
-                "sample": None,
-                "tolerance": None,
-                "options": {"allow_pickle": allow_pickle},
-            }
-        )
+def _request(job: Path, allow_pickle: bool, framework: str | None = None) -> None:
+    request = WorkerRequest(
+        source="input/model.pkl",
+        filename="model.pkl",
+        framework=framework,
+        policy=ServerPolicy(allow_pickle=allow_pickle),
     )
+    (job / REQUEST_FILE).write_text(request.to_json())
 
 
 def test_pickles_off_nothing_runs_anywhere(tmp_path: Path) -> None:
@@ -67,11 +61,7 @@ def test_pickles_off_nothing_runs_anywhere(tmp_path: Path) -> None:
     result = json.loads((tmp_path / "result.json").read_text())
     assert "skops" in result["error"] and result["artifacts"] == []
     # declared as sklearn, the loader refuses it as well
-    (tmp_path / "request.json").write_text(
-        (tmp_path / "request.json")
-        .read_text()
-        .replace('"framework": null', '"framework": "sklearn"')
-    )
+    _request(tmp_path, allow_pickle=False, framework="sklearn")
     run_worker(tmp_path)
     assert "pickle" in json.loads((tmp_path / "result.json").read_text())["error"]
     assert not marker.exists()

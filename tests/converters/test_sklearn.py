@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from converters import REQUEST_FILE, WorkerRequest
 from converters._worker import run_job
 
 pytest.importorskip("skl2onnx")
@@ -24,18 +24,11 @@ def _run(tmp_path: Path, est, targets=("onnx",)) -> dict:
 
     (tmp_path / "input").mkdir()
     sio.dump(est, tmp_path / "input" / "m.skops")
-    (tmp_path / "request.json").write_text(
-        json.dumps(
-            {
-                "source": "input/m.skops",
-                "filename": "m.skops",
-                "framework": "sklearn",
-                "targets": list(targets),
-                "options": {},
-            }
-        )
+    request = WorkerRequest(
+        source="input/m.skops", filename="m.skops", framework="sklearn", targets=tuple(targets)
     )
-    return run_job(tmp_path)
+    (tmp_path / REQUEST_FILE).write_text(request.to_json())
+    return run_job(tmp_path).to_dict()
 
 
 def _estimators():

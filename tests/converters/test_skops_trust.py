@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from converters import detect_framework, get_framework
+from converters import ServerPolicy, detect_framework, get_framework
 from converters._skops_trust import schema_types, trusted_type, untrusted_types
 from runtime.errors import InvalidUpload
 
@@ -55,7 +55,7 @@ def test_common_sklearn_types_load(tmp_path: Path) -> None:
     path = _forest_with_scorer(tmp_path / "forest.skops")
     flagged = untrusted_types(path)
     assert "sklearn.tree._tree.Tree" in flagged
-    source = get_framework("sklearn").load(path, path.name, {})
+    source = get_framework("sklearn").load(path, path.name, {}, ServerPolicy())
     assert source.kind == "classifier"
     assert source.signature.output_names == ["label", "probabilities"]
 
@@ -80,4 +80,4 @@ def test_foreign_type_is_refused_up_front_naming_it(tmp_path: Path) -> None:
 def test_foreign_type_is_refused_in_the_worker_too(tmp_path: Path) -> None:
     path = _with_os_function(tmp_path / "evil.skops")
     with pytest.raises(InvalidUpload, match="getcwd"):
-        get_framework("sklearn").load(path, path.name, {})
+        get_framework("sklearn").load(path, path.name, {}, ServerPolicy())

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from converters import ServerPolicy
+
 pytest.importorskip("tensorflow")
 pytest.importorskip("tf2onnx")
 
@@ -37,7 +39,7 @@ def loaded(tmp_path_factory):
             upload = target / "upload" / "source.bin"  # the worker keeps no file name
             upload.parent.mkdir()
             upload.write_bytes(path.read_bytes())
-            cache[case.id] = (upload, framework.load(upload, path.name, {}))
+            cache[case.id] = (upload, framework.load(upload, path.name, {}, ServerPolicy()))
         return cache[case.id]
 
     return get
@@ -99,7 +101,7 @@ def test_no_serving_signature_is_explained(tmp_path):
         for item in sorted((tmp_path / "bare").rglob("*")):
             zf.write(item, str(item.relative_to(tmp_path / "bare")))
     with pytest.raises(InvalidUpload, match="serving_default"):
-        TensorFlowFramework().load(archive, "bare.zip", {})
+        TensorFlowFramework().load(archive, "bare.zip", {}, ServerPolicy())
 
 
 def test_slip_inside_an_upload_is_refused(tmp_path):
@@ -114,7 +116,7 @@ def test_slip_inside_an_upload_is_refused(tmp_path):
     upload.write_bytes(archive.read_bytes())
     assert TensorFlowFramework().sniff(upload, "evil.tgz")
     with pytest.raises(InvalidUpload, match=r"'\.\.'"):
-        TensorFlowFramework().load(upload, "evil.tgz", {})
+        TensorFlowFramework().load(upload, "evil.tgz", {}, ServerPolicy())
     assert not (tmp_path / "evil.txt").exists()
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from converters import ServerPolicy
+
 pytest.importorskip("torch")
 
 import runtime
@@ -37,7 +39,7 @@ def built(tmp_path_factory):
 def convert_and_compare(path: Path, out: Path, options=None):
     framework = TorchFramework()
     assert framework.sniff(path, path.name)
-    source = framework.load(path, path.name, options or {})
+    source = framework.load(path, path.name, options or {}, ServerPolicy())
     inputs = source.generate_inputs(32)
     expected = source.predict(inputs)
     result = TorchToOnnx().convert(source, Sample(inputs), out)
@@ -73,13 +75,13 @@ def test_case_converts_and_matches(case, built, tmp_path):
 
 def test_meaningful_names(built):
     by_id = {c.id: c for c in CASES}
-    mlp = TorchFramework().load(built(by_id["torch-mlp"]), "mlp.pt2", {})
+    mlp = TorchFramework().load(built(by_id["torch-mlp"]), "mlp.pt2", {}, ServerPolicy())
     assert mlp.signature.input_names == ["features"]
     assert mlp.signature.output_names == ["output"]
-    lstm = TorchFramework().load(built(by_id["torch-lstm"]), "lstm.pt2", {})
+    lstm = TorchFramework().load(built(by_id["torch-lstm"]), "lstm.pt2", {}, ServerPolicy())
     assert lstm.signature.input_names == ["sequence"]
     assert lstm.signature.output_names == ["score", "states"]
-    script = TorchFramework().load(built(by_id["torch-script-mlp"]), "mlp.pt", {})
+    script = TorchFramework().load(built(by_id["torch-script-mlp"]), "mlp.pt", {}, ServerPolicy())
     assert script.signature.input_names == ["features"]
     assert script.signature.inputs[0].shape == ("batch", 4)  # inferred from the first Linear
 
@@ -123,7 +125,7 @@ def test_torchscript_without_inferable_shape_asks_for_input_shapes(tmp_path):
     path = tmp_path / "scale.pt"
     torch.jit.script(Scale()).save(str(path))
     with pytest.raises(InvalidUpload, match="input_shapes"):
-        TorchFramework().load(path, "scale.pt", {})
+        TorchFramework().load(path, "scale.pt", {}, ServerPolicy())
     source, result = convert_and_compare(
         path, tmp_path / "out", {"input_shapes": {"values": [None, 3]}}
     )
@@ -189,7 +191,7 @@ def test_bad_dynamic_axes_are_refused_clearly(tmp_path, axes, message):
     path = _pooling_script(tmp_path)
     options = {"input_shapes": {"x": [None, 4, 5]}, "dynamic_axes": axes}
     with pytest.raises(InvalidUpload, match=message):
-        TorchFramework().load(path, path.name, options)
+        TorchFramework().load(path, path.name, options, ServerPolicy())
 
 
 def test_torchscript_unsupported_op_is_a_clear_conversion_error(tmp_path):
@@ -205,7 +207,7 @@ def test_torchscript_unsupported_op_is_a_clear_conversion_error(tmp_path):
 
     path = tmp_path / "dict.pt"
     torch.jit.script(DictOut()).save(str(path))
-    source = TorchFramework().load(path, "dict.pt", {})
+    source = TorchFramework().load(path, "dict.pt", {}, ServerPolicy())
     assert source.signature.output_names == ["logits"]
     with pytest.raises(ConversionError, match="TorchScript-based export failed"):
         TorchToOnnx().convert(source, Sample(source.generate_inputs(4)), tmp_path / "out")
@@ -239,7 +241,7 @@ def test_pickled_module_is_refused_unopened(tmp_path, legacy):
     torch.save({"model": _Trap(marker)}, str(path), _use_new_zipfile_serialization=not legacy)
     assert TorchFramework().sniff(path, "model.pt")
     with pytest.raises(UnsupportedMediaType, match=r"torch\.export\.export"):
-        TorchFramework().load(path, "model.pt", {})
+        TorchFramework().load(path, "model.pt", {}, ServerPolicy())
     assert not marker.exists()
 
 
@@ -249,7 +251,7 @@ def test_state_dict_is_refused(tmp_path):
     path = tmp_path / "weights.pt"
     torch.save(build_module("mlp").state_dict(), str(path))
     with pytest.raises(UnsupportedMediaType, match="state dict"):
-        TorchFramework().load(path, "weights.pt", {})
+        TorchFramework().load(path, "weights.pt", {}, ServerPolicy())
 
 
 def test_other_files_are_not_torch(tmp_path):
@@ -262,7 +264,7 @@ def test_other_files_are_not_torch(tmp_path):
     assert not framework.sniff(archive, "x.zip")
     assert not framework.sniff(plain, "x.pkl")
     with pytest.raises(InvalidUpload, match=r"\.pt2"):
-        framework.load(archive, "x.zip", {})
+        framework.load(archive, "x.zip", {}, ServerPolicy())
 
 
 def test_fixed_batch_program_runs_padded_and_onnx_explains(tmp_path):
@@ -272,7 +274,7 @@ def test_fixed_batch_program_runs_padded_and_onnx_explains(tmp_path):
     program = torch.export.export(module, (torch.randn(3, 4),))  # no dynamic batch
     path = tmp_path / "fixed.pt2"
     torch.export.save(program, str(path))
-    source = TorchFramework().load(path, "fixed.pt2", {})
+    source = TorchFramework().load(path, "fixed.pt2", {}, ServerPolicy())
     assert source.static_batch == 3
     inputs = source.generate_inputs(32)
     assert inputs["features"].shape == (32, 4)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import runtime
-from converters import Sample, Tolerance, get_framework
+from converters import Sample, ServerPolicy, Tolerance, get_framework
 from converters._samples import MIN_ROWS, generate_inputs, load_sample
 from converters._validation import validate
 from runtime.errors import InvalidUpload
@@ -19,7 +19,7 @@ TOL = Tolerance(atol=1e-4, rtol=1e-3)
 
 
 def _source(path: Path):
-    return get_framework("onnx").load(path, path.name, {})
+    return get_framework("onnx").load(path, path.name, {}, ServerPolicy())
 
 
 def _sample(source) -> Sample:

@@ -5,23 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from converters import REQUEST_FILE, WorkerRequest
 from tests.factories.onnx_models import linear_model
 from tests.frameworks.test_cases import run_worker
 
 
-def _job(tmp_path: Path, **request) -> Path:
+def _job(tmp_path: Path, **fields) -> Path:
     (tmp_path / "input").mkdir(exist_ok=True)
-    base = {
-        "source": "input/model.onnx",
-        "filename": "model.onnx",
-        "framework": "onnx",
-        "targets": ["onnx"],
-        "sample": None,
-        "tolerance": None,
-        "options": {},
-    }
-    base.update(request)
-    (tmp_path / "request.json").write_text(json.dumps(base))
+    base = {"source": "input/model.onnx", "filename": "model.onnx", "framework": "onnx"}
+    request = WorkerRequest(**{**base, "targets": ("onnx",), **fields})
+    (tmp_path / REQUEST_FILE).write_text(request.to_json())
     return tmp_path
 
 
@@ -33,7 +26,7 @@ def _result(job: Path) -> dict:
 
 def test_onnx_upload_yields_a_validated_artifact(tmp_path: Path) -> None:
     linear_model(tmp_path / "input" / "model.onnx")
-    result = _result(_job(tmp_path, tolerance={"atol": 1e-6, "rtol": 0}))
+    result = _result(_job(tmp_path, atol=1e-6, rtol=0))
     assert result["signature"]["inputs"][0] == {
         "name": "x",
         "dtype": "float32",

@@ -5,6 +5,7 @@ passed artifact, compared with the source model's own outputs in this process.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from converters import REQUEST_FILE, ServerPolicy, WorkerRequest
 from tests.frameworks.conftest import all_cases, case_modules, import_or_skip, libraries_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,22 +58,16 @@ def run_worker(job_dir: Path, timeout: float = WORKER_TIMEOUT_S) -> subprocess.C
     )
 
 
-def prepare_job(case, job_dir: Path) -> tuple[Path, dict]:
+def prepare_job(case, job_dir: Path) -> tuple[Path, WorkerRequest]:
+    """Build the case's upload (and sample) in ``job_dir``; the request leaves framework open."""
     (job_dir / "input").mkdir(parents=True)
     source = case.build(job_dir / "input")
-    request = {
-        "source": source.relative_to(job_dir).as_posix(),
-        "filename": source.name,
-        "framework": None,
-        "targets": None,
-        "sample": None,
-        "tolerance": None,
-        "options": {"allow_pickle": False},
-    }
+    sample = None
     if case.sample is not None:
-        request["sample"] = (
-            write_sample(case.sample(), job_dir / "input").relative_to(job_dir).as_posix()
-        )
+        sample = write_sample(case.sample(), job_dir / "input").relative_to(job_dir).as_posix()
+    request = WorkerRequest(
+        source=source.relative_to(job_dir).as_posix(), filename=source.name, sample=sample
+    )
     return source, request
 
 
@@ -96,13 +92,13 @@ def test_case_converts_and_matches_source(case, tmp_path: Path, selected_framewo
     job = tmp_path / "job"
     source_path, request = prepare_job(case, job)
     assert detect_framework(source_path, source_path.name) == case.framework
-    request["framework"] = case.framework
-    (job / "request.json").write_text(json.dumps(request))
+    request = dataclasses.replace(request, framework=case.framework)
+    (job / REQUEST_FILE).write_text(request.to_json())
 
     proc = run_worker(job)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((job / "result.json").read_text())
-    assert "error" not in result, result.get("error")
+    assert result["error"] is None, result["error"]
     assert result["framework"] == case.framework
 
     statuses = {a["format"]: a["status"] for a in result["artifacts"]}
@@ -115,7 +111,7 @@ def test_case_converts_and_matches_source(case, tmp_path: Path, selected_framewo
             assert entry["validation"]["sample"]["rows"] >= 32
             assert entry["converter"]["name"] and entry["converter"]["versions"]
 
-    source = get_framework(case.framework).load(source_path, source_path.name, {})
+    source = get_framework(case.framework).load(source_path, source_path.name, {}, ServerPolicy())
     inputs = source.generate_inputs(32, seed=7)
     reference = source.predict(inputs)
     for entry in result["artifacts"]:

@@ -1,6 +1,6 @@
 """XGBoost, LightGBM, CatBoost and a tiny transformers checkpoint over real HTTP:
 upload -> ready -> ``runtime.load(ref)`` -> the same predictions as the library itself
-(SQLite and PostgreSQL registries)."""
+(on the PostgreSQL-backed registry)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,12 @@ from tests.frameworks._boosting_data import sample
 from tests.frameworks.conftest import import_or_skip
 from tests.runtime._registry_helpers import artifact, push
 
-pytestmark = pytest.mark.slow
+# conversions do not depend on the database or the blob store: one setup (PostgreSQL)
+# keeps these four real conversions off the other setups' bill
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.parametrize("live_registry", ["postgresql"], indirect=True),
+]
 X = sample(rows=12, seed=5)["X"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,44 @@ def test_packing_refuses_symlinks(tmp_path):
     (root / "link").symlink_to("/etc/passwd")
     with pytest.raises(ValueError, match="symlink"):
         pack_directory(root, tmp_path / "a.tar")
+
+
+def test_staging_files_of_dead_writers_are_reclaimed_and_live_ones_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    store = LocalBlobStore(tmp_path)
+    tmp = tmp_path / "tmp"
+    # a writer that died: its file is there, nobody holds its lock
+    (tmp / "upload-dead").write_bytes(b"x" * 100)
+    # a live writer in another process holds its lock
+    live = tmp / "upload-live"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+         str(live)],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline() == b"locked\n"
+        with store.staging(io.BytesIO(b"in flight")) as staged:  # this process's own upload
+            removed = store.reclaim_staging()
+            assert removed == [tmp / "upload-dead"]
+            assert staged.path.exists() and live.exists()
+        # by age, even a held file goes (a writer stuck for a day, or a lock the
+        # file system does not keep)
+        old = time.time() - 2 * 24 * 3600
+        os.utime(live, (old, old))
+        assert store.reclaim_staging() == [live]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_opening_a_store_reclaims_abandoned_staging_files(tmp_path):
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "tmp" / "upload-abc").write_bytes(b"partial")
+    LocalBlobStore(tmp_path)
+    assert _files(tmp_path / "tmp") == []

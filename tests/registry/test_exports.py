@@ -8,7 +8,6 @@ import registry
 def test_exported_names():
     assert sorted(registry.__all__) == sorted(
         [
-            "Alias",
             "Artifact",
             "ArtifactStream",
             "Blob",
@@ -23,17 +22,22 @@ def test_exported_names():
             "ModelVersion",
             "Page",
             "Registry",
+            "S3BlobStore",
             "Settings",
             "SourceFile",
             "StagedBlob",
+            "StagingFile",
+            "check_blob_id",
             "current_revision",
             "get_settings",
             "head_revision",
+            "open_store",
             "pack_directory",
             "parse_options",
             "parse_tags",
             "token_entries",
             "upgrade_database",
+            "write_staging_file",
         ]
     )
     for name in registry.__all__:

@@ -15,6 +15,7 @@ import pytest
 from onnx import TensorProto, helper
 from sqlalchemy import update
 
+from converters import ArtifactResult
 from registry import JobRunner
 from registry._orm import JobRow, utcnow
 from tests.factories.onnx_models import linear_model
@@ -217,7 +218,7 @@ def test_artifact_paths_outside_the_job_dir_are_refused(registry, tmp_path, bad_
     job_dir = tmp_path / "job"
     job_dir.mkdir()
     fields = JobRunner(registry)._store_artifact(
-        job_dir, {"format": "onnx", "status": "passed", "path": bad_path}
+        job_dir, ArtifactResult("onnx", "passed", path=bad_path)
     )
     assert fields["status"] == "error" and fields["sha256"] is None
 
@@ -228,7 +229,7 @@ def test_directory_artifacts_are_stored_as_deterministic_tars(registry, tmp_path
     (job_dir / "out" / "savedmodel" / "saved_model.pb").write_bytes(b"pb")
     (job_dir / "out" / "savedmodel" / "variables" / "v.index").write_bytes(b"ix")
     fields = JobRunner(registry)._store_artifact(
-        job_dir, {"format": "savedmodel", "status": "passed", "path": "out/savedmodel"}
+        job_dir, ArtifactResult("savedmodel", "passed", path="out/savedmodel")
     )
     assert fields["media_type"] == "application/x-tar"
     assert [f["path"] for f in fields["files"]] == ["saved_model.pb", "variables/v.index"]

@@ -20,6 +20,7 @@ from runtime.errors import (
     VersionNotFound,
 )
 from tests.factories.onnx_models import linear_model
+from tests.registry.conftest import stored_files
 
 
 @pytest.fixture
@@ -139,7 +140,7 @@ def test_refused_uploads_leave_nothing_behind(registry, onnx_bytes, data, filena
         push(registry, "m", onnx_bytes if data is None else data, filename, **kw)
     assert _count(registry, ModelRow) == 0
     assert _count(registry, VersionRow) == 0
-    assert [p for p in registry.store.root.rglob("*") if p.is_file()] == []
+    assert stored_files(registry.store) == []
 
 
 def test_bad_sample_is_refused(registry, onnx_bytes):

@@ -4,10 +4,10 @@ with allow_pickle always taken from the server setting."""
 from __future__ import annotations
 
 import io
-import json
 
 import pytest
 
+from converters import REQUEST_FILE, ServerPolicy, WorkerRequest
 from registry import JobRunner
 from runtime.errors import InvalidUpload
 from tests.factories.onnx_models import linear_model
@@ -23,8 +23,9 @@ def test_options_are_stored_and_merged_into_the_request(registry, tmp_path):
     job_dir = tmp_path / "job"
     job_dir.mkdir()
     runner._prepare(claim, job_dir)
-    request = json.loads((job_dir / "request.json").read_text())
-    assert request["options"] == {**options, "allow_pickle": registry.settings.allow_pickle}
+    request = WorkerRequest.from_json((job_dir / REQUEST_FILE).read_text())
+    assert request.options == options
+    assert request.policy == ServerPolicy(allow_pickle=registry.settings.allow_pickle)
 
 
 def test_allow_pickle_cannot_come_from_the_uploader(registry, tmp_path):

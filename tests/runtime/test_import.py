@@ -45,6 +45,8 @@ def test_public_names_are_pinned():
 
     assert sorted(runtime.__all__) == sorted(
         [
+            "AliasEvent",
+            "AliasTarget",
             "Cache",
             "Model",
             "ModelInfo",
@@ -58,6 +60,7 @@ def test_public_names_are_pinned():
             "load",
             "load_file",
             "loaders",
+            "parse_weights",
             "register_loader",
         ]
     )

@@ -46,8 +46,12 @@ def offline_seed(tmp_path_factory):
         with reg.client() as client:
             docs = [push(client, "m", linear_model(tmp / f"v{i}.onnx", seed=i)) for i in (1, 2)]
             set_alias(client, "m", "production", 1)
+            split = {"weights": {"1": 50, "2": 50}}
+            assert client.put("/api/v1/models/m/aliases/canary", json=split).status_code == 200
         for ref in ("m:1", "m@production", "m", "m:latest"):
             runtime.load(ref, registry=reg.url, cache_dir=cache)
+        for key in _STICKY:
+            runtime.load("m@canary", registry=reg.url, cache_dir=cache, sticky=key)
         expected = runtime.load("m:1", registry=reg.url, cache_dir=cache).predict(X)
     finally:
         stop_registry(reg)
@@ -77,6 +81,20 @@ def test_alias_and_latest_resolve_to_last_known_target_with_a_warning(seeded, re
     with pytest.warns(RuntimeWarning, match=rf"unreachable; .* last known target m:{version}"):
         model = runtime.load(ref, registry=url, cache_dir=cache)
     assert model.info.version == version
+
+
+_STICKY = ("a", "b", "c", "d", "e", "f")
+
+
+def test_weighted_alias_offline_picks_from_the_last_known_split(seeded):
+    url, cache, _, _ = seeded
+    target = runtime.AliasTarget("m", "canary", ((1, 50), (2, 50)))
+    assert {target.pick(k) for k in _STICKY} == {1, 2}  # the keys cover both versions
+    for key in _STICKY:
+        with pytest.warns(RuntimeWarning, match=r"last known target m:\d \(split"):
+            model = runtime.load("m@canary", registry=url, cache_dir=cache, sticky=key)
+        assert model.info.version == target.pick(key)
+        assert model.info.weights == {1: 50, 2: 50}
 
 
 def test_nothing_cached_offline_says_so(seeded, tmp_path):
