@@ -45,7 +45,7 @@ class CatBoostFramework:
     name: ClassVar[str] = "catboost"
     extensions: ClassVar[tuple[str, ...]] = (".cbm",)
 
-    def sniff(self, path: Path, filename: str) -> bool:
+    def sniff(self, path: Path, filename: str, policy: Any = None) -> bool:
         return read_head(path).startswith(b"CBM1")
 
     def load(

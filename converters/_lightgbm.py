@@ -70,7 +70,7 @@ class LightGBMFramework:
     name: ClassVar[str] = "lightgbm"
     extensions: ClassVar[tuple[str, ...]] = (".txt",)
 
-    def sniff(self, path: Path, filename: str) -> bool:
+    def sniff(self, path: Path, filename: str, policy: Any = None) -> bool:
         return read_head(path).startswith(b"tree\nversion=")
 
     def load(

@@ -177,7 +177,7 @@ class TransformersFramework:
     name: ClassVar[str] = "transformers"
     extensions: ClassVar[tuple[str, ...]] = (".zip", ".tar.gz", ".tgz")
 
-    def sniff(self, path: Path, filename: str) -> bool:
+    def sniff(self, path: Path, filename: str, policy: Any = None) -> bool:
         names = _members_below_top(list_members(path))
         return (
             "config.json" in names

@@ -91,7 +91,7 @@ class XGBoostFramework:
     name: ClassVar[str] = "xgboost"
     extensions: ClassVar[tuple[str, ...]] = (".json", ".ubj")
 
-    def sniff(self, path: Path, filename: str) -> bool:
+    def sniff(self, path: Path, filename: str, policy: Any = None) -> bool:
         head = read_head(path)
         if head.startswith(b'{"learner"'):
             return True

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from converters import detect_framework, get_framework
+from converters import ServerPolicy, detect_framework, get_framework
 from runtime.errors import InvalidUpload
 
 
@@ -77,7 +77,7 @@ def test_checkpoint_without_weights_is_refused_at_load(tmp_path) -> None:
         {"config.json": b"{}", "vocab.txt": b"a\n", "sub/model.safetensors": b"\x00"},
     )
     with pytest.raises(InvalidUpload, match="no \\*.safetensors weights"):
-        get_framework("transformers").load(bad, "odd.zip", {})
+        get_framework("transformers").load(bad, "odd.zip", {}, ServerPolicy())
 
 
 def test_config_naming_custom_code_is_refused(tmp_path) -> None:
@@ -98,7 +98,7 @@ def test_config_naming_custom_code_is_refused(tmp_path) -> None:
     )
     assert detect_framework(bad, "custom.zip") == "transformers"
     with pytest.raises(InvalidUpload, match="could not be loaded as a transformers checkpoint"):
-        get_framework("transformers").load(bad, "custom.zip", {})
+        get_framework("transformers").load(bad, "custom.zip", {}, ServerPolicy())
 
 
 def test_damaged_boosting_files_get_a_clear_refusal(tmp_path) -> None:
@@ -112,4 +112,30 @@ def test_damaged_boosting_files_get_a_clear_refusal(tmp_path) -> None:
     }
     for framework, path in cases.items():
         with pytest.raises(InvalidUpload, match=f"(?i)could not be read as an? {framework} model"):
-            get_framework(framework).load(path, path.name, {})
+            get_framework(framework).load(path, path.name, {}, ServerPolicy())
+
+
+def test_catboost_inside_a_skops_pipeline_is_refused_up_front(tmp_path) -> None:
+    cb = pytest.importorskip("catboost")
+    sio = pytest.importorskip("skops.io")
+    import numpy as np
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.random.default_rng(0).standard_normal((40, 3))
+    model = cb.CatBoostClassifier(iterations=2, verbose=0, allow_writing_files=False)
+    path = tmp_path / "cb.skops"
+    sio.dump(make_pipeline(StandardScaler(), model).fit(x, x[:, 0] > 0), path)
+    with pytest.raises(InvalidUpload, match="catboost.core.CatBoostClassifier"):
+        detect_framework(path, "cb.skops")
+
+
+def test_boosting_types_are_trusted_only_by_their_exact_names() -> None:
+    from converters._skops_trust import _resolves_inside, trusted_type
+
+    assert trusted_type("xgboost.sklearn.XGBClassifier")
+    assert not trusted_type("xgboost.core.DMatrix")
+    assert not trusted_type("lightgbm.basic.Dataset")
+    assert not trusted_type("xgboost.tracker.RabitTracker")
+    pytest.importorskip("xgboost")
+    assert _resolves_inside("xgboost.core.Booster")

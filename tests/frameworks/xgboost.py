@@ -41,6 +41,21 @@ def _regressor(folder: Path) -> Path:
     return path
 
 
+def _skops_pipeline(folder: Path) -> Path:
+    """StandardScaler + XGBClassifier saved with skops: the wrapper and its booster are
+    on the trust allow-list; the booster's state is XGBoost's own model buffer."""
+    import skops.io as sio
+    import xgboost as xgb
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = xy(classes=3)
+    model = xgb.XGBClassifier(n_estimators=6, max_depth=3, random_state=0)
+    path = folder / "xgb-pipeline.skops"
+    sio.dump(make_pipeline(StandardScaler(), model).fit(x, y), path)
+    return path
+
+
 def _ties_sample() -> dict:
     return training_rows(classes=0)
 
@@ -49,6 +64,7 @@ CASES = [
     FrameworkCase("xgboost-binary-json", "xgboost", _binary_json, sample=sample, expect=BOTH),
     FrameworkCase("xgboost-multiclass-ubj", "xgboost", _multi_ubj, expect=BOTH, slow=True),
     FrameworkCase("xgboost-regressor", "xgboost", _regressor, expect=BOTH, slow=True),
+    FrameworkCase("sklearn-pipeline-xgboost", "sklearn", _skops_pipeline, expect=BOTH, slow=True),
     # Known drift: XGBoost's histogram splits sit on training values and send a tie
     # right in float32; the PMML (JPMML-XGBoost, double thresholds) sends some of them
     # left. On the training rows the PMML artifact must be failed, the ONNX one passed.
