@@ -196,6 +196,61 @@ def serve(
     )
 
 
+@app.command("serve-model")
+def serve_model(
+    refs: Annotated[list[str], typer.Argument(help="Models: name:3, name@alias, name, or a path.")],
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Follow aliases: swap in new versions as they move.")
+    ] = False,
+    follow_interval: Annotated[
+        float, typer.Option(help="Seconds between alias checks with --follow.")
+    ] = 10.0,
+    batching: Annotated[
+        bool | None,
+        typer.Option(
+            "--batching/--no-batching",
+            help="Dynamic batching (default: on where the batch axis is dynamic).",
+            show_default=False,
+        ),
+    ] = None,
+    max_batch: Annotated[int, typer.Option(min=1, help="Rows per merged model call.")] = 64,
+    max_delay_ms: Annotated[
+        float, typer.Option(min=0, help="How long a batch waits for more requests.")
+    ] = 0.0,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "cpu",
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="onnxruntime threads per model call (default: its own).",
+                     show_default=False),
+    ] = None,
+) -> None:
+    """Serve models over the Open Inference Protocol V2 (REST) with uvicorn."""
+    try:
+        serving = importlib.import_module("api.serving")
+        importlib.import_module("uvicorn")
+    except ImportError as exc:
+        raise _fail(
+            f"the inference server is not installed ({exc}); run: pip install 'modelport[serve]'",
+            1,
+        ) from None
+    config = serving.ServeConfig(
+        refs=tuple(refs),
+        host=host,
+        port=port,
+        follow=follow,
+        follow_interval=follow_interval,
+        batching=serving.BatchPolicy(batching, max_batch, max_delay_ms),
+        device=device,
+        threads=threads,
+    )
+    try:
+        serving.run(config)
+    except ModelportError as exc:
+        raise _fail(str(exc), exit_code(exc)) from None
+
+
 @app.command()
 def token(as_json: JsonOpt = False) -> None:
     """Make a new random access token for a registry, and the line that configures it.

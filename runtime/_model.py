@@ -126,6 +126,14 @@ class Model:
     def input_names(self) -> list[str]:
         return list(self._plan.names)
 
+    def check_inputs(self, x: Any) -> dict[str, np.ndarray]:
+        """The feeds ``run`` would pass to the model for ``x``, checked against the signature
+        (names, dtypes with the safe casts, ranks, fixed dims).
+
+        Raises :class:`SignatureError` saying which input is wrong and why.
+        """
+        return self._plan.feeds(x)
+
     def predict(self, x: Any, *, batch_size: int | None = None) -> Any:
         """The primary (first) output for ``x`` (array, dict of arrays or DataFrame).
 
