@@ -15,12 +15,14 @@ from converters._base import (
     ConversionOutput,
     Converter,
     Framework,
+    InputSet,
     Sample,
     SourceModel,
     Tolerance,
 )
 from converters._detect import ACCEPTED, FRAMEWORKS, detect_framework
 from converters._errors import ProtocolError, RegistrationError
+from converters._postprocess import POSTPROCESS_FRAMEWORKS, PostProcess
 from converters._protocol import (
     PROGRESS_FILE,
     PROTOCOL_VERSION,
@@ -45,6 +47,8 @@ from converters._registry import (
 
 __all__ = [
     "ACCEPTED",
+    "POSTPROCESS_FRAMEWORKS",
+    "PostProcess",
     "PROGRESS_FILE",
     "PROTOCOL_VERSION",
     "REQUEST_FILE",
@@ -60,6 +64,7 @@ __all__ = [
     "ConversionOutput",
     "Converter",
     "Framework",
+    "InputSet",
     "RegistrationError",
     "Sample",
     "SourceModel",

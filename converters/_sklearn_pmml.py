@@ -4,6 +4,9 @@ The already-fitted estimator is wrapped with ``make_pmml_pipeline`` (never refit
 PMML fields are scalar columns, so the artifact's inputs are one 1-D field per
 feature: the DataFrame column names, or ``X_0 .. X_{n-1}`` for an array input
 (``adapt_inputs`` splits ``X`` accordingly for validation and documents the mapping).
+sklearn2pmml leaves features the model never uses out of the document; they are put
+back as declared, unused fields (``converters._pmml_fields``), so the artifact takes
+exactly the source model's inputs.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 
 from converters._base import ConversionOutput, Sample, Tolerance
 from converters._onnx import library_versions
+from converters._pmml_fields import keep_every_field
 from converters._registry import import_optional
 from runtime import Signature, TensorSpec
 from runtime.errors import ConversionError
@@ -23,6 +27,7 @@ from runtime.errors import ConversionError
 __all__ = ["SklearnToPmml"]
 
 MEDIA_TYPE = "application/xml"
+_PMML_CLUSTERERS = frozenset({"KMeans", "MiniBatchKMeans"})
 
 
 def _fields(source: Any) -> list[str]:
@@ -39,11 +44,16 @@ class SklearnToPmml:
     tolerance: ClassVar[Tolerance] = Tolerance(atol=1e-4, rtol=1e-3)
 
     def applies(self, source: Any) -> str | None:
-        if source.kind not in ("classifier", "regressor"):
+        final = source.lineage["final_estimator"]
+        if source.kind == "clusterer" and final not in _PMML_CLUSTERERS:
+            return (
+                f"PMML is not applicable: of the clusterers, sklearn2pmml converts "
+                f"{', '.join(sorted(_PMML_CLUSTERERS))}, not {final}"
+            )
+        if source.kind not in ("classifier", "regressor", "clusterer"):
             return f"PMML is not applicable: a {source.kind} has no scorable PMML model here"
         if source.kind == "regressor" and len(source.signature.outputs[0].shape or ()) > 1:
             return "PMML is not applicable: multi-output regressors are not supported"
-        final = source.lineage["final_estimator"]
         if final in ("SVC", "NuSVC") and source.has_proba:
             return (
                 f"PMML is not applicable: {final}(probability=True) probabilities (libsvm "
@@ -63,9 +73,10 @@ class SklearnToPmml:
     def convert(self, source: Any, sample: Sample, out_dir: Path) -> ConversionOutput:
         s2p = import_optional("sklearn2pmml", extra="pmml")
         fields = _fields(source)
+        targets = None if source.kind == "clusterer" else ["y"]
         try:
             pipeline = s2p.make_pmml_pipeline(
-                source.native, active_fields=fields, target_fields=["y"]
+                source.native, active_fields=fields, target_fields=targets
             )
         except Exception as exc:  # noqa: BLE001 - sklearn2pmml raises many types
             what = source.lineage["estimator"]
@@ -76,6 +87,7 @@ class SklearnToPmml:
             s2p.sklearn2pmml(pipeline, str(dest))
         except Exception as exc:  # noqa: BLE001 - the Java side reports in the message
             raise ConversionError(_java_reason(exc, source.lineage["estimator"])) from exc
+        dropped = keep_every_field(dest, fields, _field_types(source, fields))
         return ConversionOutput(
             path=dest,
             media_type=MEDIA_TYPE,
@@ -85,6 +97,7 @@ class SklearnToPmml:
                 "versions": library_versions("sklearn2pmml", "scikit-learn", "pypmml"),
                 "opset": None,
                 "fields": fields,
+                "unused_fields": dropped,
             },
         )
 
@@ -104,5 +117,11 @@ def _signature(source: Any, fields: list[str]) -> Signature:
     outputs = tuple(
         TensorSpec(o.name, "float64" if o.dtype == "float32" else o.dtype, o.shape)
         for o in source.signature.outputs
+        if source.kind != "clusterer" or o.name == "label"
     )
     return Signature(inputs, outputs)
+
+
+def _field_types(source: Any, fields: list[str]) -> dict[str, str]:
+    dtypes = {c.name: c.dtype for c in source.columns or ()}
+    return {f: "string" if dtypes.get(f) == "str" else "double" for f in fields}

@@ -24,8 +24,18 @@ from typing import Any
 
 import numpy as np
 
-from converters._base import Sample, SourceModel, Tolerance
+from converters._base import ConversionOutput, Sample, SourceModel, Tolerance
 from converters._detect import detect_framework
+<<<<<<< HEAD
+from converters._domain import input_sets
+=======
+from converters._postprocess import (
+    POSTPROCESS_FRAMEWORKS,
+    PostProcess,
+    PostProcessedSource,
+    append_postprocess,
+)
+>>>>>>> main
 from converters._protocol import (
     PROGRESS_FILE,
     REQUEST_FILE,
@@ -34,8 +44,9 @@ from converters._protocol import (
     WorkerRequest,
     WorkerResult,
 )
+from converters._recipe import recipe_for
 from converters._registry import applicable_targets, get_converter, get_framework
-from converters._samples import MIN_ROWS, load_sample
+from converters._samples import load_sample
 from converters._validation import load_artifact, validate
 from runtime.errors import InvalidUpload, ModelportError
 
@@ -74,16 +85,19 @@ class _Progress:
 
 
 def _build_sample(source: SourceModel, sample_path: Path | None) -> tuple[Sample, str | None]:
-    generated = source.generate_inputs(MIN_ROWS, seed=0)
-    if sample_path is None:
-        return Sample(generated, origin="generated"), None
-    uploaded = load_sample(sample_path, source.signature)
+    """The named input sets (see ``converters._domain.input_sets``) and a note, if any."""
+    uploaded = load_sample(sample_path, source.signature) if sample_path is not None else None
+    sets = input_sets(source, uploaded)
+    by_name = {s.name: s.inputs for s in sets}
+    domain = by_name["in-domain"]
+    if uploaded is None:
+        return Sample(domain, origin="generated", sets=sets), None
     try:
-        merged = {k: np.concatenate([uploaded[k], generated[k]], axis=0) for k in generated}
+        merged = {k: np.concatenate([uploaded[k], domain[k]], axis=0) for k in domain}
     except (ValueError, KeyError) as exc:
-        note = f"uploaded sample used alone (cannot be merged with generated rows: {exc})"
-        return Sample(uploaded, origin="uploaded"), note
-    return Sample(merged, origin="uploaded+generated"), None
+        note = f"uploaded sample used alone (not mergeable with generated rows: {exc})"
+        return Sample(uploaded, origin="uploaded", sets=sets), note
+    return Sample(merged, origin="uploaded+generated", sets=sets), None
 
 
 def _tolerance(request: WorkerRequest, default: Tolerance) -> Tolerance:
@@ -101,6 +115,12 @@ class _Loaded:
     source: SourceModel
     sample: Sample
     lineage: dict[str, Any]
+    post: PostProcessedSource | None = None  # the source with its declared post-processing
+
+    @property
+    def served(self) -> Any:
+        """What the ONNX artifact answers: the source, post-processed when declared."""
+        return self.post or self.source
 
 
 def _one_artifact(
@@ -113,11 +133,15 @@ def _one_artifact(
         converter = get_converter(loaded.framework, target)
         converter_info = {"name": type(converter).__name__}
         reason = converter.applies(loaded.source)
+        if loaded.post is not None and target != "onnx":
+            reason = "post-processing is declared, and it is part of the ONNX artifact only"
         if reason:
             return ArtifactResult(target, "skipped", converter=converter_info, error=reason)
         progress.stage(target, "converting")
         start = time.perf_counter()
         output = converter.convert(loaded.source, loaded.sample, job_dir / "out" / target)
+        if loaded.post is not None:
+            output.signature = append_postprocess(output.path, loaded.post)
         timings["convert_s"] = round(time.perf_counter() - start, 4)
         written = {
             "path": output.path.resolve().relative_to(job_dir.resolve()).as_posix(),
@@ -127,7 +151,7 @@ def _one_artifact(
         }
         progress.stage(target, "validating")
         start = time.perf_counter()
-        report = _validate(converter, loaded, output.path, target, request)
+        report = _validate(converter, loaded, output, target, request)
         timings["validate_s"] = round(time.perf_counter() - start, 4)
     except Exception as exc:  # noqa: BLE001 - every failure becomes this artifact's error
         return ArtifactResult(
@@ -146,14 +170,26 @@ def _one_artifact(
 
 
 def _validate(
-    converter: Any, loaded: _Loaded, path: Path, target: str, request: WorkerRequest
+    converter: Any,
+    loaded: _Loaded,
+    output: ConversionOutput,
+    target: str,
+    request: WorkerRequest,
 ) -> dict[str, Any]:
-    artifact = load_artifact(path, target)
+    artifact = load_artifact(output.path, target)
     hook = getattr(converter, "adapt_inputs", None)
     source = loaded.source
     adapt = (lambda inputs: hook(source, inputs)) if hook else None
     tolerance = _tolerance(request, converter.tolerance)
-    return validate(source, artifact, loaded.sample, tolerance, adapt=adapt)
+<<<<<<< HEAD
+    report = validate(source, artifact, loaded.sample, tolerance, adapt=adapt, fmt=target)
+    report["recipe"] = recipe_for(
+        loaded.framework, target, source, loaded.sample, tolerance, output
+    )
+    return report
+=======
+    return validate(loaded.served, artifact, loaded.sample, tolerance, adapt=adapt)
+>>>>>>> main
 
 
 def _load(job_dir: Path, request: WorkerRequest) -> _Loaded:
@@ -175,7 +211,17 @@ def _load(job_dir: Path, request: WorkerRequest) -> _Loaded:
         "sample": {"origin": sample.origin, "rows": sample.rows, "note": note},
         **dict(getattr(source, "lineage", {}) or {}),
     }
-    return _Loaded(framework, source, sample, lineage)
+    post = None
+    if "postprocess" in request.options:
+        if framework not in POSTPROCESS_FRAMEWORKS:
+            raise InvalidUpload(
+                f"option 'postprocess' applies to {', '.join(POSTPROCESS_FRAMEWORKS)} "
+                f"uploads, not {framework}"
+            )
+        spec = PostProcess.from_options(request.options["postprocess"])
+        post = PostProcessedSource(source, spec)
+        lineage["postprocess"] = dict(request.options["postprocess"])
+    return _Loaded(framework, source, sample, lineage, post)
 
 
 def run_job(job_dir: Path) -> WorkerResult:
@@ -203,7 +249,7 @@ def run_job(job_dir: Path) -> WorkerResult:
     progress.stage("", "done")
     result = WorkerResult(
         framework=loaded.framework,
-        signature=loaded.source.signature.to_dict(),
+        signature=loaded.served.signature.to_dict(),
         lineage=loaded.lineage,
         artifacts=tuple(artifacts),
     )

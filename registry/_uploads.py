@@ -8,6 +8,7 @@ import re
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
+from converters import PostProcess
 from registry._blobs import StagedBlob
 from runtime.errors import InvalidUpload
 
@@ -79,7 +80,14 @@ def parse_tags(raw: str | None) -> dict[str, str]:
 #: Keys a client may pass in a version's converter ``options`` (read by the
 #: frameworks' ``load``, e.g. TorchScript, which carries no input shapes).
 #: ``allow_pickle`` is deliberately absent: it always comes from the server setting.
-ALLOWED_OPTIONS = ("input_names", "input_shapes", "input_dtypes", "output_names", "dynamic_axes")
+ALLOWED_OPTIONS = (
+    "input_names",
+    "input_shapes",
+    "input_dtypes",
+    "output_names",
+    "dynamic_axes",
+    "postprocess",
+)
 _OPTIONS_MAX_BYTES = 16 * 1024
 _OPTION_TYPES: dict[str, tuple[type, str]] = {
     "input_names": (list, "a list of names"),
@@ -87,6 +95,7 @@ _OPTION_TYPES: dict[str, tuple[type, str]] = {
     "input_shapes": (dict, 'an object like {"x": [null, 4]} (null = batch)'),
     "input_dtypes": (dict, 'an object like {"x": "float32"}'),
     "dynamic_axes": (dict, 'an object like {"x": {"2": "seq"}}'),
+    "postprocess": (dict, 'an object like {"activation": "softmax", "labels": ["no", "yes"]}'),
 }
 
 
@@ -109,6 +118,8 @@ def check_options(options: Any) -> dict[str, Any]:
             raise InvalidUpload(f"option {key!r} must be {example}, got {value!r:.60}")
     if len(json.dumps(options)) > _OPTIONS_MAX_BYTES:
         raise InvalidUpload(f"options are larger than {_OPTIONS_MAX_BYTES // 1024} KiB")
+    if "postprocess" in options:
+        PostProcess.from_options(options["postprocess"])  # refuse a bad one at upload
     return dict(options)
 
 

@@ -86,6 +86,7 @@ def test_model_listing_search_and_pagination(registry_client, unique_name, onnx_
         "latest_version",
         "version_count",
         "aliases",
+        "alias_weights",
     }
 
 
