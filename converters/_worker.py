@@ -26,16 +26,13 @@ import numpy as np
 
 from converters._base import ConversionOutput, Sample, SourceModel, Tolerance
 from converters._detect import detect_framework
-<<<<<<< HEAD
 from converters._domain import input_sets
-=======
 from converters._postprocess import (
     POSTPROCESS_FRAMEWORKS,
     PostProcess,
     PostProcessedSource,
     append_postprocess,
 )
->>>>>>> main
 from converters._protocol import (
     PROGRESS_FILE,
     REQUEST_FILE,
@@ -181,15 +178,11 @@ def _validate(
     source = loaded.source
     adapt = (lambda inputs: hook(source, inputs)) if hook else None
     tolerance = _tolerance(request, converter.tolerance)
-<<<<<<< HEAD
-    report = validate(source, artifact, loaded.sample, tolerance, adapt=adapt, fmt=target)
+    report = validate(loaded.served, artifact, loaded.sample, tolerance, adapt=adapt, fmt=target)
     report["recipe"] = recipe_for(
         loaded.framework, target, source, loaded.sample, tolerance, output
     )
     return report
-=======
-    return validate(loaded.served, artifact, loaded.sample, tolerance, adapt=adapt)
->>>>>>> main
 
 
 def _load(job_dir: Path, request: WorkerRequest) -> _Loaded:
