@@ -122,7 +122,9 @@ def start_seaweed(folder: Path, weed: str) -> SeaweedS3:
     proc = subprocess.Popen(
         [weed, "server", f"-dir={folder / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
          f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
-         "-volume.max=0", "-s3", f"-s3.port={s3}", f"-s3.config={config}",
+         # small volumes, enough of them: a 1 GiB object spans several
+         "-master.volumeSizeLimitMB=256", "-volume.max=64",
+         "-s3", f"-s3.port={s3}", f"-s3.config={config}",
          "-s3.port.iceberg=0", "-s3.port.lance=0"],
         stdout=log, stderr=subprocess.STDOUT, cwd=folder, env={**os.environ},
     )
