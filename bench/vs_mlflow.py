@@ -506,7 +506,6 @@ def bench_metadata(b: Bench, servers: list[Server], mlflow: Server | None) -> No
     b.rows.append(
         Row("metadata read, serial p50", _median(theirs), _median(ours), "ms", "<= 1.5 ms")
     )
-    status, body = get(sqlite.url, mp_path)
     etag = _etag(sqlite.url, mp_path)
     if etag:
         p304 = serial_p50(sqlite.url, mp_path, n, headers={"If-None-Match": etag}, expect=304)
