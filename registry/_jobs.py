@@ -27,11 +27,13 @@ from converters import (
     REQUEST_FILE,
     RESULT_FILE,
     ArtifactResult,
+    PreprocessInput,
     ProtocolError,
     ServerPolicy,
     WorkerRequest,
     WorkerResult,
 )
+from registry._compose import preprocess_blobs
 from registry._domain import USABLE_STATUSES
 from registry._orm import ArtifactRow, JobRow, VersionRow, utcnow
 from registry._packing import pack_directory
@@ -227,6 +229,7 @@ class JobRunner:
             v = s.get(VersionRow, claim.version_id)
             assert v is not None
             tolerance = v.tolerance or {}
+            pre = preprocess_blobs(s, v.options or {})
             request = WorkerRequest(
                 source="input/model" + safe_suffix(v.source_filename),
                 filename=v.source_filename,
@@ -238,6 +241,14 @@ class JobRunner:
                 options=dict(v.options or {}),
                 # the policy always comes from the server, never from the uploader
                 policy=ServerPolicy(allow_pickle=self.settings.allow_pickle),
+                preprocess=None
+                if pre is None
+                else PreprocessInput(
+                    source="input/preprocess" + safe_suffix(pre[1]),
+                    filename=pre[1],
+                    onnx="input/preprocess.onnx",
+                    ref=pre[3],
+                ),
             )
             source_sha, sample_sha = v.source_sha256, v.sample_sha256
         (job_dir / "input").mkdir()
@@ -246,6 +257,9 @@ class JobRunner:
         store.copy_to(source_sha, job_dir / request.source)
         if sample_sha and request.sample:
             store.copy_to(sample_sha, job_dir / request.sample)
+        if pre is not None and request.preprocess is not None:
+            store.copy_to(pre[0], job_dir / request.preprocess.source)
+            store.copy_to(pre[2], job_dir / request.preprocess.onnx)
         (job_dir / REQUEST_FILE).write_text(request.to_json())
 
     def _worker_env(self) -> dict[str, str]:

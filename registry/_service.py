@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from converters import PROGRESS_FILE
 from registry import _aliases
 from registry._blobs import BlobStore, StagedBlob
+from registry._compose import check_composable, pin_preprocess
 from registry._cursor import MAX_LIMIT, decode_cursor, encode_cursor
 from registry._db import Database
 from registry._domain import (
@@ -120,13 +121,14 @@ class Registry:
         check_name(name)
         fname = clean_filename(filename)
         tags = check_tags(tags)
-        opts = check_options(options)
+        opts = pin_preprocess(self.db, check_options(options))
         tol = check_tolerance(tolerance)
         limit = self.settings.max_upload_bytes
         with self.store.staging(stream, limit=limit) as staged:
             if staged.size == 0:
                 raise InvalidUpload(f"the uploaded file {fname!r} is empty")
             fw = self._detect(staged, fname, framework)
+            check_composable(fw, opts)
             chosen = self._targets(fw, targets)
             if sample is not None:
                 with self.store.staging(sample, limit=limit) as sample_staged:

@@ -9,6 +9,7 @@ def test_public_api() -> None:
             "ACCEPTED",
             "POSTPROCESS_FRAMEWORKS",
             "PostProcess",
+            "PreprocessInput",
             "ENTRY_POINT_GROUP",
             "FRAMEWORKS",
             "TARGETS",
