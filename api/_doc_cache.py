@@ -29,7 +29,8 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from registry import ModelVersion
-from registry._domain import MAX_VERSION
+from runtime import ModelRef
+from runtime.errors import InvalidModelRef, VersionNotFound
 
 __all__ = ["CachedDoc", "CachedReads", "VersionDocs", "cache_policy", "etag_matches"]
 
@@ -39,7 +40,6 @@ __all__ = ["CachedDoc", "CachedReads", "VersionDocs", "cache_policy", "etag_matc
 _IMMUTABLE = "max-age=31536000, immutable"
 _MOVING = "max-age=5"
 
-_MAX_DIGITS = len(str(MAX_VERSION))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +76,11 @@ def etag_matches(header: str | None, etag: str) -> bool:
 
 
 def _number(ref: str) -> int | None:
-    """The version number a decimal ref spells, or None (not a number, or out of range)."""
-    if not ref.isdecimal():
+    """The version number a ref spells (``ModelRef.at`` parses), or None (not a number)."""
+    try:
+        return ModelRef.at("m", ref).version
+    except (InvalidModelRef, VersionNotFound):
         return None
-    digits = ref.lstrip("0") or "0"
-    if len(digits) > _MAX_DIGITS or int(digits) > MAX_VERSION:
-        return None
-    return int(digits)
 
 
 class VersionDocs:

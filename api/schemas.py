@@ -7,8 +7,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from registry._domain import MAX_VERSION
-from runtime import AliasTarget
+from runtime import MAX_VERSION, AliasTarget
 from runtime._aliases import MAX_SPLIT
 
 __all__ = [

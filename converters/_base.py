@@ -30,6 +30,7 @@ __all__ = [
     "ConversionOutput",
     "Converter",
     "Framework",
+    "InputSet",
     "Sample",
     "SourceModel",
     "Tolerance",
@@ -48,11 +49,37 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class InputSet:
+    """One named set of validation inputs (batch on axis 0).
+
+    ``decides``: the set takes part in the artifact's verdict (the uploaded sample,
+    the generated in-domain rows, a batch of one); otherwise it is run and reported
+    only (the extreme rows far outside the data the model was fitted on).
+    """
+
+    name: str  # "sample" | "in-domain" | "batch-1" | "extreme"
+    inputs: dict[str, Any]
+    decides: bool = True
+    origin: str = ""  # where the rows come from, in words
+
+    @property
+    def rows(self) -> int:
+        first = next(iter(self.inputs.values()))
+        return int(len(first))
+
+
+@dataclass(frozen=True)
 class Sample:
-    """Named validation inputs, the batch on axis 0 of every array."""
+    """Named validation inputs, the batch on axis 0 of every array.
+
+    ``inputs`` are the rows converters may use (probing shapes, tracing); ``sets`` the
+    named sets validation runs. Without sets, validation runs ``inputs`` and its first
+    row alone, both deciding.
+    """
 
     inputs: dict[str, Any]  # ndarray per input, or a pandas DataFrame under "__frame__"
     origin: str = "generated"  # "uploaded" | "generated" | "uploaded+generated"
+    sets: tuple[InputSet, ...] = ()
 
     @property
     def rows(self) -> int:

@@ -143,9 +143,11 @@ def _sniff_zip(path: Path, filename: str) -> str:
     rel = _strip_single_top(names)
     name_set = set(names)
     if "schema.json" in name_set:
+        from converters._sklearn_applicable import check_inference
         from converters._skops_trust import check_types
 
         check_types(path)  # refuse non-allowed types before any version exists
+        check_inference(path, filename)  # and estimators that cannot infer on new rows
         return "sklearn"
     if "config.json" in name_set and "model.weights.h5" in name_set:
         return "keras"

@@ -23,6 +23,7 @@ from converters._onnx import MEDIA_TYPE, library_versions, onnx_signature
 from converters._protocol import ServerPolicy
 from converters._registry import import_optional
 from converters._samples import LARGE, MIN_ROWS, generate_inputs
+from converters._sklearn_inputs import sklearn_domain_inputs, sklearn_extreme_inputs
 from runtime import Signature, TensorSpec
 from runtime.errors import ConversionError, InvalidUpload, UnsupportedMediaType
 
@@ -160,6 +161,8 @@ class SklearnSource:
             data = {c.name: np.asarray(inputs[c.name]).reshape(-1) for c in self.columns}
             return pd.DataFrame(data)
         x = np.asarray(inputs["X"])
+        if x.dtype == np.float32:  # exact in float64, what the estimator was fitted on
+            x = x.astype(_fit_dtype(self.native))
         names = getattr(self.native, "feature_names_in_", None)
         if names is not None:
             import pandas as pd
@@ -180,6 +183,17 @@ class SklearnSource:
             return {"variable": np.asarray(est.predict(x))}
         return {"variable": _dense(est.transform(x))}
 
+    def domain_inputs(
+        self, rows: int, seed: int = 0, sample: dict[str, np.ndarray] | None = None
+    ) -> tuple[dict[str, np.ndarray], str]:
+        """Rows inside the model's domain: the sample's range first, then what the
+        fitted estimator knows (``converters._sklearn_domain``)."""
+        return sklearn_domain_inputs(self, max(rows, MIN_ROWS), seed, sample)
+
+    def extreme_inputs(self, domain: dict[str, np.ndarray], seed: int = 1) -> Any:
+        """The in-domain rows with continuous features pushed far out (categories kept)."""
+        return sklearn_extreme_inputs(self, domain, seed)
+
     def generate_inputs(self, rows: int, seed: int = 0) -> dict[str, np.ndarray]:
         rows = max(rows, MIN_ROWS)
         if self.columns is None:
@@ -197,6 +211,14 @@ class SklearnSource:
                 out[col.name] = x.astype(col.dtype)
             out[col.name] = out[col.name].reshape(rows, 1)
         return out
+
+
+def _fit_dtype(est: Any) -> Any:
+    """float64, or the float type of a clusterer's centres (KMeans predicts only in it)."""
+    centers = getattr(est, "cluster_centers_", None)
+    if isinstance(centers, np.ndarray) and centers.dtype == np.float32:
+        return np.float32
+    return np.float64
 
 
 def _dense(x: Any) -> np.ndarray:

@@ -4,11 +4,16 @@ The already-fitted estimator is wrapped with ``make_pmml_pipeline`` (never refit
 PMML fields are scalar columns, so the artifact's inputs are one 1-D field per
 feature: the DataFrame column names, or ``X_0 .. X_{n-1}`` for an array input
 (``adapt_inputs`` splits ``X`` accordingly for validation and documents the mapping).
+sklearn2pmml leaves features the model never uses out of the document; they are put
+back as declared, unused fields (``converters._pmml_fields``), so the artifact takes
+exactly the source model's inputs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,6 +21,7 @@ import numpy as np
 
 from converters._base import ConversionOutput, Sample, Tolerance
 from converters._onnx import library_versions
+from converters._pmml_fields import keep_every_field
 from converters._registry import import_optional
 from runtime import Signature, TensorSpec
 from runtime.errors import ConversionError
@@ -23,6 +29,20 @@ from runtime.errors import ConversionError
 __all__ = ["SklearnToPmml"]
 
 MEDIA_TYPE = "application/xml"
+_PMML_CLUSTERERS = frozenset({"KMeans", "MiniBatchKMeans"})
+
+# Both JVMs of a job (sklearn2pmml's converter, pypmml's scorer) live for seconds: the
+# client compiler alone, the serial collector and the shared class archive start them
+# several times faster than the server defaults, at no cost to what they compute.
+JAVA_OPTS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-XX:-UsePerfData")
+
+
+def _start_scorer() -> None:
+    """Start pypmml's JVM (the scorer validation uses) while the converter's JVM runs."""
+    with contextlib.suppress(Exception):  # validation starts it itself and reports failures
+        from pypmml.base import PMMLContext
+
+        PMMLContext.getOrCreate(java_opts=list(JAVA_OPTS))
 
 
 def _fields(source: Any) -> list[str]:
@@ -39,11 +59,16 @@ class SklearnToPmml:
     tolerance: ClassVar[Tolerance] = Tolerance(atol=1e-4, rtol=1e-3)
 
     def applies(self, source: Any) -> str | None:
-        if source.kind not in ("classifier", "regressor"):
+        final = source.lineage["final_estimator"]
+        if source.kind == "clusterer" and final not in _PMML_CLUSTERERS:
+            return (
+                f"PMML is not applicable: of the clusterers, sklearn2pmml converts "
+                f"{', '.join(sorted(_PMML_CLUSTERERS))}, not {final}"
+            )
+        if source.kind not in ("classifier", "regressor", "clusterer"):
             return f"PMML is not applicable: a {source.kind} has no scorable PMML model here"
         if source.kind == "regressor" and len(source.signature.outputs[0].shape or ()) > 1:
             return "PMML is not applicable: multi-output regressors are not supported"
-        final = source.lineage["final_estimator"]
         if final in ("SVC", "NuSVC") and source.has_proba:
             return (
                 f"PMML is not applicable: {final}(probability=True) probabilities (libsvm "
@@ -63,19 +88,25 @@ class SklearnToPmml:
     def convert(self, source: Any, sample: Sample, out_dir: Path) -> ConversionOutput:
         s2p = import_optional("sklearn2pmml", extra="pmml")
         fields = _fields(source)
+        targets = None if source.kind == "clusterer" else ["y"]
         try:
             pipeline = s2p.make_pmml_pipeline(
-                source.native, active_fields=fields, target_fields=["y"]
+                source.native, active_fields=fields, target_fields=targets
             )
         except Exception as exc:  # noqa: BLE001 - sklearn2pmml raises many types
             what = source.lineage["estimator"]
             raise ConversionError(f"sklearn2pmml cannot wrap {what}: {exc}") from exc
         out_dir.mkdir(parents=True, exist_ok=True)
         dest = out_dir / "model.pmml"
+        scorer = threading.Thread(target=_start_scorer, name="pmml-scorer-jvm", daemon=True)
+        scorer.start()
         try:
-            s2p.sklearn2pmml(pipeline, str(dest))
+            s2p.sklearn2pmml(pipeline, str(dest), java_opts=list(JAVA_OPTS))
         except Exception as exc:  # noqa: BLE001 - the Java side reports in the message
             raise ConversionError(_java_reason(exc, source.lineage["estimator"])) from exc
+        finally:
+            scorer.join()
+        dropped = keep_every_field(dest, fields, _field_types(source, fields))
         return ConversionOutput(
             path=dest,
             media_type=MEDIA_TYPE,
@@ -85,6 +116,7 @@ class SklearnToPmml:
                 "versions": library_versions("sklearn2pmml", "scikit-learn", "pypmml"),
                 "opset": None,
                 "fields": fields,
+                "unused_fields": dropped,
             },
         )
 
@@ -104,5 +136,11 @@ def _signature(source: Any, fields: list[str]) -> Signature:
     outputs = tuple(
         TensorSpec(o.name, "float64" if o.dtype == "float32" else o.dtype, o.shape)
         for o in source.signature.outputs
+        if source.kind != "clusterer" or o.name == "label"
     )
     return Signature(inputs, outputs)
+
+
+def _field_types(source: Any, fields: list[str]) -> dict[str, str]:
+    dtypes = {c.name: c.dtype for c in source.columns or ()}
+    return {f: "string" if dtypes.get(f) == "str" else "double" for f in fields}

@@ -1,12 +1,15 @@
 """The one shared validation routine: source model vs artifact, output by output.
 
-The artifact is loaded through ``runtime.load_file`` (the code users run). Each batch
-of inputs (the uploaded sample, generated rows, and the first row alone as a batch of
-one) goes through both; outputs are compared by name, then shape, then value: labels
-(integer, bool, string outputs) exactly, floats within ``atol + rtol * |reference|``.
+The artifact is loaded through ``runtime.load_file`` (the code users run). Each named
+input set (the uploaded ``sample``, generated ``in-domain`` rows, ``batch-1``, the
+``extreme`` rows) goes through both; outputs are compared by name, then shape, then
+value: labels (integer, bool, string outputs) exactly, floats within
+``atol + rtol * |reference|``. The deciding sets give the verdict; the others are run
+and reported per output with an explanation (``findings``), never hidden.
 
-The report (JSON-ready) gives, per output, the max absolute and relative difference,
-the mismatch count, the number of values compared, the tolerance and the verdict.
+The report (JSON-ready, described in docs/validation.md) gives, per output, the max
+absolute and relative difference, the mismatch count, the number of values compared,
+the tolerance and the verdict, for all deciding sets together and for each set.
 A report whose reference outputs are all (near) constant is ``weak``: equal outputs of a
 constant model prove little.
 """
@@ -20,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from converters._base import Sample, SourceModel, Tolerance
+from converters._base import InputSet, Sample, SourceModel, Tolerance
+from converters._findings import error_finding, set_findings
 
-__all__ = ["OutputStats", "load_artifact", "make_batches", "validate"]
+__all__ = ["OutputStats", "load_artifact", "make_batches", "make_sets", "validate"]
 
 _WEAK_STD = 1e-6
 
@@ -42,11 +46,22 @@ def load_artifact(path: Path, fmt: str) -> Any:
     return runtime.load_file(path, format=fmt)
 
 
-def make_batches(sample: Sample) -> list[tuple[str, dict[str, Any]]]:
-    """The batches validation runs: the whole sample, then its first row alone."""
+def make_sets(sample: Sample) -> list[InputSet]:
+    """The named sets validation runs: ``sample.sets``, or the whole sample and its first
+    row alone (both deciding) when the sample carries no sets."""
+    if sample.sets:
+        return list(sample.sets)
     inputs = sample.inputs
     first = {k: v[:1] for k, v in inputs.items()}
-    return [(sample.origin, inputs), ("batch-1", first)]
+    return [
+        InputSet(sample.origin, inputs, True, sample.origin),
+        InputSet("batch-1", first, True, f"the first row of {sample.origin} alone"),
+    ]
+
+
+def make_batches(sample: Sample) -> list[tuple[str, dict[str, Any]]]:
+    """(name, inputs) of every set validation runs (see ``make_sets``)."""
+    return [(s.name, s.inputs) for s in make_sets(sample)]
 
 
 @dataclass
@@ -165,62 +180,131 @@ def validate(
     *,
     adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     loader: str = "runtime.load_file",
+    fmt: str = "",
 ) -> dict[str, Any]:
     """Compare ``source`` with a loaded ``artifact`` (anything with ``run(inputs) -> dict``).
 
     ``adapt`` turns the source's named inputs into the artifact's when a format lays
-    them out differently (PMML: one field per column). Returns the report; its
-    ``status`` is ``passed``, ``weak`` or ``failed``. Nothing is raised for a
-    mismatch: the caller stores the report either way.
+    them out differently (PMML: one field per column). Every set of ``sample`` runs;
+    the deciding sets give the ``status`` (``passed``, ``weak`` or ``failed``), the
+    others are reported per output under ``findings`` with a plain explanation. An
+    output the artifact lacks is listed in ``missing_outputs``; the artifact passes for
+    the outputs it has. Nothing is raised for a mismatch: the caller stores the report.
     """
-    stats: dict[str, OutputStats] = {}
+    overall: dict[str, OutputStats] = {}
     missing: set[str] = set()
-    batches = make_batches(sample)
-    for batch, inputs in batches:
-        ref = {k: _as_array(v) for k, v in source.predict(inputs).items()}
-        got_raw = artifact.run(adapt(inputs) if adapt else inputs)
-        for name, ref_value in ref.items():
-            if name not in got_raw:
-                missing.add(name)
-                continue
-            entry = stats.setdefault(name, OutputStats(name, _is_label(ref_value), tolerance))
-            entry.add(batch, ref_value, _as_array(got_raw[name]))
-    outputs = [s.to_dict() for s in stats.values()]
-    return _report(outputs, sorted(missing), sample, batches, tolerance, loader)
+    sets: list[dict[str, Any]] = []
+    findings: list[dict[str, Any]] = []
+    for input_set in make_sets(sample):
+        if input_set.decides:
+            own, _ = _run_set(source, artifact, input_set, tolerance, adapt, missing, overall)
+            sets.append(_set_report(input_set, own))
+            continue
+        try:
+            own, pairs = _run_set(source, artifact, input_set, tolerance, adapt, set(), None)
+        except Exception as exc:  # noqa: BLE001 - a reported set never decides
+            sets.append(_set_report(input_set, {}, error=f"{type(exc).__name__}: {exc}"))
+            findings.append(error_finding(input_set, fmt, exc))
+            continue
+        sets.append(_set_report(input_set, own))
+        findings.extend(set_findings(input_set, fmt, own, pairs))
+    outputs = [s.to_dict() for s in overall.values()]
+    return _report(outputs, sorted(missing), sample, sets, findings, tolerance, loader)
+
+
+def _run_set(
+    source: SourceModel,
+    artifact: Any,
+    input_set: InputSet,
+    tolerance: Tolerance,
+    adapt: Callable[[dict[str, Any]], dict[str, Any]] | None,
+    missing: set[str],
+    overall: dict[str, OutputStats] | None,
+) -> tuple[dict[str, OutputStats], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    inputs = input_set.inputs
+    ref = {k: _as_array(v) for k, v in source.predict(inputs).items()}
+    got_raw = artifact.run(adapt(inputs) if adapt else inputs)
+    own: dict[str, OutputStats] = {}
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, ref_value in ref.items():
+        if name not in got_raw:
+            missing.add(name)
+            continue
+        got = _as_array(got_raw[name])
+        exact = _is_label(ref_value)
+        own.setdefault(name, OutputStats(name, exact, tolerance)).add(
+            input_set.name, ref_value, got
+        )
+        if overall is not None:
+            overall.setdefault(name, OutputStats(name, exact, tolerance)).add(
+                input_set.name, ref_value, got
+            )
+        pairs[name] = (ref_value, got)
+    return own, pairs
+
+
+def _set_report(
+    input_set: InputSet, own: dict[str, OutputStats], error: str | None = None
+) -> dict[str, Any]:
+    outputs = [s.to_dict() for s in own.values()]
+    if error is not None:
+        status = "error"
+    elif input_set.decides:
+        status = "passed" if outputs and all(o["passed"] for o in outputs) else "failed"
+    else:
+        status = "agrees" if all(o["passed"] for o in outputs) else "diverges"
+    return {
+        "name": input_set.name,
+        "role": "decides" if input_set.decides else "reported",
+        "origin": input_set.origin,
+        "rows": input_set.rows,
+        "status": status,
+        "error": error,
+        "outputs": outputs,
+    }
 
 
 def _report(
     outputs: list[dict[str, Any]],
     missing: list[str],
     sample: Sample,
-    batches: list[tuple[str, dict[str, Any]]],
+    sets: list[dict[str, Any]],
+    findings: list[dict[str, Any]],
     tolerance: Tolerance,
     loader: str,
 ) -> dict[str, Any]:
-    passed = not missing and bool(outputs) and all(o["passed"] for o in outputs)
+    passed = bool(outputs) and all(o["passed"] for o in outputs)
     weak = passed and all(o["weak"] for o in outputs)
     status = "failed" if not passed else ("weak" if weak else "passed")
+    deciding = [s["name"] for s in sets if s["role"] == "decides"]
     max_abs = max((float(o["max_abs_diff"]) for o in outputs), default=0.0)
-    summary = f"{status}, max abs diff {max_abs:.3g}"
+    summary = f"{status} on {' + '.join(deciding)}, max abs diff {max_abs:.3g}"
     if missing:
-        summary += f"; artifact lacks output(s) {', '.join(missing)}"
+        summary += f"; the artifact has no {', '.join(missing)} output (compared the others)"
     failing = [o["name"] for o in outputs if not o["passed"]]
     if failing:
-        summary += f"; mismatch in {', '.join(failing)}"
+        bad_sets = [s["name"] for s in sets if s["role"] == "decides" and s["status"] == "failed"]
+        summary += f"; mismatch in {', '.join(failing)} on {', '.join(bad_sets)}"
     if weak:
         summary += "; reference outputs are (near) constant, so equality proves little"
+    diverging = sorted({f["set"] for f in findings if f["status"] != "agrees"})
+    if diverging:
+        summary += f"; diverges on the {', '.join(diverging)} set (reported, not deciding)"
     return {
         "status": status,
         "passed": passed,
         "weak": weak,
         "summary": summary,
+        "decided_by": deciding,
         "loader": loader,
         "tolerance": tolerance.to_dict(),
         "sample": {
             "origin": sample.origin,
             "rows": sample.rows,
-            "batches": [{"name": n, "rows": int(len(next(iter(b.values()))))} for n, b in batches],
+            "batches": [{"name": s["name"], "rows": s["rows"]} for s in sets],
         },
+        "sets": sets,
+        "findings": findings,
         "missing_outputs": missing,
         "outputs": outputs,
     }

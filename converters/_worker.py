@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from converters._base import Sample, SourceModel, Tolerance
+from converters._base import ConversionOutput, Sample, SourceModel, Tolerance
 from converters._compose import ChainedSource, compose_onnx
 from converters._detect import detect_framework
+from converters._domain import input_sets
 from converters._postprocess import (
     POSTPROCESS_FRAMEWORKS,
     PostProcess,
@@ -41,8 +42,9 @@ from converters._protocol import (
     WorkerRequest,
     WorkerResult,
 )
+from converters._recipe import recipe_for
 from converters._registry import applicable_targets, get_converter, get_framework
-from converters._samples import MIN_ROWS, load_sample
+from converters._samples import load_sample
 from converters._validation import load_artifact, validate
 from runtime.errors import InvalidUpload, ModelportError
 
@@ -81,16 +83,19 @@ class _Progress:
 
 
 def _build_sample(source: SourceModel, sample_path: Path | None) -> tuple[Sample, str | None]:
-    generated = source.generate_inputs(MIN_ROWS, seed=0)
-    if sample_path is None:
-        return Sample(generated, origin="generated"), None
-    uploaded = load_sample(sample_path, source.signature)
+    """The named input sets (see ``converters._domain.input_sets``) and a note, if any."""
+    uploaded = load_sample(sample_path, source.signature) if sample_path is not None else None
+    sets = input_sets(source, uploaded)
+    by_name = {s.name: s.inputs for s in sets}
+    domain = by_name["in-domain"]
+    if uploaded is None:
+        return Sample(domain, origin="generated", sets=sets), None
     try:
-        merged = {k: np.concatenate([uploaded[k], generated[k]], axis=0) for k in generated}
+        merged = {k: np.concatenate([uploaded[k], domain[k]], axis=0) for k in domain}
     except (ValueError, KeyError) as exc:
-        note = f"uploaded sample used alone (cannot be merged with generated rows: {exc})"
-        return Sample(uploaded, origin="uploaded"), note
-    return Sample(merged, origin="uploaded+generated"), None
+        note = f"uploaded sample used alone (not mergeable with generated rows: {exc})"
+        return Sample(uploaded, origin="uploaded", sets=sets), note
+    return Sample(merged, origin="uploaded+generated", sets=sets), None
 
 
 def _tolerance(request: WorkerRequest, default: Tolerance) -> Tolerance:
@@ -155,7 +160,7 @@ def _one_artifact(
         }
         progress.stage(target, "validating")
         start = time.perf_counter()
-        report = _validate(converter, loaded, output.path, target, request)
+        report = _validate(converter, loaded, output, target, request)
         timings["validate_s"] = round(time.perf_counter() - start, 4)
     except Exception as exc:  # noqa: BLE001 - every failure becomes this artifact's error
         return ArtifactResult(
@@ -174,14 +179,22 @@ def _one_artifact(
 
 
 def _validate(
-    converter: Any, loaded: _Loaded, path: Path, target: str, request: WorkerRequest
+    converter: Any,
+    loaded: _Loaded,
+    output: ConversionOutput,
+    target: str,
+    request: WorkerRequest,
 ) -> dict[str, Any]:
-    artifact = load_artifact(path, target)
+    artifact = load_artifact(output.path, target)
     hook = None if loaded.chain else getattr(converter, "adapt_inputs", None)
     source = loaded.source
     adapt = (lambda inputs: hook(source, inputs)) if hook else None
     tolerance = _tolerance(request, converter.tolerance)
-    return validate(loaded.served, artifact, loaded.sample, tolerance, adapt=adapt)
+    report = validate(loaded.served, artifact, loaded.sample, tolerance, adapt=adapt, fmt=target)
+    report["recipe"] = recipe_for(
+        loaded.framework, target, source, loaded.sample, tolerance, output
+    )
+    return report
 
 
 def _load(job_dir: Path, request: WorkerRequest) -> _Loaded:

@@ -3,7 +3,7 @@
 >>> from registry import Registry, Settings, upgrade_database
 >>> settings = Settings(data_dir=Path("./modelport-data"))     # doctest: +SKIP
 >>> upgrade_database(settings)                                  # doctest: +SKIP
->>> Registry(settings).get_version("fraud-clf", "latest")       # doctest: +SKIP
+>>> Registry(settings).get_version(ModelRef.at("fraud-clf", "latest"))  # doctest: +SKIP
 """
 
 from registry._blobs import (
@@ -27,11 +27,20 @@ from registry._domain import (
 )
 from registry._errors import JobNotFound
 from registry._jobs import JobRunner
+from registry._metadata import (
+    CreatedVersion,
+    JobClaim,
+    JobInput,
+    JobOutcome,
+    MetadataStore,
+    NewVersion,
+)
 from registry._migrate import current_revision, head_revision, upgrade_database
 from registry._packing import pack_directory
 from registry._s3 import S3BlobStore
-from registry._service import CreatedVersion, Registry
+from registry._service import Registry
 from registry._settings import Settings, get_settings, token_entries
+from registry._sql import SqlMetadataStore
 from registry._stores import open_store
 from registry._uploads import parse_options, parse_tags
 
@@ -43,16 +52,22 @@ __all__ = [
     "CreatedVersion",
     "Database",
     "Job",
+    "JobClaim",
+    "JobInput",
     "JobNotFound",
+    "JobOutcome",
     "JobRunner",
     "LocalBlobStore",
+    "MetadataStore",
     "Model",
     "ModelVersion",
+    "NewVersion",
     "Page",
     "Registry",
     "S3BlobStore",
     "Settings",
     "SourceFile",
+    "SqlMetadataStore",
     "StagedBlob",
     "StagingFile",
     "check_blob_id",

@@ -24,8 +24,6 @@ JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 ARTIFACT_FORMATS = ("source", "onnx", "pmml", "savedmodel")
 #: Artifact statuses of a converted artifact that may be served (validation passed).
 USABLE_STATUSES = ("passed", "weak")
-#: The largest version number: versions are stored as 32-bit integers.
-MAX_VERSION = 2**31 - 1
 
 
 def aware(value: datetime | None) -> datetime | None:

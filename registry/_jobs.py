@@ -1,13 +1,18 @@
 """The job runner: claims queued jobs and runs each in an isolated worker process.
 
-For every job the runner prepares a private directory, runs
-``python -m converters.worker JOB_DIR`` with a wall-clock timeout, an address-space
-limit and an environment without any ``MODELPORT_*`` variable, then stores what the
-worker wrote (see "Conversion worker protocol" in docs/architecture.md).
+For every job the runner prepares a private directory, runs the conversion worker on
+it in a process of its own with a wall-clock timeout, a memory limit and an
+environment without any ``MODELPORT_*`` or ``AWS_*`` variable, then stores what the
+worker wrote (see "Conversion worker protocol" in docs/architecture.md). The process
+is forked from the warm parent of the job's framework group (``converters.ForkServer``,
+``MODELPORT_FORK_SERVER``), else started as ``python -m converters.worker JOB_DIR``.
+The job's ``timings`` hold queue_s, prepare_s, fork_s, load_s, convert_s, validate_s
+(and per format), worker_s and store_s.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import resource
@@ -16,26 +21,27 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import and_, or_, select, update
 
 from converters import (
     REQUEST_FILE,
     RESULT_FILE,
     ArtifactResult,
+    ForkServer,
+    ForkServerDied,
     PreprocessInput,
     ProtocolError,
     ServerPolicy,
     WorkerRequest,
     WorkerResult,
+    framework_group,
 )
 from registry._compose import preprocess_blobs
-from registry._domain import USABLE_STATUSES
-from registry._orm import ArtifactRow, JobRow, VersionRow, utcnow
+from registry._domain import USABLE_STATUSES, Artifact
+from registry._metadata import JobClaim, JobOutcome
+from registry._orm import utcnow
 from registry._packing import pack_directory
 from registry._service import Registry
 from registry._uploads import safe_suffix
@@ -56,13 +62,6 @@ class _JobFailed(Exception):
     """The job cannot succeed (timeout, memory, bad result); no retry."""
 
 
-@dataclass
-class _Claim:
-    job_id: str
-    version_id: int
-    attempts: int
-
-
 class JobRunner:
     """Background threads that drain the job queue of one registry.
 
@@ -73,18 +72,23 @@ class JobRunner:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.settings = registry.settings
+        self.metadata = registry.metadata
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._procs: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
         self._active: set[str] = set()
+        self._servers: dict[str, ForkServer] = {}
 
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
         """Requeue jobs whose runner is gone, then start the threads."""
         self.requeue_stale()
+        if self.settings.fork_server:
+            for group in filter(None, (g.strip() for g in self.settings.fork_preload.split(","))):
+                threading.Thread(target=self._warm, args=(group,), daemon=True).start()
         for i in range(self.settings.worker_concurrency):
             t = threading.Thread(target=self._loop, name=f"modelport-jobs-{i}", daemon=True)
             t.start()
@@ -102,9 +106,14 @@ class JobRunner:
             t.join(timeout)
         self._threads.clear()
         with self._lock:
+            servers = list(self._servers.values())
+            self._servers.clear()
+        for server in servers:
+            server.close()
+        with self._lock:
             active = list(self._active)
         if active:
-            self._requeue(JobRow.id.in_(active))
+            self._requeue(active)
 
     def notify(self) -> None:
         """Wake a sleeping runner (called after an upload queued a job)."""
@@ -115,25 +124,16 @@ class JobRunner:
         cutoff = utcnow() - timedelta(seconds=self.settings.job_lease_s)
         with self._lock:
             mine = list(self._active)
-        stale = and_(
-            or_(JobRow.heartbeat_at.is_(None), JobRow.heartbeat_at < cutoff),
-            JobRow.id.not_in(mine),
-        )
-        return self._requeue(stale)
+        count = self.metadata.requeue_stale(cutoff, mine)
+        if count:
+            log.warning("requeued %d interrupted job(s)", count)
+        return count
 
-    def _requeue(self, which: Any) -> int:
-        with self.registry.db.write() as s:
-            ids = list(s.scalars(select(JobRow.id).where(JobRow.status == "running", which)))
-            if not ids:
-                return 0
-            s.execute(update(JobRow).where(JobRow.id.in_(ids)).values(status="queued"))
-            s.execute(
-                update(VersionRow)
-                .where(VersionRow.id.in_(select(JobRow.version_id).where(JobRow.id.in_(ids))))
-                .values(status="pending")
-            )
-        log.warning("requeued %d interrupted job(s)", len(ids))
-        return len(ids)
+    def _requeue(self, job_ids: list[str]) -> int:
+        count = self.metadata.requeue(job_ids)
+        if count:
+            log.warning("requeued %d interrupted job(s)", count)
+        return count
 
     def _loop(self) -> None:
         next_sweep = time.monotonic() + self.settings.job_lease_s / 3
@@ -164,12 +164,14 @@ class JobRunner:
         job_dir = self._jobs_root() / claim.job_id / str(claim.attempts)
         shutil.rmtree(job_dir, ignore_errors=True)
         job_dir.mkdir(parents=True)
+        timings["queue_s"] = round(claim.queued_s, 4)
         try:
-            self._prepare(claim, job_dir)
+            request = self._prepare(claim, job_dir)
             timings["prepare_s"] = round(time.monotonic() - t0, 4)
             t1 = time.monotonic()
-            result = self._run_worker(claim, job_dir)
+            result = self._run_worker(claim, job_dir, request, timings)
             timings["worker_s"] = round(time.monotonic() - t1, 4)
+            timings.update(_stage_timings(result))
             t2 = time.monotonic()
             self._record(claim, job_dir, result, timings, t2)
         except _WorkerCrashed as exc:
@@ -191,66 +193,38 @@ class JobRunner:
         root.mkdir(parents=True, exist_ok=True)
         return root
 
-    def _claim(self) -> _Claim | None:
-        """Take the oldest queued job. The conditional UPDATE makes two claimers safe."""
-        for _ in range(5):
-            with self.registry.db.write() as s:
-                row = s.execute(
-                    select(JobRow.id, JobRow.version_id, JobRow.attempts)
-                    .where(JobRow.status == "queued")
-                    .order_by(JobRow.created_at, JobRow.id)
-                    .limit(1)
-                ).first()
-                if row is None:
-                    return None
-                job_id, version_id, attempts = row
-                now = utcnow()
-                res = s.execute(
-                    update(JobRow)
-                    .where(JobRow.id == job_id, JobRow.status == "queued")
-                    .values(
-                        status="running", attempts=attempts + 1, started_at=now, heartbeat_at=now
-                    )
-                )
-                if res.rowcount != 1:  # type: ignore[attr-defined]
-                    continue
-                s.execute(
-                    update(VersionRow)
-                    .where(VersionRow.id == version_id)
-                    .values(status="converting", updated_at=now)
-                )
-                with self._lock:
-                    self._active.add(job_id)
-                return _Claim(job_id, version_id, attempts + 1)
-        return None
+    def _claim(self) -> JobClaim | None:
+        claim = self.metadata.claim_job()
+        if claim is not None:
+            with self._lock:
+                self._active.add(claim.job_id)
+        return claim
 
-    def _prepare(self, claim: _Claim, job_dir: Path) -> None:
-        with self.registry.db.read() as s:
-            v = s.get(VersionRow, claim.version_id)
-            assert v is not None
-            tolerance = v.tolerance or {}
-            pre = preprocess_blobs(s, v.options or {})
-            request = WorkerRequest(
-                source="input/model" + safe_suffix(v.source_filename),
-                filename=v.source_filename,
-                framework=v.framework,
-                targets=tuple(v.targets or ()),
-                sample=f"input/sample.{v.sample_kind}" if v.sample_sha256 else None,
-                atol=tolerance.get("atol"),
-                rtol=tolerance.get("rtol"),
-                options=dict(v.options or {}),
-                # the policy always comes from the server, never from the uploader
-                policy=ServerPolicy(allow_pickle=self.settings.allow_pickle),
-                preprocess=None
-                if pre is None
-                else PreprocessInput(
-                    source="input/preprocess" + safe_suffix(pre[1]),
-                    filename=pre[1],
-                    onnx="input/preprocess.onnx",
-                    ref=pre[3],
-                ),
-            )
-            source_sha, sample_sha = v.source_sha256, v.sample_sha256
+    def _prepare(self, claim: JobClaim, job_dir: Path) -> WorkerRequest:
+        v = self.metadata.job_input(claim)
+        tolerance = v.tolerance or {}
+        pre = preprocess_blobs(self.metadata, v.options)
+        request = WorkerRequest(
+            source="input/model" + safe_suffix(v.source_filename),
+            filename=v.source_filename,
+            framework=v.framework,
+            targets=tuple(v.targets),
+            sample=f"input/sample.{v.sample_kind}" if v.sample_sha256 else None,
+            atol=tolerance.get("atol"),
+            rtol=tolerance.get("rtol"),
+            options=v.options,
+            # the policy always comes from the server, never from the uploader
+            policy=ServerPolicy(allow_pickle=self.settings.allow_pickle),
+            preprocess=None
+            if pre is None
+            else PreprocessInput(
+                source="input/preprocess" + safe_suffix(pre[1]),
+                filename=pre[1],
+                onnx="input/preprocess.onnx",
+                ref=pre[3],
+            ),
+        )
+        source_sha, sample_sha = v.source_sha256, v.sample_sha256
         (job_dir / "input").mkdir()
         (job_dir / "out").mkdir()
         store = self.registry.store
@@ -261,6 +235,7 @@ class JobRunner:
             store.copy_to(pre[0], job_dir / request.preprocess.source)
             store.copy_to(pre[2], job_dir / request.preprocess.onnx)
         (job_dir / REQUEST_FILE).write_text(request.to_json())
+        return request
 
     def _worker_env(self) -> dict[str, str]:
         # no database URL, tokens or object-store credentials for code that reads uploads
@@ -283,10 +258,74 @@ class JobRunner:
 
         return apply
 
-    def _run_worker(self, claim: _Claim, job_dir: Path) -> WorkerResult:
-        cmd = [self.settings.worker_python, "-m", "converters.worker", str(job_dir)]
+    # -- running the worker ------------------------------------------------------------
+
+    def _warm(self, group: str) -> None:
+        try:
+            self._server(group).start()
+        except Exception:  # the first job of the group tries again and reports
+            log.warning("could not start the %s fork server", group, exc_info=True)
+
+    def _server(self, group: str) -> ForkServer:
+        with self._lock:
+            server = self._servers.get(group)
+            if server is None:
+                server = ForkServer(
+                    group,
+                    python=self.settings.worker_python,
+                    env=self._worker_env(),
+                    cwd=self._jobs_root(),
+                )
+                self._servers[group] = server
+            return server
+
+    def _run_worker(
+        self,
+        claim: JobClaim,
+        job_dir: Path,
+        request: WorkerRequest,
+        timings: dict[str, float],
+    ) -> WorkerResult:
         log_path = job_dir / "worker.log"
-        timeout = self.settings.job_timeout_s
+        if self.settings.fork_server:
+            code = self._run_forked(claim, job_dir, request, log_path, timings)
+        else:
+            code = self._run_spawned(claim, job_dir, log_path)
+        return self._collect(job_dir, log_path, code)
+
+    def _timed_out(self) -> _JobFailed:
+        return _JobFailed(
+            f"the conversion worker timed out after {self.settings.job_timeout_s:g}s and was "
+            "stopped; raise MODELPORT_JOB_TIMEOUT_S or upload a smaller model"
+        )
+
+    def _run_forked(
+        self,
+        claim: JobClaim,
+        job_dir: Path,
+        request: WorkerRequest,
+        log_path: Path,
+        timings: dict[str, float],
+    ) -> int | None:
+        server = self._server(framework_group(request.framework))
+        try:
+            done = server.run(
+                job_dir,
+                timeout_s=self.settings.job_timeout_s,
+                memory_mb=self.settings.job_memory_mb,
+                log_path=log_path,
+                tick=lambda: self._heartbeat(claim),
+                tick_s=self.settings.job_lease_s / 3,
+            )
+        except ForkServerDied as exc:
+            raise _WorkerCrashed(str(exc)) from None
+        timings["fork_s"] = round(done.fork_s, 4)
+        if done.timed_out:
+            raise self._timed_out()
+        return done.code
+
+    def _run_spawned(self, claim: JobClaim, job_dir: Path, log_path: Path) -> int | None:
+        cmd = [self.settings.worker_python, "-m", "converters.worker", str(job_dir)]
         with log_path.open("wb") as out:
             proc = subprocess.Popen(
                 cmd,
@@ -301,18 +340,17 @@ class JobRunner:
             with self._lock:
                 self._procs.add(proc)
             try:
-                code = self._wait(proc, claim, timeout)
+                return self._wait(proc, claim, self.settings.job_timeout_s)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-                raise _JobFailed(
-                    f"the conversion worker timed out after {timeout:g}s and was stopped; "
-                    "raise MODELPORT_JOB_TIMEOUT_S or upload a smaller model"
-                ) from None
+                raise self._timed_out() from None
             finally:
                 with self._lock:
                     self._procs.discard(proc)
-        tail = log_path.read_text(errors="replace")[-2000:]
+
+    def _collect(self, job_dir: Path, log_path: Path, code: int | None) -> WorkerResult:
+        tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
         if self._stop.is_set():
             raise _WorkerCrashed("the server stopped while the job was running")
         result_path = job_dir / RESULT_FILE
@@ -330,7 +368,7 @@ class JobRunner:
             f"the conversion worker exited with code {code} without a result: {tail.strip()[-600:]}"
         )
 
-    def _wait(self, proc: subprocess.Popen[bytes], claim: _Claim, timeout: float) -> int:
+    def _wait(self, proc: subprocess.Popen[bytes], claim: JobClaim, timeout: float) -> int:
         """Wait for the worker, renewing the job's heartbeat; raise TimeoutExpired."""
         deadline = time.monotonic() + timeout
         beat = self.settings.job_lease_s / 3
@@ -343,50 +381,45 @@ class JobRunner:
             except subprocess.TimeoutExpired:
                 self._heartbeat(claim)
 
-    def _heartbeat(self, claim: _Claim) -> None:
+    def _heartbeat(self, claim: JobClaim) -> None:
         try:
-            with self.registry.db.write() as s:
-                s.execute(
-                    update(JobRow)
-                    .where(JobRow.id == claim.job_id, JobRow.status == "running")
-                    .values(heartbeat_at=utcnow())
-                )
+            self.metadata.heartbeat(claim.job_id)
         except Exception:  # a missed beat is retried on the next one
             log.warning("could not renew the heartbeat of job %s", claim.job_id, exc_info=True)
 
     # -- results -------------------------------------------------------------------
 
-    def _store_artifact(self, job_dir: Path, item: ArtifactResult) -> dict[str, Any]:
-        fields: dict[str, Any] = {
-            "format": item.format,
-            "status": item.status,
-            "media_type": item.media_type,
-            "validation": item.validation,
-            "converter": item.converter,
-            "signature": item.signature,
-            "error": item.error,
-            "sha256": None,
-            "size": None,
-            "files": None,
-        }
+    def _store_artifact(self, job_dir: Path, item: ArtifactResult) -> Artifact:
+        """The artifact as the registry keeps it, its file or folder put in the blob store."""
+        art = Artifact(
+            format=item.format,
+            sha256=None,
+            size=None,
+            media_type=item.media_type,
+            status=item.status,
+            validation=item.validation,
+            converter=item.converter,
+            signature=item.signature,
+            error=item.error,
+        )
         if not item.path:
-            return fields
+            return art
         path = (job_dir / item.path).resolve()
         if not path.is_relative_to(job_dir.resolve()) or not path.exists():
-            fields.update(status="error", error=f"the worker reported a missing path {item.path!r}")
-            return fields
+            missing = f"the worker reported a missing path {item.path!r}"
+            return dataclasses.replace(art, status="error", error=missing)
         if path.is_dir():
             tar = job_dir / f"{item.format}.tar"
-            fields["files"] = pack_directory(path, tar)
-            fields["media_type"] = "application/x-tar"
+            art = dataclasses.replace(
+                art, files=pack_directory(path, tar), media_type="application/x-tar"
+            )
             path = tar
         blob = self.registry.store.put_file(path)
-        fields.update(sha256=blob.sha256, size=blob.size)
-        return fields
+        return dataclasses.replace(art, sha256=blob.sha256, size=blob.size)
 
     def _record(
         self,
-        claim: _Claim,
+        claim: JobClaim,
         job_dir: Path,
         result: WorkerResult,
         timings: dict[str, float],
@@ -395,65 +428,41 @@ class JobRunner:
         items = [i for i in result.artifacts if i.format != "source"]
         stored = [self._store_artifact(job_dir, i) for i in items]
         timings["store_s"] = round(time.monotonic() - t_store, 4)
-        usable = [a for a in stored if a["status"] in USABLE_STATUSES]
+        usable = [a for a in stored if a.status in USABLE_STATUSES]
         error = None
         if not usable:
-            reasons = [f"{a['format']}: {a['error'] or a['status']}" for a in stored]
+            reasons = [f"{a.format}: {a.error or a.status}" for a in stored]
             error = result.error or "; ".join(reasons) or "the worker produced no artifact"
-        now = utcnow()
-        with self.registry.db.write() as s:
-            v = s.get(VersionRow, claim.version_id)
-            assert v is not None
-            for old in s.scalars(
-                select(ArtifactRow).where(
-                    ArtifactRow.version_id == v.id, ArtifactRow.format != "source"
-                )
-            ):
-                s.delete(old)
-            s.flush()
-            for a in stored:
-                s.add(ArtifactRow(version_id=v.id, created_at=now, **a))
-            if result.signature is not None:
-                v.signature = result.signature
-            v.lineage = result.lineage
-            v.status = "ready" if usable else "failed"
-            v.error = None if usable else str(error)
-            v.updated_at = now
-            job = s.get(JobRow, claim.job_id)
-            assert job is not None
-            job.status = "succeeded" if usable else "failed"
-            job.error = None if usable else str(error)
-            job.finished_at = now
-            job.timings = timings
+        outcome = JobOutcome(stored, result.signature, result.lineage, timings, error)
+        self.metadata.record_result(claim, outcome)
 
-    def _crashed(self, claim: _Claim, reason: str, timings: dict[str, float]) -> None:
+    def _crashed(self, claim: JobClaim, reason: str, timings: dict[str, float]) -> None:
         if self._stop.is_set():  # the server is stopping: the next start runs it again
-            self._requeue(JobRow.id == claim.job_id)
+            self._requeue([claim.job_id])
             return
         if claim.attempts < MAX_ATTEMPTS:
             log.warning("job %s: %s; retrying", claim.job_id, reason)
-            with self.registry.db.write() as s:
-                s.execute(
-                    update(JobRow)
-                    .where(JobRow.id == claim.job_id)
-                    .values(status="queued", error=reason, timings=timings)
-                )
+            self.metadata.retry_job(claim.job_id, reason, timings)
             return
         self._fail(claim, reason, timings)
 
-    def _fail(self, claim: _Claim, reason: str, timings: dict[str, float]) -> None:
+    def _fail(self, claim: JobClaim, reason: str, timings: dict[str, float]) -> None:
         if self._stop.is_set():
-            self._requeue(JobRow.id == claim.job_id)
+            self._requeue([claim.job_id])
             return
-        now = utcnow()
-        with self.registry.db.write() as s:
-            s.execute(
-                update(JobRow)
-                .where(JobRow.id == claim.job_id)
-                .values(status="failed", error=reason, finished_at=now, timings=timings)
-            )
-            s.execute(
-                update(VersionRow)
-                .where(VersionRow.id == claim.version_id)
-                .values(status="failed", error=reason, updated_at=now)
-            )
+        self.metadata.fail_job(claim, reason, timings)
+
+
+def _stage_timings(result: WorkerResult) -> dict[str, float]:
+    """load_s, convert_s and validate_s (in total and per format) from the worker's result."""
+    out: dict[str, float] = {}
+    load = result.lineage.get("load_s") if isinstance(result.lineage, dict) else None
+    if isinstance(load, int | float):
+        out["load_s"] = round(float(load), 4)
+    for stage in ("convert_s", "validate_s"):
+        parts = {a.format: a.timings.get(stage) for a in result.artifacts}
+        spent = {f: float(v) for f, v in parts.items() if isinstance(v, int | float)}
+        if spent:
+            out[stage] = round(sum(spent.values()), 4)
+            out.update({f"{f}_{stage}": round(v, 4) for f, v in spent.items()})
+    return out

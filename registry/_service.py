@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sqlalchemy import String, cast, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
-
-from converters import PROGRESS_FILE
-from registry import _aliases
+from converters import PROGRESS_FILE, applicable_targets, detect_framework
 from registry._blobs import BlobStore, StagedBlob
+from registry._browse import BrowsePage, ModelQuery
 from registry._compose import check_composable, pin_preprocess
-from registry._cursor import MAX_LIMIT, decode_cursor, encode_cursor
 from registry._db import Database
 from registry._domain import (
     ARTIFACT_FORMATS,
-    MAX_VERSION,
     Artifact,
     ArtifactStream,
     Job,
     Model,
     ModelVersion,
     Page,
-    SourceFile,
-    aware,
 )
-from registry._errors import JobNotFound
-from registry._orm import AliasRow, ArtifactRow, JobRow, ModelRow, VersionRow, utcnow
-from registry._search import LIKE_ESCAPE, contains_pattern
+from registry._metadata import CreatedVersion, MetadataStore, NewVersion
 from registry._settings import Settings
+from registry._sql import SqlMetadataStore
 from registry._stores import open_store
 from registry._uploads import (
     check_options,
@@ -43,31 +32,12 @@ from registry._uploads import (
     clean_filename,
     sample_kind,
 )
-from runtime import AliasEvent, AliasTarget, check_alias, check_name
-from runtime.errors import (
-    AliasNotFound,
-    ArtifactNotFound,
-    InvalidModelRef,
-    InvalidUpload,
-    InvalidWeights,
-    ModelNotFound,
-    UnsupportedFormat,
-    VersionNotFound,
-)
+from runtime import AliasEvent, AliasTarget, ModelRef, check_alias, check_name
+from runtime.errors import ArtifactNotFound, InvalidUpload, InvalidWeights, UnsupportedFormat
 
 __all__ = ["CreatedVersion", "Registry"]
 
 _MEDIA_TYPES = {"onnx": "application/onnx"}
-
-
-@dataclass(frozen=True, slots=True)
-class CreatedVersion:
-    """What an accepted upload returns."""
-
-    name: str
-    version: int
-    status: str
-    job_id: str
 
 
 class Registry:
@@ -83,13 +53,23 @@ class Registry:
         settings: Settings,
         db: Database | None = None,
         store: BlobStore | None = None,
+        metadata: MetadataStore | None = None,
     ) -> None:
         self.settings = settings
-        self.db = db or Database.from_settings(settings)
+        self.metadata: MetadataStore = metadata or SqlMetadataStore(
+            db or Database.from_settings(settings)
+        )
         self.store: BlobStore = store or open_store(settings)
 
+    @property
+    def db(self) -> Database:
+        """The SQL database under the SQLAlchemy metadata store (migrations, tests)."""
+        if not isinstance(self.metadata, SqlMetadataStore):
+            raise AttributeError("this registry's metadata store is not SQL")
+        return self.metadata.db
+
     def close(self) -> None:
-        self.db.dispose()
+        self.metadata.close()
 
     # -- uploads -----------------------------------------------------------------
 
@@ -121,7 +101,7 @@ class Registry:
         check_name(name)
         fname = clean_filename(filename)
         tags = check_tags(tags)
-        opts = pin_preprocess(self.db, check_options(options))
+        opts = pin_preprocess(self.metadata, check_options(options))
         tol = check_tolerance(tolerance)
         limit = self.settings.max_upload_bytes
         with self.store.staging(stream, limit=limit) as staged:
@@ -137,32 +117,29 @@ class Registry:
             else:
                 kind, sample_blob = None, None
             source = staged.commit()
-        fields = {
-            "framework": fw,
-            "source_filename": fname,
-            "source_sha256": source.sha256,
-            "source_size": source.size,
-            "sample_sha256": sample_blob.sha256 if sample_blob else None,
-            "sample_kind": kind,
-            "targets": chosen,
-            "tolerance": tol,
-            "description": description or "",
-            "tags": tags,
-            "options": opts or None,
-            "created_by": created_by,
-        }
-        return self._insert_version(name, fields)
+        new = NewVersion(
+            framework=fw,
+            source_filename=fname,
+            source_sha256=source.sha256,
+            source_size=source.size,
+            source_media_type=_MEDIA_TYPES.get(fw, "application/octet-stream"),
+            targets=chosen,
+            description=description or "",
+            tags=tags,
+            options=opts,
+            tolerance=tol,
+            sample_sha256=sample_blob.sha256 if sample_blob else None,
+            sample_kind=kind,
+            created_by=created_by,
+        )
+        return self.metadata.create_version(name, new)
 
     def _detect(self, staged: StagedBlob, filename: str, declared: str | None) -> str:
-        from converters import detect_framework
-
         return detect_framework(
             staged.path, filename, declared or None, allow_pickle=self.settings.allow_pickle
         )
 
     def _targets(self, framework: str, requested: Sequence[str] | None) -> list[str]:
-        from converters import applicable_targets
-
         available = applicable_targets(framework)
         wanted = list(dict.fromkeys(t.strip().lower() for t in requested or () if t.strip()))
         if not wanted:  # none asked for, or only blanks: every applicable target
@@ -175,132 +152,33 @@ class Registry:
             )
         return wanted
 
-    def _insert_version(self, name: str, fields: dict[str, Any]) -> CreatedVersion:
-        now = utcnow()
-        job_id = uuid.uuid4().hex
-        with self.db.write() as s:
-            insert = sqlite_insert if self.db.is_sqlite else pg_insert
-            s.execute(
-                insert(ModelRow)
-                .values(
-                    name=name,
-                    description=fields["description"],
-                    tags={},
-                    last_version=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["name"])
-            )
-            model_id, number = s.execute(
-                update(ModelRow)
-                .where(ModelRow.name == name)
-                .values(last_version=ModelRow.last_version + 1, updated_at=now)
-                .returning(ModelRow.id, ModelRow.last_version)
-            ).one()
-            model = s.get(ModelRow, model_id)
-            assert model is not None
-            if fields["tags"]:
-                model.tags = {**(model.tags or {}), **fields["tags"]}
-            if not model.description and fields["description"]:
-                model.description = fields["description"]
-            row = VersionRow(
-                model_id=model_id,
-                version=number,
-                status="pending",
-                created_at=now,
-                updated_at=now,
-                **fields,
-            )
-            s.add(row)
-            s.flush()
-            s.add(
-                ArtifactRow(
-                    version_id=row.id,
-                    format="source",
-                    sha256=fields["source_sha256"],
-                    size=fields["source_size"],
-                    media_type=_MEDIA_TYPES.get(fields["framework"], "application/octet-stream"),
-                    status="stored",
-                    created_at=now,
-                )
-            )
-            s.add(
-                JobRow(
-                    id=job_id, kind="convert", version_id=row.id, status="queued", created_at=now
-                )
-            )
-        return CreatedVersion(name, number, "pending", job_id)
-
-    # -- models ------------------------------------------------------------------
+    # -- models, versions, aliases --------------------------------------------------
 
     def list_models(
         self, q: str | None = None, limit: int = 50, cursor: str | None = None
     ) -> Page[Model]:
         """Models sorted by name; ``q`` matches name, description or tags (case-insensitive)."""
-        limit = max(1, min(limit, MAX_LIMIT))
-        after = decode_cursor(cursor, str)
-        stmt = select(ModelRow).order_by(ModelRow.name).limit(limit + 1)
-        if after is not None:
-            stmt = stmt.where(ModelRow.name > after)
-        if q:
-            pattern = contains_pattern(q)
-            stmt = stmt.where(
-                or_(
-                    ModelRow.name.ilike(pattern, escape=LIKE_ESCAPE),
-                    ModelRow.description.ilike(pattern, escape=LIKE_ESCAPE),
-                    cast(ModelRow.tags, String).ilike(pattern, escape=LIKE_ESCAPE),
-                )
-            )
-        with self.db.read() as s:
-            rows = list(s.scalars(stmt))
-            more = len(rows) > limit
-            rows = rows[:limit]
-            items = _models(s, rows)
-        return Page(items, encode_cursor(rows[-1].name) if more else None)
+        return self.metadata.list_models(q, limit, cursor)
 
     def get_model(self, name: str) -> Model:
-        check_name(name)
-        with self.db.read() as s:
-            return _models(s, [_model_row(s, name)])[0]
+        return self.metadata.get_model(name)
 
-    # -- versions ----------------------------------------------------------------
+    def browse_models(self, query: ModelQuery) -> BrowsePage:
+        """The web UI's models list: search, filters, three sorts, keyset pages."""
+        return self.metadata.browse(query)
 
     def list_versions(
         self, name: str, limit: int = 50, cursor: str | None = None
     ) -> Page[ModelVersion]:
         """Versions of ``name``, newest first."""
-        check_name(name)
-        limit = max(1, min(limit, MAX_LIMIT))
-        before = decode_cursor(cursor, int)
-        with self.db.read() as s:
-            model = _model_row(s, name)
-            stmt = (
-                select(VersionRow)
-                .where(VersionRow.model_id == model.id)
-                .order_by(VersionRow.version.desc())
-                .limit(limit + 1)
-            )
-            if before is not None:
-                stmt = stmt.where(VersionRow.version < before)
-            rows = list(s.scalars(stmt))
-            more = len(rows) > limit
-            rows = rows[:limit]
-            items = _versions(s, model, rows)
-        return Page(items, encode_cursor(rows[-1].version) if more else None)
+        return self.metadata.list_versions(name, limit, cursor)
 
-    def get_version(self, name: str, ref: str | int) -> ModelVersion:
-        """One version by number, ``latest`` or alias.
+    def get_version(self, ref: ModelRef) -> ModelVersion:
+        """One version by number, latest or alias (``ModelRef.at(name, path_ref)``).
 
-        Raises ``ModelNotFound``, ``VersionNotFound``, ``AliasNotFound``, ``InvalidModelRef``.
+        Raises ``ModelNotFound``, ``VersionNotFound``, ``AliasNotFound``.
         """
-        check_name(name)
-        with self.db.read() as s:
-            model = _model_row(s, name)
-            row = _resolve(s, model, ref)
-            return _versions(s, model, [row])[0]
-
-    # -- aliases -----------------------------------------------------------------
+        return self.metadata.get_version(ref)
 
     def set_alias(
         self,
@@ -322,49 +200,35 @@ class Registry:
         if (version is None) == (weights is None):
             raise InvalidWeights('give either a version or weights (e.g. {"3": 90, "4": 10})')
         split = weights if weights is not None else {int(version or 0): 100}
-        with self.db.write() as s:
-            return _aliases.set_alias(s, _model_row(s, name), alias, split, changed_by, note)
+        return self.metadata.set_alias(name, alias, split, changed_by, note)
 
     def get_alias(self, name: str, alias: str) -> AliasTarget:
         """What ``name@alias`` points at (one version or a weighted split)."""
         check_name(name)
         check_alias(alias)
-        with self.db.read() as s:
-            return _aliases.get_alias(s, _model_row(s, name), alias)
+        return self.metadata.get_alias(name, alias)
 
     def alias_history(self, name: str, alias: str, limit: int = 50) -> list[AliasEvent]:
         """The audited changes of ``name@alias``, newest first."""
         check_name(name)
         check_alias(alias)
-        with self.db.read() as s:
-            return _aliases.alias_history(s, _model_row(s, name), alias, limit)
+        return self.metadata.alias_history(name, alias, limit)
 
     def delete_alias(
         self, name: str, alias: str, *, changed_by: str | None = None, note: str | None = None
     ) -> None:
         check_name(name)
         check_alias(alias)
-        with self.db.write() as s:
-            _aliases.delete_alias(s, _model_row(s, name), alias, changed_by, note)
+        self.metadata.delete_alias(name, alias, changed_by, note)
 
     # -- jobs and artifacts --------------------------------------------------------
 
     def get_job(self, job_id: str) -> Job:
-        with self.db.read() as s:
-            found = s.execute(
-                select(JobRow, VersionRow.version, ModelRow.name)
-                .join(VersionRow, JobRow.version_id == VersionRow.id)
-                .join(ModelRow, VersionRow.model_id == ModelRow.id)
-                .where(JobRow.id == job_id)
-            ).first()
-            if found is None:
-                raise JobNotFound(
-                    f"no job with id {job_id!r}; job ids come from the upload's response"
-                )
-            job, number, name = found
+        job = self.metadata.get_job(job_id)
+        if job.status != "running":
+            return job
         # the progress file is read after the read transaction has ended
-        progress = self._progress(job.id, job.attempts) if job.status == "running" else None
-        return _job(job, name, number, progress)
+        return dataclasses.replace(job, progress=self._progress(job.id, job.attempts))
 
     def _progress(self, job_id: str, attempt: int) -> dict[str, Any] | None:
         """What the worker last reported in its progress file (advisory)."""
@@ -375,9 +239,10 @@ class Registry:
             return None
         return data if isinstance(data, dict) else None
 
-    def find_artifact(self, name: str, ref: str | int, fmt: str) -> ArtifactStream:
+    def find_artifact(self, ref: ModelRef, fmt: str) -> ArtifactStream:
         """The downloadable artifact of ``format`` (metadata only; nothing is opened)."""
-        version = self.get_version(name, ref)
+        version = self.get_version(ref)
+        name = ref.name
         if fmt not in ARTIFACT_FORMATS:
             raise ArtifactNotFound(
                 f"unknown artifact format {fmt!r}; use one of {', '.join(ARTIFACT_FORMATS)}"
@@ -397,9 +262,9 @@ class Registry:
         )
         return ArtifactStream(name, version.version, art, filename)
 
-    def open_artifact(self, name: str, ref: str | int, fmt: str) -> tuple[ArtifactStream, BinaryIO]:
+    def open_artifact(self, ref: ModelRef, fmt: str) -> tuple[ArtifactStream, BinaryIO]:
         """The artifact of ``format`` and an open binary stream of its bytes."""
-        info = self.find_artifact(name, ref, fmt)
+        info = self.find_artifact(ref, fmt)
         assert info.artifact.sha256 is not None
         return info, self.store.open(info.artifact.sha256)
 
@@ -412,196 +277,8 @@ class Registry:
 
     def check_ready(self) -> None:
         """Raise when the database or the blob store is unusable."""
-        with self.db.read() as s:
-            s.execute(text("SELECT 1"))
+        self.metadata.ping()
         self.store.check_writable()
-
-
-# -- row helpers ---------------------------------------------------------------------
-
-
-def _model_row(s: Session, name: str) -> ModelRow:
-    row = s.scalar(select(ModelRow).where(ModelRow.name == name))
-    if row is None:
-        raise ModelNotFound(
-            f"no model named {name!r}; list models with GET /api/v1/models or push one first"
-        )
-    return row
-
-
-def _version_number(text: str) -> int | None:
-    """The number ``text`` spells, or None when it spells none that can be stored.
-
-    ``isdecimal`` (not ``isdigit``, which also admits superscripts that ``int`` refuses),
-    and the length is checked before ``int``, which refuses strings past 4300 digits.
-    """
-    digits = text.lstrip("0") or "0"
-    if len(digits) > len(str(MAX_VERSION)) or int(digits) > MAX_VERSION:
-        return None  # cannot exist, and would overflow the column type
-    return int(digits)
-
-
-def _resolve(s: Session, model: ModelRow, ref: str | int) -> VersionRow:
-    text_ref = str(ref)
-    if text_ref.isdecimal():
-        number = _version_number(text_ref)
-        row = None
-        if number is not None:
-            row = s.scalar(
-                select(VersionRow).where(
-                    VersionRow.model_id == model.id, VersionRow.version == number
-                )
-            )
-        if row is None:
-            shown = number if number is not None else text_ref[:40]
-            raise VersionNotFound(
-                f"model {model.name!r} has no version {shown} "
-                f"(latest is {model.last_version or 'none'})"
-            )
-        return row
-    if text_ref == "latest":
-        row = s.scalar(
-            select(VersionRow)
-            .where(VersionRow.model_id == model.id)
-            .order_by(VersionRow.version.desc())
-            .limit(1)
-        )
-        if row is None:
-            raise VersionNotFound(f"model {model.name!r} has no versions yet")
-        return row
-    try:
-        check_alias(text_ref)
-    except InvalidModelRef:
-        raise InvalidModelRef(
-            f"invalid version reference {text_ref!r}: use a version number, 'latest' or an alias"
-        ) from None
-    row = s.scalar(
-        select(VersionRow)
-        .join(AliasRow, AliasRow.version_id == VersionRow.id)
-        .where(AliasRow.model_id == model.id, AliasRow.alias == text_ref)
-    )
-    if row is None:
-        raise AliasNotFound(_aliases.no_alias(model.name, text_ref))
-    return row
-
-
-def _models(s: Session, rows: list[ModelRow]) -> list[Model]:
-    ids = [r.id for r in rows]
-    if not ids:
-        return []
-    stats = {
-        mid: (latest, count)
-        for mid, latest, count in s.execute(
-            select(VersionRow.model_id, func.max(VersionRow.version), func.count(VersionRow.id))
-            .where(VersionRow.model_id.in_(ids))
-            .group_by(VersionRow.model_id)
-        )
-    }
-    aliases: dict[int, dict[str, int]] = {i: {} for i in ids}
-    for mid, alias, number in s.execute(
-        select(AliasRow.model_id, AliasRow.alias, VersionRow.version)
-        .join(VersionRow, AliasRow.version_id == VersionRow.id)
-        .where(AliasRow.model_id.in_(ids))
-        .order_by(AliasRow.alias)
-    ):
-        aliases[mid][alias] = number
-    weights = _aliases.model_alias_weights(s, ids)
-    out = []
-    for r in rows:
-        latest, count = stats.get(r.id, (None, 0))
-        out.append(
-            Model(
-                name=r.name,
-                description=r.description or "",
-                tags=dict(r.tags or {}),
-                created_at=aware(r.created_at),  # type: ignore[arg-type]
-                updated_at=aware(r.updated_at),  # type: ignore[arg-type]
-                latest_version=latest,
-                version_count=int(count),
-                aliases=aliases[r.id],
-                alias_weights=weights[r.id],
-            )
-        )
-    return out
-
-
-def _artifact(row: ArtifactRow) -> Artifact:
-    return Artifact(
-        format=row.format,
-        sha256=row.sha256,
-        size=row.size,
-        media_type=row.media_type,
-        status=row.status,
-        validation=row.validation,
-        converter=row.converter,
-        signature=row.signature,
-        files=row.files,
-        error=row.error,
-    )
-
-
-def _versions(s: Session, model: ModelRow, rows: list[VersionRow]) -> list[ModelVersion]:
-    ids = [r.id for r in rows]
-    if not ids:
-        return []
-    order = {f: i for i, f in enumerate(ARTIFACT_FORMATS)}
-    arts: dict[int, list[Artifact]] = {i: [] for i in ids}
-    for a in s.scalars(select(ArtifactRow).where(ArtifactRow.version_id.in_(ids))):
-        arts[a.version_id].append(_artifact(a))
-    aliases: dict[int, list[str]] = {i: [] for i in ids}
-    for vid, alias in s.execute(
-        select(AliasRow.version_id, AliasRow.alias)
-        .where(AliasRow.version_id.in_(ids))
-        .order_by(AliasRow.alias)
-    ):
-        aliases[vid].append(alias)
-    jobs: dict[int, str] = {}
-    for vid, jid in s.execute(
-        select(JobRow.version_id, JobRow.id)
-        .where(JobRow.version_id.in_(ids))
-        .order_by(JobRow.created_at)
-    ):
-        jobs[vid] = jid
-    return [
-        ModelVersion(
-            name=model.name,
-            version=r.version,
-            status=r.status,
-            framework=r.framework,
-            source=SourceFile(r.source_filename, r.source_sha256, r.source_size),
-            description=r.description or "",
-            tags=dict(r.tags or {}),
-            signature=r.signature,
-            lineage=r.lineage,
-            created_by=r.created_by,
-            created_at=aware(r.created_at),  # type: ignore[arg-type]
-            updated_at=aware(r.updated_at),  # type: ignore[arg-type]
-            aliases=aliases[r.id],
-            error=r.error,
-            job_id=jobs.get(r.id),
-            targets=list(r.targets or []),
-            artifacts=sorted(arts[r.id], key=lambda a: order.get(a.format, 99)),
-            options=dict(r.options or {}),
-        )
-        for r in rows
-    ]
-
-
-def _job(row: JobRow, name: str, number: int, progress: dict[str, Any] | None = None) -> Job:
-    return Job(
-        id=row.id,
-        kind=row.kind,
-        name=name,
-        version=number,
-        status=row.status,
-        attempts=row.attempts,
-        error=row.error,
-        created_at=aware(row.created_at),  # type: ignore[arg-type]
-        started_at=aware(row.started_at),
-        finished_at=aware(row.finished_at),
-        timings=row.timings,
-        progress=progress,
-    )
 
 
 _EXT = {"onnx": ".onnx", "pmml": ".pmml", "savedmodel": ".tar"}

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from runtime._refs import ModelRef, check_alias, check_name
+from runtime._refs import MAX_VERSION, ModelRef, check_alias, check_name
 from runtime._signature import Signature, TensorSpec
 from runtime.errors import ModelportError
 
@@ -44,6 +44,7 @@ __all__ = [
     "Cache",
     "Model",
     "ModelInfo",
+    "MAX_VERSION",
     "ModelRef",
     "ModelportError",
     "Signature",

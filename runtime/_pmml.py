@@ -3,7 +3,7 @@
 pypmml returns the predicted label only with "supplementary output" switched on; its
 columns are mapped to the same outputs ONNX classifiers have: ``label`` and
 ``probabilities`` (one column per class, in the model's class order). Regressions
-give ``variable``.
+give ``variable``, clustering models the cluster id as ``label``.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ class PmmlBackend:
             for f in model.inputFields
         ]
         self._classification = str(model.functionName) == "classification"
+        self._clustering = str(model.functionName) == "clustering"
         self._classes = list(model.classes) if self._classification else []
         declared = {str(n) for n in (model.outputNames or [])}
         # Some classifiers' PMML declares no probability fields (e.g. an SVM without
@@ -81,6 +82,8 @@ class PmmlBackend:
             outputs = (TensorSpec("label", label_dtype, ("batch",)),)
             if self._has_probs:
                 outputs += (TensorSpec("probabilities", "float64", ("batch", len(self._classes))),)
+        elif self._clustering:  # the cluster id; PMML's affinities are not sklearn's scores
+            outputs = (TensorSpec("label", "int64", ("batch",)),)
         else:
             outputs = (TensorSpec("variable", "float64", ("batch",)),)
         self.signature = Signature(tuple(self._inputs), outputs)
@@ -100,6 +103,9 @@ class PmmlBackend:
     def _outputs(self, result: Any) -> dict[str, np.ndarray]:
         columns = [str(c) for c in result.columns]
         predicted = next((c for c in columns if c.startswith("predicted_")), None)
+        if self._clustering:
+            col = "cluster" if "cluster" in columns else (predicted or columns[0])
+            return {"label": result[col].to_numpy().astype(np.int64)}
         if not self._classification:
             col = predicted or columns[0]
             return {"variable": result[col].to_numpy(dtype=np.float64)}

@@ -8,13 +8,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from runtime.errors import InvalidModelRef
+from runtime.errors import InvalidModelRef, VersionNotFound
 
-__all__ = ["ALIAS_RE", "NAME_RE", "ModelRef", "check_alias", "check_name"]
+__all__ = ["ALIAS_RE", "MAX_VERSION", "NAME_RE", "ModelRef", "check_alias", "check_name"]
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 ALIAS_RE = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
 _RESERVED_ALIASES = frozenset({"latest"})
+#: The largest version number: registries store versions as 32-bit integers.
+MAX_VERSION = 2**31 - 1
 
 
 def check_name(name: str) -> str:
@@ -88,6 +90,37 @@ class ModelRef:
                 )
             return cls(name, version=int(tail))
         return cls(text)
+
+    @classmethod
+    def at(cls, name: str, ref: str) -> ModelRef:
+        """Parse a REST path's ``{name}`` and ``{ref}`` (a number, ``latest`` or an alias).
+
+        A number no version can have (0, or past :data:`MAX_VERSION`) raises
+        ``VersionNotFound``; leading zeros name the same version. Digits are compared as
+        text before ``int``, which refuses strings past 4300 digits, and ``isdecimal``
+        (not ``isdigit``) keeps superscripts out.
+
+        >>> ModelRef.at("fraud-clf", "007")
+        ModelRef(name='fraud-clf', version=7, alias=None)
+        """
+        check_name(name)
+        if ref == "latest":
+            return cls(name)
+        if ref.isascii() and ref.isdecimal():
+            digits = ref.lstrip("0") or "0"
+            if digits == "0" or len(digits) > len(str(MAX_VERSION)) or int(digits) > MAX_VERSION:
+                raise VersionNotFound(
+                    f"model {name!r} has no version {digits[:40]}: versions are numbered "
+                    f"from 1 to {MAX_VERSION}"
+                )
+            return cls(name, version=int(digits))
+        try:
+            return cls(name, alias=ref)
+        except InvalidModelRef:
+            raise InvalidModelRef(
+                f"invalid version reference {ref[:80]!r}: use a version number, 'latest' "
+                "or an alias"
+            ) from None
 
     @property
     def ref(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
@@ -25,7 +25,8 @@ from api.schemas import (
     VersionOut,
     VersionPage,
 )
-from registry import ArtifactStream, ModelVersion, parse_options, parse_tags
+from registry import ArtifactStream, ModelVersion, Registry, parse_options, parse_tags
+from runtime import ModelRef
 from runtime.errors import InvalidUpload
 
 __all__ = ["router"]
@@ -145,7 +146,7 @@ async def get_version(name: str, ref: str, request: Request, registry: RegistryD
     docs = version_docs(request)
     doc = docs.get(name, ref)
     if doc is None:
-        doc = await run_in_threadpool(docs.load, registry.get_version, name, ref)
+        doc = await run_in_threadpool(docs.load, _read_version(registry), name, ref)
     return _document(request, doc, ref)
 
 
@@ -165,6 +166,13 @@ def _document(request: Request, doc: CachedDoc, ref: str) -> Response:
     if etag_matches(request.headers.get("if-none-match"), doc.etag):
         return Response(status_code=304, headers=headers)
     return Response(doc.body, media_type="application/json", headers=headers)
+
+
+def _read_version(registry: Registry) -> Callable[[str, str], ModelVersion]:
+    def read(name: str, ref: str) -> ModelVersion:
+        return registry.get_version(ModelRef.at(name, ref))
+
+    return read
 
 
 def _iter_range(fh: BinaryIO, start: int, length: int) -> Iterator[bytes]:
@@ -219,7 +227,7 @@ def download_artifact(
         bool, Query(description="false: stream through the API instead of redirecting.")
     ] = True,
 ) -> Response:
-    info = registry.find_artifact(name, ref, format)
+    info = registry.find_artifact(ModelRef.at(name, ref), format)
     art = info.artifact
     etag = f'"{art.sha256}"'
     safe = _UNSAFE.sub("_", info.filename) or "artifact"

@@ -27,8 +27,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from api.auth import COOKIE, Level, access_of
 from api.deps import RegistryDep
 from registry import Artifact, ModelVersion
-from registry._browse import SORTS, ModelQuery, browse_models
-from runtime import Signature
+from registry._browse import SORTS, ModelQuery
+from runtime import ModelRef, Signature
 from runtime.errors import InvalidModelRef, ModelportError, Unauthorized
 
 __all__ = ["SignInNeeded", "router", "sign_in_redirect"]
@@ -291,7 +291,9 @@ def _report(validation: dict[str, Any] | None) -> SimpleNamespace:
                 dtype=item.get("dtype"),
             )
         )
-    skip = {*_OUTPUT_KEYS, "tolerance", "status", "passed", "weak"}
+    skip = {*_OUTPUT_KEYS, "tolerance", "status", "passed", "weak", *_TIER_KEYS}
+    if not validation.get("sets"):
+        skip.discard("sample")  # an older report: the sample is its only word on inputs
     facts = [
         (_label(k), _plain(v))
         for k, v in validation.items()
@@ -300,7 +302,46 @@ def _report(validation: dict[str, Any] | None) -> SimpleNamespace:
     if tolerance:
         facts.insert(0, ("tolerance", _plain(tolerance)))
     diffs = [float(r.max_abs) for r in rows if isinstance(r.max_abs, int | float)]
-    return SimpleNamespace(rows=rows, facts=facts, max_abs=max(diffs) if diffs else None)
+    return SimpleNamespace(
+        rows=rows, facts=facts, max_abs=max(diffs) if diffs else None, **_tiers(validation)
+    )
+
+
+_TIER_KEYS = ("sets", "findings", "recipe", "decided_by", "sample")
+
+
+def _tiers(validation: dict[str, Any]) -> dict[str, Any]:
+    """The named input sets, the reported findings and the reproduction recipe."""
+    sets = [
+        SimpleNamespace(
+            name=str(s.get("name", "?")),
+            role=str(s.get("role", "")),
+            rows=s.get("rows"),
+            status=str(s.get("status", "")),
+            origin=str(s.get("origin") or ""),
+            error=s.get("error"),
+        )
+        for s in validation.get("sets") or []
+        if isinstance(s, dict)
+    ]
+    findings = [
+        SimpleNamespace(
+            set=str(f.get("set", "")),
+            output=f.get("output"),
+            status=str(f.get("status", "")),
+            max_abs=f.get("max_abs_diff"),
+            explanation=str(f.get("explanation") or ""),
+        )
+        for f in validation.get("findings") or []
+        if isinstance(f, dict)
+    ]
+    recipe = validation.get("recipe")
+    return {
+        "sets": sets,
+        "findings": findings,
+        "decided_by": [str(n) for n in validation.get("decided_by") or []],
+        "recipe": recipe if isinstance(recipe, dict) and recipe.get("script") else None,
+    }
 
 
 def _artifact_view(name: str, number: int, art: Artifact) -> SimpleNamespace:
@@ -367,14 +408,27 @@ def _job_view(registry: Any, job_id: str | None) -> SimpleNamespace | None:
         waited=_duration(job.created_at, job.started_at),
         ran=_duration(job.started_at, job.finished_at),
         timings=job.timings or {},
+        stages=_stages(job.timings or {}),
     )
+
+
+# the stages of a job in the order they happen (see registry._jobs)
+_STAGES = ("queue", "prepare", "fork", "load", "convert", "validate", "store")
+
+
+def _stages(timings: dict[str, float]) -> list[tuple[str, str]]:
+    """``(stage, "1.23 s")`` for each stage the job's timings record, in order."""
+    return [(k, f"{timings[k + '_s']:.2f} s") for k in _STAGES if k + "_s" in timings]
 
 
 def _lineage_facts(v: SimpleNamespace, job: SimpleNamespace | None) -> list[tuple[str, str]]:
     shown = {"framework", "filename"}  # already in the lineage table's first rows
     facts = [(_label(k), _plain(val)) for k, val in v.lineage.items() if k not in shown]
     if job is not None:
-        facts += [(f"job {_label(k)}", _plain(val)) for k, val in job.timings.items()]
+        staged = {f"{k}_s" for k in _STAGES}
+        facts += [
+            (f"job {_label(k)}", _plain(val)) for k, val in job.timings.items() if k not in staged
+        ]
     return facts
 
 
@@ -425,7 +479,7 @@ def models_page(
         limit=_page_size(limit),
         cursor=cursor or None,
     )
-    found = _guard(lambda: browse_models(registry.db, query))
+    found = _guard(lambda: registry.browse_models(query))
     if isinstance(found, HTMLResponse):
         return found
     params = {k: v for k, v in request.query_params.items() if k != "cursor" and v}
@@ -535,7 +589,7 @@ def _version_context(registry: Any, name: str, ref: str) -> dict[str, Any] | HTM
     model = _guard(lambda: registry.get_model(name))
     if isinstance(model, HTMLResponse):
         return model
-    found = _guard(lambda: registry.get_version(name, ref))
+    found = _guard(lambda: registry.get_version(ModelRef.at(name, ref)))
     if isinstance(found, HTMLResponse):
         return found
     v = _version_view(found)
@@ -625,10 +679,10 @@ def compare_page(registry: RegistryDep, name: str, a: str = "", b: str = "") -> 
     model = _guard(lambda: registry.get_model(name))
     if isinstance(model, HTMLResponse):
         return model
-    left = _guard(lambda: registry.get_version(name, a))
+    left = _guard(lambda: registry.get_version(ModelRef.at(name, a)))
     if isinstance(left, HTMLResponse):
         return left
-    right = _guard(lambda: registry.get_version(name, b))
+    right = _guard(lambda: registry.get_version(ModelRef.at(name, b)))
     if isinstance(right, HTMLResponse):
         return right
     va, vb = _version_view(left), _version_view(right)

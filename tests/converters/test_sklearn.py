@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from converters import REQUEST_FILE, WorkerRequest
+from converters._domain import DOMAIN_ROWS
 from converters._worker import run_job
 
 pytest.importorskip("skl2onnx")
@@ -60,7 +61,7 @@ def test_quirk_is_handled(tmp_path: Path, name: str) -> None:
         assert outputs[0] == "label" and "probabilities" not in outputs
         assert [o["name"] for o in art["validation"]["outputs"]] == ["label"]
     if "label-shape" in name or "regressor" in name:
-        assert art["validation"]["outputs"][0]["shape"] == [32]
+        assert art["validation"]["outputs"][0]["shape"] == [DOMAIN_ROWS]
 
 
 def test_ignored_threshold_is_reported_not_hidden(tmp_path: Path) -> None:

@@ -130,14 +130,8 @@ def _logreg_sample() -> dict[str, np.ndarray]:
 
 
 CASES = [
-    # JPMML's softmax overflows (NaN) on the large-magnitude rows: PMML fails validation
-    FrameworkCase(
-        "sklearn-logreg",
-        "sklearn",
-        _logreg,
-        sample=_logreg_sample,
-        expect={"onnx": "passed", "pmml": "failed"},
-    ),
+    # JPMML's softmax overflows (NaN) on the extreme rows: reported there, not deciding
+    FrameworkCase("sklearn-logreg", "sklearn", _logreg, sample=_logreg_sample, expect=BOTH),
     FrameworkCase("sklearn-forest", "sklearn", _forest, expect=BOTH, slow=True),
     FrameworkCase("sklearn-gboost", "sklearn", _gboost, expect=BOTH, slow=True),
     FrameworkCase(
@@ -152,7 +146,6 @@ CASES = [
         "sklearn-mixed-pipeline", "sklearn", _mixed_pipeline, sample=_mixed_sample, expect=BOTH
     ),
     FrameworkCase("sklearn-ridge", "sklearn", _ridge, expect=BOTH, slow=True),
-    FrameworkCase(
-        "sklearn-kmeans", "sklearn", _kmeans, expect={"onnx": "passed", "pmml": "skipped"}
-    ),
+    # PMML gives the cluster id (label); its affinities are not sklearn's distances
+    FrameworkCase("sklearn-kmeans", "sklearn", _kmeans, expect=BOTH),
 ]

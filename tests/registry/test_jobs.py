@@ -18,6 +18,7 @@ from sqlalchemy import update
 from converters import ArtifactResult
 from registry import JobRunner
 from registry._orm import JobRow, utcnow
+from runtime import ModelRef
 from tests.factories.onnx_models import linear_model
 from tests.registry.conftest import make_registry
 
@@ -51,14 +52,16 @@ def test_job_converts_and_validates_an_onnx_upload(registry, tmp_path):
     runner = JobRunner(registry)
     assert runner.run_once() is True
     assert runner.run_once() is False
-    v = registry.get_version("lin", 1)
+    v = registry.get_version(ModelRef("lin", version=1))
     assert v.status == "ready", v.error
     onnx_art = next(a for a in v.artifacts if a.format == "onnx")
     assert onnx_art.status == "passed" and onnx_art.sha256 == v.source.sha256
     assert v.signature["inputs"][0]["name"] == "x"
     job = registry.get_job(created.job_id)
     assert (job.status, job.attempts, job.error) == ("succeeded", 1, None)
-    assert set(job.timings) == {"prepare_s", "worker_s", "store_s"}
+    stages = {"queue_s", "prepare_s", "fork_s", "load_s", "convert_s", "validate_s"}
+    assert stages | {"onnx_convert_s", "onnx_validate_s", "worker_s", "store_s"} == set(job.timings)
+    assert all(v >= 0 for v in job.timings.values())
     assert job.started_at <= job.finished_at
     assert list(registry.settings.jobs_dir.iterdir()) == []  # the job folder is removed
 
@@ -66,7 +69,7 @@ def test_job_converts_and_validates_an_onnx_upload(registry, tmp_path):
 def test_failed_deep_check_leaves_a_failed_version_with_the_reason(registry, tmp_path):
     created = push(registry, "bad", broken_onnx(tmp_path / "bad.onnx").read_bytes())
     JobRunner(registry).run_once()
-    v = registry.get_version("bad", 1)
+    v = registry.get_version(ModelRef("bad", version=1))
     assert v.status == "failed"
     assert "NoSuchOperator" in v.error
     assert registry.get_job(created.job_id).status == "failed"
@@ -75,7 +78,10 @@ def test_failed_deep_check_leaves_a_failed_version_with_the_reason(registry, tmp
 
 def test_crashing_worker_is_retried_once_then_fails(database_url, tmp_path):
     reg = make_registry(
-        database_url, tmp_path / "data", worker_python=fake_python(tmp_path, "exit 3")
+        database_url,
+        tmp_path / "data",
+        worker_python=fake_python(tmp_path, "exit 3"),
+        fork_server=False,  # the wrapper stands in for a one-off worker interpreter
     )
     try:
         created = push(reg, "m", linear_model(tmp_path / "m.onnx").read_bytes())
@@ -87,7 +93,7 @@ def test_crashing_worker_is_retried_once_then_fails(database_url, tmp_path):
         job = reg.get_job(created.job_id)
         assert (job.status, job.attempts) == ("failed", 2)
         assert "exited with code 3" in job.error
-        assert reg.get_version("m", 1).status == "failed"
+        assert reg.get_version(ModelRef("m", version=1)).status == "failed"
     finally:
         reg.close()
 
@@ -98,13 +104,14 @@ def test_timeout_fails_the_job_with_the_reason(tmp_path):
         tmp_path / "data",
         job_timeout_s=1,
         worker_python=fake_python(tmp_path, "sleep 30"),
+        fork_server=False,
     )
     try:
         created = push(reg, "m", linear_model(tmp_path / "m.onnx").read_bytes())
         JobRunner(reg).run_once()
         job = reg.get_job(created.job_id)
         assert job.status == "failed" and "timed out after 1s" in job.error
-        assert reg.get_version("m", 1).error == job.error
+        assert reg.get_version(ModelRef("m", version=1)).error == job.error
     finally:
         reg.close()
 
@@ -116,6 +123,7 @@ def test_memory_limit_stops_a_greedy_worker(tmp_path):
         tmp_path / "data",
         job_memory_mb=200,
         worker_python=fake_python(tmp_path, greedy),
+        fork_server=False,
     )
     try:
         created = push(reg, "m", linear_model(tmp_path / "m.onnx").read_bytes())
@@ -166,14 +174,14 @@ def test_jobs_of_a_dead_runner_are_requeued_after_the_lease(registry, tmp_path):
     dead = JobRunner(registry)
     dead._claim()  # as if this process died mid-job
     assert registry.get_job(created.job_id).status == "running"
-    assert registry.get_version("m", 1).status == "converting"
+    assert registry.get_version(ModelRef("m", version=1)).status == "converting"
     other = JobRunner(registry)
     assert other.requeue_stale() == 0  # heartbeat still fresh: someone may be running it
     _age_heartbeat(registry, created.job_id, registry.settings.job_lease_s + 1)
     assert other.requeue_stale() == 1
-    assert registry.get_version("m", 1).status == "pending"
+    assert registry.get_version(ModelRef("m", version=1)).status == "pending"
     other.run_once()
-    assert registry.get_version("m", 1).status == "ready"
+    assert registry.get_version(ModelRef("m", version=1)).status == "ready"
     assert registry.get_job(created.job_id).attempts == 2
 
 
@@ -200,6 +208,7 @@ def test_heartbeat_is_renewed_while_the_worker_runs(tmp_path):
         job_lease_s=1.5,
         job_timeout_s=2,
         worker_python=fake_python(tmp_path, "sleep 30"),
+        fork_server=False,
     )
     try:
         created = push(reg, "m", linear_model(tmp_path / "m.onnx").read_bytes())
@@ -217,10 +226,10 @@ def test_heartbeat_is_renewed_while_the_worker_runs(tmp_path):
 def test_artifact_paths_outside_the_job_dir_are_refused(registry, tmp_path, bad_path):
     job_dir = tmp_path / "job"
     job_dir.mkdir()
-    fields = JobRunner(registry)._store_artifact(
+    art = JobRunner(registry)._store_artifact(
         job_dir, ArtifactResult("onnx", "passed", path=bad_path)
     )
-    assert fields["status"] == "error" and fields["sha256"] is None
+    assert art.status == "error" and art.sha256 is None
 
 
 def test_directory_artifacts_are_stored_as_deterministic_tars(registry, tmp_path):
@@ -228,12 +237,12 @@ def test_directory_artifacts_are_stored_as_deterministic_tars(registry, tmp_path
     (job_dir / "out" / "savedmodel" / "variables").mkdir(parents=True)
     (job_dir / "out" / "savedmodel" / "saved_model.pb").write_bytes(b"pb")
     (job_dir / "out" / "savedmodel" / "variables" / "v.index").write_bytes(b"ix")
-    fields = JobRunner(registry)._store_artifact(
+    art = JobRunner(registry)._store_artifact(
         job_dir, ArtifactResult("savedmodel", "passed", path="out/savedmodel")
     )
-    assert fields["media_type"] == "application/x-tar"
-    assert [f["path"] for f in fields["files"]] == ["saved_model.pb", "variables/v.index"]
-    assert registry.store.exists(fields["sha256"])
+    assert art.media_type == "application/x-tar"
+    assert [f["path"] for f in art.files] == ["saved_model.pb", "variables/v.index"]
+    assert registry.store.exists(art.sha256)
 
 
 def test_running_job_reports_the_workers_progress(tmp_path):
@@ -243,6 +252,7 @@ def test_running_job_reports_the_workers_progress(tmp_path):
         tmp_path / "data",
         job_timeout_s=20,
         worker_python=fake_python(tmp_path, f"echo '{report}' > progress.json; sleep 20"),
+        fork_server=False,
     )
     runner = JobRunner(reg)
     try:
@@ -280,7 +290,7 @@ def test_java_based_pmml_conversion_runs_under_the_default_memory_limit(tmp_path
         assert reg.settings.job_memory_mb == 4096
         push(reg, "clf", path.read_bytes(), filename="clf.skops", targets=["pmml"])
         JobRunner(reg).run_once()
-        v = reg.get_version("clf", 1)
+        v = reg.get_version(ModelRef("clf", version=1))
         pmml = next(a for a in v.artifacts if a.format == "pmml")
         assert pmml.status == "passed", pmml.error
     finally:

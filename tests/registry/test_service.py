@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from registry._orm import JobRow, ModelRow, VersionRow
+from runtime import ModelRef
 from runtime.errors import (
     AliasNotFound,
     ArtifactNotFound,
@@ -42,7 +43,7 @@ def test_versions_are_numbered_per_model(registry, onnx_bytes):
     assert push(registry, "b", onnx_bytes).version == 1
     created = push(registry, "a", onnx_bytes, description="d", tags={"team": "x"})
     assert (created.name, created.version, created.status) == ("a", 4, "pending")
-    v = registry.get_version("a", 4)
+    v = registry.get_version(ModelRef("a", version=4))
     assert v.framework == "onnx" and v.tags == {"team": "x"} and v.job_id == created.job_id
     assert [a.format for a in v.artifacts] == ["source"]
     assert v.artifacts[0].status == "stored"
@@ -52,15 +53,15 @@ def test_versions_are_numbered_per_model(registry, onnx_bytes):
 def test_refs_resolve_numbers_latest_and_aliases(registry, onnx_bytes):
     for _ in range(3):
         push(registry, "m", onnx_bytes)
-    assert registry.get_version("m", "latest").version == 3
+    assert registry.get_version(ModelRef.at("m", "latest")).version == 3
     assert registry.set_alias("m", "prod", 2).version == 2
-    assert registry.get_version("m", "prod").version == 2
+    assert registry.get_version(ModelRef.at("m", "prod")).version == 2
     assert registry.set_alias("m", "prod", 1).version == 1  # moving an alias
-    assert registry.get_version("m", "prod").aliases == ["prod"]
+    assert registry.get_version(ModelRef.at("m", "prod")).aliases == ["prod"]
     assert registry.get_model("m").aliases == {"prod": 1}
     registry.delete_alias("m", "prod")
     with pytest.raises(AliasNotFound):
-        registry.get_version("m", "prod")
+        registry.get_version(ModelRef.at("m", "prod"))
 
 
 @pytest.mark.parametrize(
@@ -75,7 +76,7 @@ def test_refs_resolve_numbers_latest_and_aliases(registry, onnx_bytes):
 def test_unknown_refs_raise(registry, onnx_bytes, ref, error):
     push(registry, "m", onnx_bytes)
     with pytest.raises(error):
-        registry.get_version("m", ref)
+        registry.get_version(ModelRef.at("m", str(ref)))
 
 
 @pytest.mark.parametrize("alias", ["latest", "3", "-x", ""])
@@ -170,14 +171,14 @@ def test_a_failing_transaction_leaves_no_version(registry, onnx_bytes, monkeypat
 
 def test_open_artifact_streams_source_bytes(registry, onnx_bytes):
     push(registry, "m", onnx_bytes, filename="weird name.onnx")
-    info, fh = registry.open_artifact("m", "1", "source")
+    info, fh = registry.open_artifact(ModelRef.at("m", "1"), "source")
     with fh:
         assert fh.read() == onnx_bytes
     assert info.filename == "weird name.onnx"
     with pytest.raises(ArtifactNotFound, match="available: source"):
-        registry.open_artifact("m", "1", "onnx")
+        registry.open_artifact(ModelRef.at("m", "1"), "onnx")
     with pytest.raises(ArtifactNotFound, match="format"):
-        registry.open_artifact("m", "1", "zip")
+        registry.open_artifact(ModelRef.at("m", "1"), "zip")
 
 
 def test_unreachable_database_raises_registry_unavailable(tmp_path):
@@ -200,9 +201,9 @@ def test_unreachable_database_raises_registry_unavailable(tmp_path):
 @pytest.mark.parametrize("targets", [None, [], ["", " "]])
 def test_no_or_only_blank_targets_mean_every_applicable_target(registry, onnx_bytes, targets):
     created = push(registry, "m", onnx_bytes, targets=targets)
-    assert registry.get_version("m", created.version).targets == ["onnx"]
+    assert registry.get_version(ModelRef("m", version=created.version)).targets == ["onnx"]
 
 
 def test_requested_targets_are_trimmed_lowercased_and_deduplicated(registry, onnx_bytes):
     created = push(registry, "m", onnx_bytes, targets=[" ONNX", "onnx ", ""])
-    assert registry.get_version("m", created.version).targets == ["onnx"]
+    assert registry.get_version(ModelRef("m", version=created.version)).targets == ["onnx"]

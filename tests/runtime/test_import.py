@@ -50,6 +50,7 @@ def test_public_names_are_pinned():
             "Cache",
             "Model",
             "ModelInfo",
+            "MAX_VERSION",
             "ModelRef",
             "ModelportError",
             "Signature",

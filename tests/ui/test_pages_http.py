@@ -174,6 +174,15 @@ def test_version_page_shows_report_lineage_and_commands(http, shared_model):
     assert f'href="/api/v1/models/{unique_name}/versions/1/artifacts/onnx"' in page
     assert 'data-output="y"' in page  # the per-output validation row
     assert 'class="errbar' in page
+    # the named input sets, which ones decided, the extreme set's findings, the recipe
+    assert 'data-set="in-domain"' in page and 'data-set="extreme"' in page
+    assert "decided by in-domain + batch-1" in page
+    assert 'data-finding="extreme/y"' in page and "agrees with the source" in page
+    assert "Reproduce this conversion by hand" in page and "reproduce_onnx.py" in page
+    report = onnx["validation"]
+    assert report["decided_by"] == ["in-domain", "batch-1"]
+    assert [s["role"] for s in report["sets"]] == ["decides", "decides", "reported"]
+    assert report["recipe"]["script"] and report["findings"][0]["set"] == "extreme"
     assert "Source sha256" in page and version["source"]["sha256"] in page
     assert "onnx-passthrough" in page or "Converter" in page
 
