@@ -55,6 +55,11 @@ FRAMEWORK_GROUPS: Mapping[str, str] = {
     "torch": "torch",
     "keras": "tensorflow",
     "tensorflow": "tensorflow",
+    # boosting libraries: PMML needs the sklearn group's Java and sklearn2pmml
+    "xgboost": "sklearn",
+    "lightgbm": "sklearn",
+    "catboost": "sklearn",
+    "transformers": "torch",
 }
 
 # What each group's parent imports before it forks anything. Imports only: running

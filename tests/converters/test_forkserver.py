@@ -145,7 +145,10 @@ def test_a_parent_that_cannot_start_is_reported(tmp_path):
         ("torch", "torch"),
         ("keras", "tensorflow"),
         ("tensorflow", "tensorflow"),
-        ("lightgbm", "other"),
+        ("lightgbm", "sklearn"),
+        ("xgboost", "sklearn"),
+        ("transformers", "torch"),
+        ("a-third-party-plugin", "other"),
         (None, "other"),
     ],
 )
