@@ -34,12 +34,14 @@ from converters import (
     ArtifactResult,
     ForkServer,
     ForkServerDied,
+    PreprocessInput,
     ProtocolError,
     ServerPolicy,
     WorkerRequest,
     WorkerResult,
     framework_group,
 )
+from registry._compose import preprocess_blobs
 from registry._domain import USABLE_STATUSES, Artifact
 from registry._job_messages import JobMessage, worker_request
 from registry._logs import job_context
@@ -48,6 +50,7 @@ from registry._metrics import observe_job
 from registry._orm import utcnow
 from registry._packing import pack_directory
 from registry._service import Registry
+from registry._uploads import safe_suffix
 
 __all__ = ["JobRunner"]
 
@@ -255,10 +258,20 @@ class JobRunner:
         else:
             request = WorkerRequest.from_dict(message.request)
             source_sha, sample_sha = message.source_sha256, message.sample_sha256
+        pre = preprocess_blobs(self.metadata, request.options)
         # The policy always comes from this process's settings: never from the uploader,
         # nor from whoever could publish a task message.
         request = dataclasses.replace(
-            request, policy=ServerPolicy(allow_pickle=self.settings.allow_pickle)
+            request,
+            policy=ServerPolicy(allow_pickle=self.settings.allow_pickle),
+            preprocess=None
+            if pre is None
+            else PreprocessInput(
+                source="input/preprocess" + safe_suffix(pre[1]),
+                filename=pre[1],
+                onnx="input/preprocess.onnx",
+                ref=pre[3],
+            ),
         )
         (job_dir / "input").mkdir()
         (job_dir / "out").mkdir()
@@ -266,6 +279,9 @@ class JobRunner:
         store.copy_to(source_sha, _inside(job_dir, request.source))
         if sample_sha and request.sample:
             store.copy_to(sample_sha, _inside(job_dir, request.sample))
+        if pre is not None and request.preprocess is not None:
+            store.copy_to(pre[0], job_dir / request.preprocess.source)
+            store.copy_to(pre[2], job_dir / request.preprocess.onnx)
         (job_dir / REQUEST_FILE).write_text(request.to_json())
         return request
 

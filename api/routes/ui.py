@@ -87,7 +87,17 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(_viewer)])
 _HERE = Path(__file__).resolve().parent.parent
 _TEMPLATES = _HERE / "templates"
 _STATIC = _HERE / "static"
-FRAMEWORKS = ("onnx", "sklearn", "torch", "keras", "tensorflow")
+FRAMEWORKS = (
+    "onnx",
+    "sklearn",
+    "torch",
+    "keras",
+    "tensorflow",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "transformers",
+)
 FORMATS = ("onnx", "pmml", "savedmodel")
 _LIVE = ("pending", "converting")
 _HTML = "text/html; charset=utf-8"
