@@ -269,16 +269,16 @@ def build_app(state: ServerState) -> Starlette:
                 task.cancel()
 
     base = "/v2/models/{name}"
-    routes = [
+    routes = [  # inference first: Starlette tries routes in order
+        Route(base + "/infer", infer, methods=["POST"]),
+        Route(base + "/versions/{version}/infer", infer, methods=["POST"]),
         Route("/v2/health/live", live),
         Route("/v2/health/ready", ready),
         Route("/v2", server_metadata),
         Route(base, model_metadata),
         Route(base + "/ready", model_ready),
-        Route(base + "/infer", infer, methods=["POST"]),
         Route(base + "/versions/{version}", model_metadata),
         Route(base + "/versions/{version}/ready", model_ready),
-        Route(base + "/versions/{version}/infer", infer, methods=["POST"]),
         Route("/metrics", metrics),
     ]
     app = Starlette(
