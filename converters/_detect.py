@@ -21,13 +21,29 @@ from runtime.errors import InvalidUpload, UnsupportedMediaType
 
 __all__ = ["ACCEPTED", "FRAMEWORKS", "detect_framework"]
 
-FRAMEWORKS = ("onnx", "sklearn", "torch", "keras", "tensorflow")
+FRAMEWORKS = (
+    "onnx",
+    "sklearn",
+    "torch",
+    "keras",
+    "tensorflow",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "transformers",
+)
+# recognised by the checks in this module; every other registered framework by its
+# plug-in's own ``sniff``
+_SNIFFED_HERE = ("onnx", "sklearn", "torch", "keras", "tensorflow")
 
 ACCEPTED = (
     "Accepted uploads: ONNX (.onnx); scikit-learn (.skops from skops.io.dump; "
     ".pkl/.joblib only when the server allows pickles); PyTorch (.pt2 from "
     "torch.export.save, TorchScript .pt from torch.jit.save); Keras (.keras, legacy .h5); "
-    "TensorFlow SavedModel folder packed as .zip, .tar.gz or .tgz."
+    "TensorFlow SavedModel folder packed as .zip, .tar.gz or .tgz; XGBoost (.json/.ubj from "
+    "Booster.save_model); LightGBM (.txt from Booster.save_model); CatBoost (.cbm); "
+    "Hugging Face transformers checkpoint folder (config.json, model.safetensors and "
+    "tokenizer files) packed as .zip, .tar.gz or .tgz."
 )
 
 _ALIASES = {
@@ -35,6 +51,8 @@ _ALIASES = {
     "scikit_learn": "sklearn",
     "pytorch": "torch",
     "tf": "tensorflow",
+    "hf": "transformers",
+    "huggingface": "transformers",
 }
 
 _SKOPS_HINT = (
@@ -118,7 +136,26 @@ def _sniff(path: Path, filename: str, allow_pickle: bool) -> str:
             f"{filename!r} is not a valid ONNX model: it does not parse as an ONNX ModelProto "
             f"with a graph. Re-export it (onnx.save) and upload again. {ACCEPTED}"
         )
+    found = _sniff_plugins(path, filename)
+    if found is not None:
+        return found
     raise InvalidUpload(f"the format of {filename!r} is not recognised. {ACCEPTED}")
+
+
+def _sniff_plugins(path: Path, filename: str) -> str | None:
+    """The first other registered framework whose plug-in's ``sniff`` claims the file."""
+    from converters._registry import get_framework, registered_frameworks
+
+    for name in registered_frameworks():
+        if name in _SNIFFED_HERE:
+            continue
+        try:
+            claimed = get_framework(name).sniff(path, filename)
+        except Exception:  # noqa: BLE001 - a plug-in that cannot sniff does not claim it
+            claimed = False
+        if claimed:
+            return name
+    return None
 
 
 # --- zip -------------------------------------------------------------------
@@ -163,6 +200,9 @@ def _sniff_zip(path: Path, filename: str) -> str:
             raise UnsupportedMediaType(
                 f"{filename!r} is a torch.save pickle archive. {_TORCH_HINT}"
             )
+    found = _sniff_plugins(path, filename)
+    if found is not None:
+        return found
     raise InvalidUpload(
         f"{filename!r} is a zip archive of no known model format (no skops schema.json, "
         f"Keras config.json + model.weights.h5, saved_model.pb, or torch archive). {ACCEPTED}"
@@ -215,6 +255,9 @@ def _sniff_compressed(path: Path, filename: str, head: bytes, allow_pickle: bool
     if members is not None:
         if _has_saved_model(members):
             return "tensorflow"
+        found = _sniff_plugins(path, filename)
+        if found is not None:
+            return found
         raise InvalidUpload(
             f"{filename!r} is a tar archive without saved_model.pb at its root or inside "
             f"one top folder. {ACCEPTED}"

@@ -87,6 +87,7 @@ ALLOWED_OPTIONS = (
     "output_names",
     "dynamic_axes",
     "postprocess",
+    "preprocess",
 )
 _OPTIONS_MAX_BYTES = 16 * 1024
 _OPTION_TYPES: dict[str, tuple[type, str]] = {
@@ -96,6 +97,7 @@ _OPTION_TYPES: dict[str, tuple[type, str]] = {
     "input_dtypes": (dict, 'an object like {"x": "float32"}'),
     "dynamic_axes": (dict, 'an object like {"x": {"2": "seq"}}'),
     "postprocess": (dict, 'an object like {"activation": "softmax", "labels": ["no", "yes"]}'),
+    "preprocess": (dict, 'an object like {"model": "scaler:1"}'),
 }
 
 

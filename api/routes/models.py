@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api._doc_cache import CachedDoc, VersionDocs, cache_policy, etag_matches
 from api.auth import WriteAccess, access_of
-from api.deps import RegistryDep, RunnerDep
+from api.deps import DispatcherDep, RegistryDep
 from api.errors import problem
 from api.routes._ranges import RangeNotSatisfiable, parse_range
 from api.schemas import (
@@ -33,7 +33,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
 
-_CHUNK = 256 * 1024
+_CHUNK = 4 * 1024 * 1024  # one thread-pool hop per chunk: few, large reads
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1-200).")]
@@ -62,7 +62,7 @@ def create_version(
     request: Request,
     response: Response,
     registry: RegistryDep,
-    runner: RunnerDep,
+    dispatcher: DispatcherDep,
     _access: WriteAccess,
     file: Annotated[UploadFile, File(description="The model file (e.g. model.onnx).")],
     framework: Annotated[str | None, Form(max_length=32)] = None,
@@ -103,8 +103,7 @@ def create_version(
         options=converter_options,
     )
     version_docs(request).forget(created.name)  # 'latest' moved
-    if runner is not None:
-        runner.notify()
+    dispatcher.submit(created.job_id, getattr(request.state, "request_id", None))
     response.headers["Location"] = str(
         request.url_for("get_version", name=created.name, ref=str(created.version)).path
     )

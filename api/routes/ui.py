@@ -87,7 +87,17 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(_viewer)])
 _HERE = Path(__file__).resolve().parent.parent
 _TEMPLATES = _HERE / "templates"
 _STATIC = _HERE / "static"
-FRAMEWORKS = ("onnx", "sklearn", "torch", "keras", "tensorflow")
+FRAMEWORKS = (
+    "onnx",
+    "sklearn",
+    "torch",
+    "keras",
+    "tensorflow",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "transformers",
+)
 FORMATS = ("onnx", "pmml", "savedmodel")
 _LIVE = ("pending", "converting")
 _HTML = "text/html; charset=utf-8"
@@ -408,14 +418,27 @@ def _job_view(registry: Any, job_id: str | None) -> SimpleNamespace | None:
         waited=_duration(job.created_at, job.started_at),
         ran=_duration(job.started_at, job.finished_at),
         timings=job.timings or {},
+        stages=_stages(job.timings or {}),
     )
+
+
+# the stages of a job in the order they happen (see registry._jobs)
+_STAGES = ("queue", "prepare", "fork", "load", "convert", "validate", "store")
+
+
+def _stages(timings: dict[str, float]) -> list[tuple[str, str]]:
+    """``(stage, "1.23 s")`` for each stage the job's timings record, in order."""
+    return [(k, f"{timings[k + '_s']:.2f} s") for k in _STAGES if k + "_s" in timings]
 
 
 def _lineage_facts(v: SimpleNamespace, job: SimpleNamespace | None) -> list[tuple[str, str]]:
     shown = {"framework", "filename"}  # already in the lineage table's first rows
     facts = [(_label(k), _plain(val)) for k, val in v.lineage.items() if k not in shown]
     if job is not None:
-        facts += [(f"job {_label(k)}", _plain(val)) for k, val in job.timings.items()]
+        staged = {f"{k}_s" for k in _STAGES}
+        facts += [
+            (f"job {_label(k)}", _plain(val)) for k, val in job.timings.items() if k not in staged
+        ]
     return facts
 
 

@@ -1,4 +1,4 @@
-# Conversion worker for the 'sklearn' queue: scikit-learn, skl2onnx and (for PMML) Java 17 with sklearn2pmml; also serves ONNX uploads.
+# Conversion worker for the 'sklearn' queue (also XGBoost / LightGBM / CatBoost files): scikit-learn, skl2onnx and (for PMML) Java 17 with sklearn2pmml; also serves ONNX uploads.
 #   docker build -f deploy/docker/worker-sklearn.Dockerfile -t modelport-worker-sklearn .
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
@@ -9,7 +9,7 @@ COPY registry ./registry
 COPY api ./api
 COPY clients ./clients
 COPY deploy/docker/install.sh ./deploy/docker/install.sh
-RUN sh deploy/docker/install.sh "server,s3,sklearn,pmml" /opt/venv
+RUN sh deploy/docker/install.sh "server,s3,sklearn,pmml,boosting" /opt/venv
 
 FROM python:3.11-slim-bookworm
 # Java runs the PMML conversion (sklearn2pmml) and the PMML validation (pypmml)
