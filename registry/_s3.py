@@ -105,9 +105,7 @@ class S3BlobStore:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
             raise
 
-    def _send_parts(
-        self, staged: Path, key: str, upload: str, sha256: str
-    ) -> list[dict[str, Any]]:
+    def _send_parts(self, staged: Path, key: str, upload: str, sha256: str) -> list[dict[str, Any]]:
         digest = hashlib.sha256()
         parts: list[dict[str, Any]] = []
         with staged.open("rb") as fh:
@@ -202,8 +200,7 @@ class S3BlobStore:
 
     def _missing(self, sha256: str) -> ArtifactNotFound:
         return ArtifactNotFound(
-            f"blob {sha256} is missing from the store at {self.url}; "
-            "the bucket may be incomplete"
+            f"blob {sha256} is missing from the store at {self.url}; the bucket may be incomplete"
         )
 
 

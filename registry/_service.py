@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 
-from converters import PROGRESS_FILE, applicable_targets, detect_framework
+from converters import PROGRESS_FILE, applicable_targets, detect_framework, framework_names
 from registry._blobs import BlobStore, StagedBlob
 from registry._browse import BrowsePage, ModelQuery
 from registry._db import Database
@@ -86,7 +86,7 @@ class Registry:
         tags: dict[str, str] | None = None,
         created_by: str | None = None,
         tolerance: dict[str, float] | None = None,
-        options: dict[str, Any] | None = None,
+        options: Any = None,
     ) -> CreatedVersion:
         """Store an upload and queue its conversion job.
 
@@ -149,6 +149,10 @@ class Registry:
                 f"choose from: {', '.join(available) or 'none'}"
             )
         return wanted
+
+    def frameworks(self) -> list[str]:
+        """The registered framework plug-ins, in detection order (for upload forms)."""
+        return framework_names()
 
     # -- models, versions, aliases --------------------------------------------------
 

@@ -87,7 +87,6 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(_viewer)])
 _HERE = Path(__file__).resolve().parent.parent
 _TEMPLATES = _HERE / "templates"
 _STATIC = _HERE / "static"
-FRAMEWORKS = ("onnx", "sklearn", "torch", "keras", "tensorflow")
 FORMATS = ("onnx", "pmml", "savedmodel")
 _LIVE = ("pending", "converting")
 _HTML = "text/html; charset=utf-8"
@@ -483,7 +482,7 @@ def models_page(
         page=page,
         query=query,
         filtered=query.filtered,
-        frameworks=FRAMEWORKS,
+        frameworks=registry.frameworks(),
         formats=FORMATS,
         sorts=list(SORTS.items()),
     )

@@ -7,6 +7,12 @@ def test_public_api() -> None:
     assert sorted(converters.__all__) == sorted(
         [
             "ACCEPTED",
+            "NO_PICKLES",
+            "OPTIONS_MAX_BYTES",
+            "OptionSpec",
+            "check_options",
+            "declared_options",
+            "framework_names",
             "ArtifactResult",
             "POSTPROCESS_FRAMEWORKS",
             "PostProcess",
