@@ -31,7 +31,7 @@ from registry._uploads import (
     clean_filename,
     sample_kind,
 )
-from runtime import AliasEvent, AliasTarget, ModelRef, check_alias, check_name
+from runtime import ARTIFACT_EXTENSIONS, AliasEvent, AliasTarget, ModelRef, check_alias, check_name
 from runtime.errors import ArtifactNotFound, InvalidUpload, InvalidWeights, UnsupportedFormat
 
 __all__ = ["CreatedVersion", "Registry"]
@@ -283,9 +283,6 @@ class Registry:
         self.store.check_writable()
 
 
-_EXT = {"onnx": ".onnx", "pmml": ".pmml", "savedmodel": ".tar"}
-
-
 def _artifact_filename(name: str, number: int, art: Artifact) -> str:
-    ext = ".tar" if art.files else _EXT.get(art.format, ".bin")
+    ext = ".tar" if art.files else ARTIFACT_EXTENSIONS.get(art.format, ".bin")
     return f"{name}-{number}{ext}"
