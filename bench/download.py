@@ -8,14 +8,16 @@ process's resident memory (VmRSS of its /proc entry) is sampled every 20 ms.
 
     python bench/download.py [--size-mib 1024] [--rounds 3]
 
-Prints, per way, the median wall time and throughput and the API's RSS before and at
-its peak; then the ratios. Figures depend on the machine; compare within one run.
+Prints, per way, the median wall time and throughput, the API's RSS before and at its
+peak, and the CPU time the API process spent on the download; then the ratios.
+Figures depend on the machine; compare within one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import statistics
 import sys
 import tempfile
@@ -58,9 +60,18 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def download(url: str, path: str, redirect: bool, pid: int) -> tuple[float, int, int, str]:
-    """(seconds, RSS before KiB, peak RSS KiB, sha256) of one hashed download."""
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def download(
+    url: str, path: str, redirect: bool, pid: int
+) -> tuple[float, int, int, float, str]:
+    """(seconds, RSS before KiB, peak RSS KiB, API CPU s, sha256) of one hashed download."""
     before = rss_kib(pid)
+    cpu_before = cpu_s(pid)
     peak = before
     done = threading.Event()
 
@@ -87,7 +98,7 @@ def download(url: str, path: str, redirect: bool, pid: int) -> tuple[float, int,
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()
-    return seconds, before, peak, digest.hexdigest()
+    return seconds, before, peak, cpu_s(pid) - cpu_before, digest.hexdigest()
 
 
 def main() -> None:
@@ -117,33 +128,40 @@ def main() -> None:
             reg = start_registry(tmp / "data", db, env)  # a fresh process: clean memory
             try:
                 path = "/api/v1/models/big/versions/1/artifacts/source"
-                results: dict[str, list[tuple[float, int, int]]] = {"presigned": [], "streamed": []}
+                results: dict[str, list[tuple[float, int, int, float]]] = {
+                    "presigned": [],
+                    "streamed": [],
+                }
                 for _ in range(args.rounds):
                     for way in results:
-                        secs, before, peak, sha = download(
+                        *figures, sha = download(
                             reg.url, path, way == "presigned", reg.process.pid
                         )
                         assert sha == expected, "downloaded bytes do not hash right"
-                        results[way].append((secs, before, peak))
+                        results[way].append(tuple(figures))  # type: ignore[arg-type]
             finally:
                 stop_registry(reg)
         finally:
             s3.stop()
     size = args.size_mib / 1024
     medians = {}
-    print(f"{'way':10} {'median s':>9} {'GiB/s':>7} {'API RSS before':>15} {'API RSS peak':>13}")
+    print(f"{'way':10} {'median s':>9} {'GiB/s':>6} {'API RSS before':>15} {'API RSS peak':>13}"
+          f" {'API CPU s':>10}")
     for way, runs in results.items():
         secs = statistics.median(r[0] for r in runs)
         before = statistics.median(r[1] for r in runs) / 1024
         peak = max(r[2] for r in runs) / 1024
         growth = max(r[2] - r[1] for r in runs) / 1024
-        medians[way] = (secs, growth)
-        print(f"{way:10} {secs:9.2f} {size / secs:7.2f} {before:12.0f} MiB {peak:9.0f} MiB"
-              f"  (growth {growth:.0f} MiB)")
+        cpu = statistics.median(r[3] for r in runs)
+        medians[way] = (secs, growth, cpu)
+        print(f"{way:10} {secs:9.2f} {size / secs:6.2f} {before:11.0f} MiB {peak:9.0f} MiB"
+              f" {cpu:10.2f}  (RSS growth {growth:.0f} MiB)")
     ratio = medians["streamed"][0] / medians["presigned"][0]
     print(f"streamed / presigned wall time: {ratio:.2f}x")
     print(f"API RSS growth, streamed vs presigned: {medians['streamed'][1]:.0f} MiB vs "
           f"{medians['presigned'][1]:.0f} MiB")
+    print(f"API CPU per download, streamed vs presigned: {medians['streamed'][2]:.2f} s vs "
+          f"{medians['presigned'][2]:.2f} s")
 
 
 if __name__ == "__main__":

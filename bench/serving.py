@@ -1,7 +1,7 @@
 """``modelport serve-model`` vs MLServer 1.7 (+ mlserver-sklearn), side by side in one run.
 
     .venv/bin/python bench/serving.py                 # 1 and 32 clients, batch 1 and 64
-    .venv/bin/python bench/serving.py --seconds 3     # shorter cells
+    .venv/bin/python bench/serving.py --seconds 3 --rounds 1   # quicker
     .venv/bin/python bench/serving.py --robustness    # also the malformed-request table
 
 Both servers serve the same scikit-learn RandomForest (50 trees): MLServer loads the
@@ -19,7 +19,9 @@ with p99 near 2 s whatever the server, where aiohttp gets ~2,800 (the issue's ML
 figure at 32 clients, 103 req/s with p99 2.5 s, carries that client ceiling). Each
 cell sends the same V2 JSON request from N concurrent clients for a fixed time and
 reports requests/s, p50 and p99; the two servers are measured in turn, cell by cell,
-on the same machine, and the ratios are printed at the end. The clients run beside the
+on the same machine, for a few interleaved rounds; each cell keeps its best round (on
+a shared machine other work only ever slows a round down), and the ratios of those
+are printed at the end. The clients run beside the
 servers, so on a small machine their own cost caps both servers' figures.
 """
 
@@ -253,6 +255,7 @@ def main() -> None:
     parser.add_argument("--batches", default="1,64")
     parser.add_argument("--robustness", action="store_true")
     parser.add_argument("--processes", type=int, default=4, help="load-generating processes")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per cell")
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
     batches = [int(b) for b in args.batches.split(",")]
@@ -264,20 +267,24 @@ def main() -> None:
             "modelport": (*start_modelport(onnx_path, folder / "modelport.log"), "X"),
         }
         try:
-            results = {}
-            for batch in batches:
-                for n in clients:
-                    for label, (url, _, name) in servers.items():
-                        results[(label, n, batch)] = measure(
-                            url, n, batch, args.seconds, name, args.processes
-                        )
-                        r = results[(label, n, batch)]
-                        print(
-                            f"{label:>9}  clients={n:<3} batch={batch:<3} "
-                            f"{r['rps']:8.1f} req/s  p50 {r['p50']:7.1f} ms  "
-                            f"p99 {r['p99']:7.1f} ms  errors {r['errors']}",
-                            flush=True,
-                        )
+            results: dict[tuple[str, int, int], dict[str, float]] = {}
+            for round_no in range(args.rounds):
+                for batch in batches:
+                    for n in clients:
+                        for label, (url, _, name) in servers.items():
+                            r = measure(url, n, batch, args.seconds, name, args.processes)
+                            print(f"round {round_no + 1}  {label:>9}  clients={n:<3} "
+                                  f"batch={batch:<3} {r['rps']:8.1f} req/s  "
+                                  f"p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms  "
+                                  f"errors {r['errors']}", flush=True)
+                            best = results.get((label, n, batch))
+                            if best is None or r["rps"] > best["rps"]:
+                                results[(label, n, batch)] = r
+            print(f"\nbest of {args.rounds} rounds per cell (on a shared machine other work "
+                  "only ever slows a round down):")
+            for (label, n, batch), r in sorted(results.items(), key=lambda kv: kv[0][::-1]):
+                print(f"  {label:>9}  clients={n:<3} batch={batch:<3} {r['rps']:8.1f} req/s  "
+                      f"p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms")
             print("\nratios (modelport / mlserver requests/s):")
             for batch in batches:
                 for n in clients:

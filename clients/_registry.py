@@ -187,7 +187,7 @@ class Registry:
                     f"check it later with 'modelport show {name}:{version}'"
                 )
             time.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
+            delay = min(delay * 1.5, 0.25)
 
     # -- writing ----------------------------------------------------------------------
 

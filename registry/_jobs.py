@@ -1,9 +1,13 @@
 """The job runner: claims queued jobs and runs each in an isolated worker process.
 
-For every job the runner prepares a private directory, runs
-``python -m converters.worker JOB_DIR`` with a wall-clock timeout, an address-space
-limit and an environment without any ``MODELPORT_*`` variable, then stores what the
-worker wrote (see "Conversion worker protocol" in docs/architecture.md).
+For every job the runner prepares a private directory, runs the conversion worker on
+it in a process of its own with a wall-clock timeout, a memory limit and an
+environment without any ``MODELPORT_*`` or ``AWS_*`` variable, then stores what the
+worker wrote (see "Conversion worker protocol" in docs/architecture.md). The process
+is forked from the warm parent of the job's framework group (``converters.ForkServer``,
+``MODELPORT_FORK_SERVER``), else started as ``python -m converters.worker JOB_DIR``.
+The job's ``timings`` hold queue_s, prepare_s, fork_s, load_s, convert_s, validate_s
+(and per format), worker_s and store_s.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ from converters import (
     REQUEST_FILE,
     RESULT_FILE,
     ArtifactResult,
+    ForkServer,
+    ForkServerDied,
     ProtocolError,
     ServerPolicy,
     WorkerRequest,
     WorkerResult,
+    framework_group,
 )
 from registry._domain import USABLE_STATUSES, Artifact
 from registry._metadata import JobClaim, JobOutcome
@@ -70,12 +77,16 @@ class JobRunner:
         self._procs: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
         self._active: set[str] = set()
+        self._servers: dict[str, ForkServer] = {}
 
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
         """Requeue jobs whose runner is gone, then start the threads."""
         self.requeue_stale()
+        if self.settings.fork_server:
+            for group in filter(None, (g.strip() for g in self.settings.fork_preload.split(","))):
+                threading.Thread(target=self._warm, args=(group,), daemon=True).start()
         for i in range(self.settings.worker_concurrency):
             t = threading.Thread(target=self._loop, name=f"modelport-jobs-{i}", daemon=True)
             t.start()
@@ -92,6 +103,11 @@ class JobRunner:
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
+        with self._lock:
+            servers = list(self._servers.values())
+            self._servers.clear()
+        for server in servers:
+            server.close()
         with self._lock:
             active = list(self._active)
         if active:
@@ -146,12 +162,14 @@ class JobRunner:
         job_dir = self._jobs_root() / claim.job_id / str(claim.attempts)
         shutil.rmtree(job_dir, ignore_errors=True)
         job_dir.mkdir(parents=True)
+        timings["queue_s"] = round(claim.queued_s, 4)
         try:
-            self._prepare(claim, job_dir)
+            request = self._prepare(claim, job_dir)
             timings["prepare_s"] = round(time.monotonic() - t0, 4)
             t1 = time.monotonic()
-            result = self._run_worker(claim, job_dir)
+            result = self._run_worker(claim, job_dir, request, timings)
             timings["worker_s"] = round(time.monotonic() - t1, 4)
+            timings.update(_stage_timings(result))
             t2 = time.monotonic()
             self._record(claim, job_dir, result, timings, t2)
         except _WorkerCrashed as exc:
@@ -180,7 +198,7 @@ class JobRunner:
                 self._active.add(claim.job_id)
         return claim
 
-    def _prepare(self, claim: JobClaim, job_dir: Path) -> None:
+    def _prepare(self, claim: JobClaim, job_dir: Path) -> WorkerRequest:
         v = self.metadata.job_input(claim)
         tolerance = v.tolerance or {}
         request = WorkerRequest(
@@ -203,6 +221,7 @@ class JobRunner:
         if sample_sha and request.sample:
             store.copy_to(sample_sha, job_dir / request.sample)
         (job_dir / REQUEST_FILE).write_text(request.to_json())
+        return request
 
     def _worker_env(self) -> dict[str, str]:
         # no database URL, tokens or object-store credentials for code that reads uploads
@@ -225,10 +244,74 @@ class JobRunner:
 
         return apply
 
-    def _run_worker(self, claim: JobClaim, job_dir: Path) -> WorkerResult:
-        cmd = [self.settings.worker_python, "-m", "converters.worker", str(job_dir)]
+    # -- running the worker ------------------------------------------------------------
+
+    def _warm(self, group: str) -> None:
+        try:
+            self._server(group).start()
+        except Exception:  # the first job of the group tries again and reports
+            log.warning("could not start the %s fork server", group, exc_info=True)
+
+    def _server(self, group: str) -> ForkServer:
+        with self._lock:
+            server = self._servers.get(group)
+            if server is None:
+                server = ForkServer(
+                    group,
+                    python=self.settings.worker_python,
+                    env=self._worker_env(),
+                    cwd=self._jobs_root(),
+                )
+                self._servers[group] = server
+            return server
+
+    def _run_worker(
+        self,
+        claim: JobClaim,
+        job_dir: Path,
+        request: WorkerRequest,
+        timings: dict[str, float],
+    ) -> WorkerResult:
         log_path = job_dir / "worker.log"
-        timeout = self.settings.job_timeout_s
+        if self.settings.fork_server:
+            code = self._run_forked(claim, job_dir, request, log_path, timings)
+        else:
+            code = self._run_spawned(claim, job_dir, log_path)
+        return self._collect(job_dir, log_path, code)
+
+    def _timed_out(self) -> _JobFailed:
+        return _JobFailed(
+            f"the conversion worker timed out after {self.settings.job_timeout_s:g}s and was "
+            "stopped; raise MODELPORT_JOB_TIMEOUT_S or upload a smaller model"
+        )
+
+    def _run_forked(
+        self,
+        claim: JobClaim,
+        job_dir: Path,
+        request: WorkerRequest,
+        log_path: Path,
+        timings: dict[str, float],
+    ) -> int | None:
+        server = self._server(framework_group(request.framework))
+        try:
+            done = server.run(
+                job_dir,
+                timeout_s=self.settings.job_timeout_s,
+                memory_mb=self.settings.job_memory_mb,
+                log_path=log_path,
+                tick=lambda: self._heartbeat(claim),
+                tick_s=self.settings.job_lease_s / 3,
+            )
+        except ForkServerDied as exc:
+            raise _WorkerCrashed(str(exc)) from None
+        timings["fork_s"] = round(done.fork_s, 4)
+        if done.timed_out:
+            raise self._timed_out()
+        return done.code
+
+    def _run_spawned(self, claim: JobClaim, job_dir: Path, log_path: Path) -> int | None:
+        cmd = [self.settings.worker_python, "-m", "converters.worker", str(job_dir)]
         with log_path.open("wb") as out:
             proc = subprocess.Popen(
                 cmd,
@@ -243,18 +326,17 @@ class JobRunner:
             with self._lock:
                 self._procs.add(proc)
             try:
-                code = self._wait(proc, claim, timeout)
+                return self._wait(proc, claim, self.settings.job_timeout_s)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-                raise _JobFailed(
-                    f"the conversion worker timed out after {timeout:g}s and was stopped; "
-                    "raise MODELPORT_JOB_TIMEOUT_S or upload a smaller model"
-                ) from None
+                raise self._timed_out() from None
             finally:
                 with self._lock:
                     self._procs.discard(proc)
-        tail = log_path.read_text(errors="replace")[-2000:]
+
+    def _collect(self, job_dir: Path, log_path: Path, code: int | None) -> WorkerResult:
+        tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
         if self._stop.is_set():
             raise _WorkerCrashed("the server stopped while the job was running")
         result_path = job_dir / RESULT_FILE
@@ -355,3 +437,18 @@ class JobRunner:
             self._requeue([claim.job_id])
             return
         self.metadata.fail_job(claim, reason, timings)
+
+
+def _stage_timings(result: WorkerResult) -> dict[str, float]:
+    """load_s, convert_s and validate_s (in total and per format) from the worker's result."""
+    out: dict[str, float] = {}
+    load = result.lineage.get("load_s") if isinstance(result.lineage, dict) else None
+    if isinstance(load, int | float):
+        out["load_s"] = round(float(load), 4)
+    for stage in ("convert_s", "validate_s"):
+        parts = {a.format: a.timings.get(stage) for a in result.artifacts}
+        spent = {f: float(v) for f, v in parts.items() if isinstance(v, int | float)}
+        if spent:
+            out[stage] = round(sum(spent.values()), 4)
+            out.update({f"{f}_{stage}": round(v, 4) for f, v in spent.items()})
+    return out

@@ -63,6 +63,7 @@ class JobClaim:
     job_id: str
     version_id: int
     attempts: int
+    queued_s: float = 0.0  # how long it waited in the queue before this claim
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,9 +27,11 @@ from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
 from registry._blobs import STAGING_MAX_AGE_S, Blob, StagedBlob, Staging, check_blob_id
-from runtime.errors import ArtifactNotFound, IntegrityError
+from runtime.errors import ArtifactNotFound, IntegrityError, RegistryUnavailable
 
 __all__ = ["S3BlobStore", "parse_s3_url"]
+
+log = logging.getLogger("modelport.registry")
 
 PART_SIZE = 8 * 1024 * 1024  # S3 parts are >= 5 MiB except the last
 
@@ -65,7 +68,10 @@ class S3BlobStore:
         self.presign_expires_s = presign_expires_s
         self.client = client if client is not None else _client(addressing_style)
         self._staging = Staging(Path(staging_dir), staging_max_age_s)
-        self.reclaim_uploads(timedelta(seconds=staging_max_age_s))
+        try:
+            self.reclaim_uploads(timedelta(seconds=staging_max_age_s))
+        except RegistryUnavailable as exc:  # /readyz reports a store that is down
+            log.warning("could not reclaim incomplete uploads: %s", exc)
 
     def key(self, sha256: str) -> str:
         check_blob_id(sha256)
@@ -86,7 +92,23 @@ class S3BlobStore:
         with path.open("rb") as fh:
             return self.put(fh)
 
+    @contextmanager
+    def _failures(self, doing: str) -> Iterator[None]:
+        """A store that fails (down, refusing, out of space) is a 503 for the caller."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except (ClientError, BotoCoreError) as exc:
+            raise RegistryUnavailable(
+                f"the object store {self.url} failed while {doing}: {exc}; try again later"
+            ) from exc
+
     def _publish(self, staged: Path, sha256: str) -> None:
+        with self._failures("storing a blob"):
+            self._upload(staged, sha256)
+
+    def _upload(self, staged: Path, sha256: str) -> None:
         if self.exists(sha256):
             return
         key = self.key(sha256)
@@ -102,7 +124,10 @@ class S3BlobStore:
                 Bucket=self.bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
             )
         except BaseException:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+            except Exception as exc:  # noqa: BLE001 - the first error is the one to report
+                log.warning("could not abort the upload of %s (reclaimed later): %s", key, exc)
             raise
 
     def _send_parts(self, staged: Path, key: str, upload: str, sha256: str) -> list[dict[str, Any]]:
@@ -130,7 +155,10 @@ class S3BlobStore:
 
     def reclaim_uploads(self, older_than: timedelta) -> list[str]:
         """Abort incomplete multipart uploads under the prefix started before ``older_than``."""
-        cutoff = datetime.now(UTC) - older_than
+        with self._failures("listing incomplete uploads"):
+            return self._abort_older(datetime.now(UTC) - older_than)
+
+    def _abort_older(self, cutoff: datetime) -> list[str]:
         aborted = []
         listing = self.client.get_paginator("list_multipart_uploads")
         for page in listing.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}sha256/"):
@@ -150,12 +178,14 @@ class S3BlobStore:
     def _head(self, sha256: str) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
 
-        try:
-            head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=self.key(sha256))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        key = self.key(sha256)
+        with self._failures("looking up a blob"):
+            try:
+                head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return None
+                raise
         return head
 
     def exists(self, sha256: str) -> bool:
@@ -233,12 +263,13 @@ class _ObjectReader(io.RawIOBase):
     def readinto(self, buf: Any) -> int:
         if self._pos >= self._size:
             return 0
-        if self._body is None:
-            store = self._store
-            self._body = store.client.get_object(
-                Bucket=store.bucket, Key=store.key(self._sha256), Range=f"bytes={self._pos}-"
-            )["Body"]
-        data = self._body.read(len(buf))
+        store = self._store
+        with store._failures("reading a blob"):
+            if self._body is None:
+                self._body = store.client.get_object(
+                    Bucket=store.bucket, Key=store.key(self._sha256), Range=f"bytes={self._pos}-"
+                )["Body"]
+            data = self._body.read(len(buf))
         buf[: len(data)] = data
         self._pos += len(data)
         return len(data)

@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=1, ge=0, description="0 runs no job runner.")
     worker_python: str = Field(default=sys.executable)
     job_poll_s: float = Field(default=0.5, gt=0)
+    fork_server: bool = Field(
+        default=True,
+        description=(
+            "Fork each conversion process from a warm parent per framework group (imports "
+            "done once) instead of starting a fresh interpreter per job."
+        ),
+    )
+    fork_preload: str = Field(
+        default="sklearn",
+        description="Framework groups (sklearn, torch, tensorflow) whose warm parent starts "
+        "with the job runner; the others start on their first job.",
+    )
     job_lease_s: float = Field(
         default=60.0, ge=1.0, description="A running job without a heartbeat this long is requeued."
     )

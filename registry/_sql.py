@@ -226,14 +226,14 @@ class SqlMetadataStore:
         for _ in range(_CLAIM_TRIES):
             with self.db.write() as s:
                 row = s.execute(
-                    select(JobRow.id, JobRow.version_id, JobRow.attempts)
+                    select(JobRow.id, JobRow.version_id, JobRow.attempts, JobRow.created_at)
                     .where(JobRow.status == "queued")
                     .order_by(JobRow.created_at, JobRow.id)
                     .limit(1)
                 ).first()
                 if row is None:
                     return None
-                job_id, version_id, attempts = row
+                job_id, version_id, attempts, created_at = row
                 now = utcnow()
                 res = s.execute(
                     update(JobRow)
@@ -249,7 +249,8 @@ class SqlMetadataStore:
                     .where(VersionRow.id == version_id)
                     .values(status="converting", updated_at=now)
                 )
-                return JobClaim(job_id, version_id, attempts + 1)
+                waited = max((now - (aware(created_at) or now)).total_seconds(), 0.0)
+                return JobClaim(job_id, version_id, attempts + 1, waited)
         return None
 
     def job_input(self, claim: JobClaim) -> JobInput:

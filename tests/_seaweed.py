@@ -60,6 +60,7 @@ class SeaweedS3:
     bucket: str
     process: subprocess.Popen[bytes]
     folder: Path
+    ports: list[int]
 
     @property
     def env(self) -> dict[str, str]:
@@ -99,12 +100,15 @@ class SeaweedS3:
         return [u["Key"] for u in found.get("Uploads", [])]
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        """Kill the server (it ignores SIGTERM and SIGINT for minutes; its folder is
+        scratch) and remove the unix sockets it keeps in /tmp, named by port."""
+        self.process.kill()
+        self.process.wait()
+        for port in self.ports:
+            for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
+                sock.unlink(missing_ok=True)
+            for sock in Path("/tmp").glob(f"seaweedfs-*-{port + 10000}.sock"):
+                sock.unlink(missing_ok=True)
 
 
 def start_seaweed(folder: Path, weed: str) -> SeaweedS3:
@@ -122,11 +126,15 @@ def start_seaweed(folder: Path, weed: str) -> SeaweedS3:
     proc = subprocess.Popen(
         [weed, "server", f"-dir={folder / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
          f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
-         "-volume.max=0", "-s3", f"-s3.port={s3}", f"-s3.config={config}",
+         # small volumes, enough of them: a 1 GiB object spans several
+         "-master.volumeSizeLimitMB=256", "-volume.max=64",
+         "-s3", f"-s3.port={s3}", f"-s3.config={config}",
          "-s3.port.iceberg=0", "-s3.port.lance=0"],
         stdout=log, stderr=subprocess.STDOUT, cwd=folder, env={**os.environ},
     )
-    server = SeaweedS3(f"http://127.0.0.1:{s3}", "modelport-test", proc, folder)
+    server = SeaweedS3(
+        f"http://127.0.0.1:{s3}", "modelport-test", proc, folder, [master, volume, filer, s3]
+    )
     _wait_bucket(server)
     return server
 

@@ -407,14 +407,27 @@ def _job_view(registry: Any, job_id: str | None) -> SimpleNamespace | None:
         waited=_duration(job.created_at, job.started_at),
         ran=_duration(job.started_at, job.finished_at),
         timings=job.timings or {},
+        stages=_stages(job.timings or {}),
     )
+
+
+# the stages of a job in the order they happen (see registry._jobs)
+_STAGES = ("queue", "prepare", "fork", "load", "convert", "validate", "store")
+
+
+def _stages(timings: dict[str, float]) -> list[tuple[str, str]]:
+    """``(stage, "1.23 s")`` for each stage the job's timings record, in order."""
+    return [(k, f"{timings[k + '_s']:.2f} s") for k in _STAGES if k + "_s" in timings]
 
 
 def _lineage_facts(v: SimpleNamespace, job: SimpleNamespace | None) -> list[tuple[str, str]]:
     shown = {"framework", "filename"}  # already in the lineage table's first rows
     facts = [(_label(k), _plain(val)) for k, val in v.lineage.items() if k not in shown]
     if job is not None:
-        facts += [(f"job {_label(k)}", _plain(val)) for k, val in job.timings.items()]
+        staged = {f"{k}_s" for k in _STAGES}
+        facts += [
+            (f"job {_label(k)}", _plain(val)) for k, val in job.timings.items() if k not in staged
+        ]
     return facts
 
 

@@ -75,6 +75,7 @@ class Batcher:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
         self.call_seconds = 0.0  # moving average of one model call
 
     async def submit(self, feeds: dict[str, np.ndarray]) -> Outputs:
@@ -96,8 +97,9 @@ class Batcher:
 
     def close(self) -> None:
         """Stop the worker once idle; requests still queued are answered first."""
-        if self._task is not None and not self._queue:
-            self._task.cancel()
+        self._closing = True
+        if self._wake is not None:
+            self._wake.set()
 
     async def _work(self) -> None:
         assert self._wake is not None
@@ -109,6 +111,8 @@ class Batcher:
                     await self._fill()
                 batch = self._take()
                 await self._dispatch(batch)
+            if self._closing:
+                return
 
     async def _fill(self) -> None:
         """Wait up to ``max_delay`` for the queue to reach ``max_batch`` rows."""

@@ -166,8 +166,18 @@ class ModelLoader:
         return Route(ModelRef(name, version=version), (served,))
 
 
+_ARTIFACT_SUFFIXES = (".onnx", ".ort", ".pmml", ".xml", ".tar")
+
+
 def _is_path(text: str) -> bool:
-    return "/" in text or text.startswith((".", "~")) or Path(text).exists()
+    """A local artifact rather than a reference: a path with a separator or a leading
+    '.' or '~', or an existing artifact file; a bare name stays a model name."""
+    if "/" in text or "\\" in text or text.startswith((".", "~")):
+        return True
+    if ":" in text or "@" in text:
+        return False
+    path = Path(text)
+    return path.is_file() and path.suffix.lower() in _ARTIFACT_SUFFIXES
 
 
 class Follower:

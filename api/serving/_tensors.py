@@ -9,7 +9,6 @@ from the data the client actually sent, and the shape only has to agree with it.
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 __all__ = [
     "DATATYPES",
@@ -79,8 +79,8 @@ def decode_request(body: bytes, header_length: str | None) -> InferRequest:
     """
     head, tail = _split_body(body, header_length)
     try:
-        doc = json.loads(head)
-    except (ValueError, RecursionError) as exc:
+        doc = orjson.loads(head)
+    except orjson.JSONDecodeError as exc:
         raise RequestError(f"the request body is not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise RequestError("the request body must be a JSON object with an 'inputs' list")
@@ -215,9 +215,11 @@ def _typed(name: str, datatype: str, array: np.ndarray) -> np.ndarray:
         return array
     family = datatype.rstrip("0123456789")
     if kind not in _KINDS[family]:
-        what = {"U": "strings", "b": "booleans", "f": "non-integer numbers"}.get(
-            kind, "values that are not numbers (null, objects, or integers beyond 64 bits)"
-        )
+        what = {
+            "U": "strings",
+            "b": "booleans",
+            "f": "numbers that are not integers of at most 64 bits",
+        }.get(kind, "values that are not numbers (null, objects, or integers beyond 64 bits)")
         raise RequestError(f"input {name!r}: {datatype} data holds {what}")
     target = DATATYPES[datatype]
     if family in ("INT", "UINT"):
@@ -314,7 +316,7 @@ def encode_response(
             tensor["data"] = _json_data(array)
         tensors.append(tensor)
     doc["outputs"] = tensors
-    head = json.dumps(doc, separators=(",", ":")).encode()
+    head = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
     if not chunks:
         return head, None
     return b"".join([head, *chunks]), len(head)
@@ -326,13 +328,16 @@ def _output_datatype(array: np.ndarray) -> str:
     return _NUMPY_TO_V2.get(array.dtype.name, array.dtype.name.upper())
 
 
-def _json_data(array: np.ndarray) -> list[Any]:
+def _json_data(array: np.ndarray) -> Any:
+    """The flat data of a tensor for JSON: numeric arrays go to orjson as they are."""
     flat = array.ravel()
     if flat.dtype.kind == "S":
         return [b.decode("utf-8", "replace") for b in flat.tolist()]
-    if flat.dtype.kind == "O":
+    if flat.dtype.kind in "OU":
         return [str(v) for v in flat.tolist()]
-    return flat.tolist()
+    if flat.dtype == np.float16:
+        return flat.astype(np.float32)
+    return np.ascontiguousarray(flat)
 
 
 def _raw_bytes(array: np.ndarray) -> bytes:

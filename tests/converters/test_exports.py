@@ -8,6 +8,11 @@ def test_public_api() -> None:
         [
             "ACCEPTED",
             "NO_PICKLES",
+            "FRAMEWORK_GROUPS",
+            "ForkServer",
+            "ForkServerDied",
+            "JobExit",
+            "framework_group",
             "OPTIONS_MAX_BYTES",
             "OptionSpec",
             "check_options",

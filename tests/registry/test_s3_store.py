@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from registry import BlobStore, S3BlobStore
-from runtime.errors import ArtifactNotFound, IntegrityError, PayloadTooLarge
+from runtime.errors import ArtifactNotFound, IntegrityError, PayloadTooLarge, RegistryUnavailable
 from tests.registry.test_blobs import Exploding
 
 
@@ -108,3 +108,17 @@ def test_check_writable_fails_with_wrong_credentials(s3_server, tmp_path, monkey
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret-key-at-all")
     with pytest.raises(Exception, match="SignatureDoesNotMatch|AccessDenied|Forbidden"):
         S3BlobStore(s3_server.store_url(), tmp_path / "bad").check_writable()
+
+
+def test_a_failing_store_is_unavailable_not_an_internal_error(s3_server, tmp_path, monkeypatch):
+    """Refused writes (here: wrong credentials) surface as RegistryUnavailable (a 503)."""
+    for key, value in s3_server.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret-key-at-all")
+    store = S3BlobStore(s3_server.store_url(), tmp_path / "staging")
+    with pytest.raises(RegistryUnavailable, match="try again later"):
+        store.put(io.BytesIO(b"bytes"))
+    with pytest.raises(RegistryUnavailable):
+        store.exists("0" * 64)
+    assert s3_server.keys(store.prefix) == []
+    assert list(store._staging.folder.iterdir()) == []

@@ -37,6 +37,10 @@ def test_list_filters_and_version_page(registry_client, tmp_path, unique_name):
     version = registry_client.get(f"/models/{unique_name}/versions/2")
     assert version.status_code == 200
     assert 'data-output="y"' in version.text
+    stages = re.search(r'<td class="stages">([^<]*)</td>', version.text)
+    assert stages is not None, "the version page shows the job's stage timings"
+    named = [part.split()[0] for part in stages.group(1).split(" · ")]
+    assert named == ["queue", "prepare", "fork", "load", "convert", "validate", "store"]
     compare = registry_client.get(f"/models/{unique_name}/compare", params={"a": 1, "b": 2})
     assert compare.status_code == 200
 

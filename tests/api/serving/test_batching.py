@@ -127,3 +127,16 @@ def test_batches_respect_max_batch_and_trailing_shapes(max_batch):
         np.testing.assert_array_equal(r["y"], x + 1)
     assert all(shape[0] <= max_batch for shape in seen)
     assert len(seen) < len(xs)  # merged, yet 2- and 3-wide rows never in one call
+
+
+def test_a_closed_batcher_answers_what_is_queued_then_stops():
+    async def go():
+        b = _batcher(lambda feeds: {"y": feeds["x"]})
+        pending = [asyncio.ensure_future(b.submit({"x": np.ones((1, 1))})) for _ in range(3)]
+        await asyncio.sleep(0)
+        b.close()
+        results = await asyncio.gather(*pending)
+        await asyncio.wait_for(b._task, 5)  # the worker ends instead of idling forever
+        return results
+
+    assert [r["y"].tolist() for r in asyncio.run(go())] == [[[1.0]]] * 3

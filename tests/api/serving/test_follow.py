@@ -138,3 +138,33 @@ def test_follow_swaps_moved_and_split_aliases_without_a_failed_request(
         )
     )
     assert weights == {"1": "0.0", "2": "0.5", "3": "0.5"}
+
+
+@pytest.mark.parametrize("live_registry", ["sqlite"], indirect=True)
+def test_aliases_latest_and_numbers_are_version_names(live_registry, unique_name, three_versions):
+    from starlette.testclient import TestClient
+
+    from api.serving import ServeConfig, create_app
+
+    with live_registry.client() as reg:
+        for path in three_versions[:2]:
+            push(reg, unique_name, path)
+        set_alias(reg, unique_name, "production", 1)
+    config = ServeConfig(
+        refs=(f"{unique_name}@production", unique_name), registry=live_registry.url
+    )
+    with TestClient(create_app(config)) as client:
+        meta = client.get(f"/v2/models/{unique_name}").json()
+        assert meta["versions"] == ["1", "2", "production", "latest"]
+        answered = {}
+        for name in ("", "production", "latest", "1", "2"):
+            path = f"/v2/models/{unique_name}" + (f"/versions/{name}" if name else "")
+            assert client.get(path + "/ready").status_code == 200
+            resp = client.post(path + "/infer", json=BODY)
+            assert resp.status_code == 200, resp.text
+            assert resp.headers["x-modelport-model-version"] == resp.json()["model_version"]
+            answered[name] = resp.json()["model_version"]
+        missing = client.post(f"/v2/models/{unique_name}/versions/3/infer", json=BODY)
+    assert answered == {"": "1", "production": "1", "latest": "2", "1": "1", "2": "2"}
+    assert missing.status_code == 404
+    assert "served: production, latest, 1, 2" in missing.json()["error"]

@@ -63,7 +63,7 @@ CASES = [
     ),
     ("numeric-strings-in-fp32", "clf", _x([1, 4], ["1", "2", "3", "4"]), {}, 400, "strings"),
     ("null-in-data", "clf", _x([1, 4], [1.0, None, 2.0, 3.0]), {}, 400, "not numbers"),
-    ("int-beyond-64-bits", "clf", _x([1, 4], [2**70, 1, 2, 3], "INT64"), {}, 400, "not numbers"),
+    ("int-beyond-64-bits", "clf", _x([1, 4], [2**70, 1, 2, 3], "INT64"), {}, 400, "64 bits"),
     ("fp32-overflow", "clf", _x([1, 4], [1e39, 1, 2, 3]), {}, 400, "overflows FP32"),
     ("ragged", "clf", _x([2, 4], [ONE_ROW, ONE_ROW[:3]]), {}, 400, "ragged"),
     ("zero-shape", "clf", _x([0, 4], []), {}, 400, "holds no elements"),
