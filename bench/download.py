@@ -44,7 +44,10 @@ def big_onnx(path: Path, size: int) -> Path:
     weights.raw_data = np.random.default_rng(0).bytes(size)
     node = helper.make_node("Shape", ["w"], ["y"])
     graph = helper.make_graph(
-        [node], "big", [], [helper.make_tensor_value_info("y", TensorProto.INT64, [1])],
+        [node],
+        "big",
+        [],
+        [helper.make_tensor_value_info("y", TensorProto.INT64, [1])],
         initializer=[weights],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -66,9 +69,7 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def download(
-    url: str, path: str, redirect: bool, pid: int
-) -> tuple[float, int, int, float, str]:
+def download(url: str, path: str, redirect: bool, pid: int) -> tuple[float, int, int, float, str]:
     """(seconds, RSS before KiB, peak RSS KiB, API CPU s, sha256) of one hashed download."""
     before = rss_kib(pid)
     cpu_before = cpu_s(pid)
@@ -120,8 +121,9 @@ def main() -> None:
             reg = start_registry(tmp / "data", db, env)
             t0 = time.perf_counter()
             with model.open("rb") as fh, httpx.Client(base_url=reg.url, timeout=900) as c:
-                c.post("/api/v1/models/big/versions",
-                       files={"file": ("big.onnx", fh)}).raise_for_status()
+                c.post(
+                    "/api/v1/models/big/versions", files={"file": ("big.onnx", fh)}
+                ).raise_for_status()
             print(f"upload of {args.size_mib} MiB: {time.perf_counter() - t0:.1f} s")
             stop_registry(reg)
             model.unlink()
@@ -134,9 +136,7 @@ def main() -> None:
                 }
                 for _ in range(args.rounds):
                     for way in results:
-                        *figures, sha = download(
-                            reg.url, path, way == "presigned", reg.process.pid
-                        )
+                        *figures, sha = download(reg.url, path, way == "presigned", reg.process.pid)
                         assert sha == expected, "downloaded bytes do not hash right"
                         results[way].append(tuple(figures))  # type: ignore[arg-type]
             finally:
@@ -145,8 +145,10 @@ def main() -> None:
             s3.stop()
     size = args.size_mib / 1024
     medians = {}
-    print(f"{'way':10} {'median s':>9} {'GiB/s':>6} {'API RSS before':>15} {'API RSS peak':>13}"
-          f" {'API CPU s':>10}")
+    print(
+        f"{'way':10} {'median s':>9} {'GiB/s':>6} {'API RSS before':>15} {'API RSS peak':>13}"
+        f" {'API CPU s':>10}"
+    )
     for way, runs in results.items():
         secs = statistics.median(r[0] for r in runs)
         before = statistics.median(r[1] for r in runs) / 1024
@@ -154,14 +156,20 @@ def main() -> None:
         growth = max(r[2] - r[1] for r in runs) / 1024
         cpu = statistics.median(r[3] for r in runs)
         medians[way] = (secs, growth, cpu)
-        print(f"{way:10} {secs:9.2f} {size / secs:6.2f} {before:11.0f} MiB {peak:9.0f} MiB"
-              f" {cpu:10.2f}  (RSS growth {growth:.0f} MiB)")
+        print(
+            f"{way:10} {secs:9.2f} {size / secs:6.2f} {before:11.0f} MiB {peak:9.0f} MiB"
+            f" {cpu:10.2f}  (RSS growth {growth:.0f} MiB)"
+        )
     ratio = medians["streamed"][0] / medians["presigned"][0]
     print(f"streamed / presigned wall time: {ratio:.2f}x")
-    print(f"API RSS growth, streamed vs presigned: {medians['streamed'][1]:.0f} MiB vs "
-          f"{medians['presigned'][1]:.0f} MiB")
-    print(f"API CPU per download, streamed vs presigned: {medians['streamed'][2]:.2f} s vs "
-          f"{medians['presigned'][2]:.2f} s")
+    print(
+        f"API RSS growth, streamed vs presigned: {medians['streamed'][1]:.0f} MiB vs "
+        f"{medians['presigned'][1]:.0f} MiB"
+    )
+    print(
+        f"API CPU per download, streamed vs presigned: {medians['streamed'][2]:.2f} s vs "
+        f"{medians['presigned'][2]:.2f} s"
+    )
 
 
 if __name__ == "__main__":

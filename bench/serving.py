@@ -273,18 +273,25 @@ def main() -> None:
                     for n in clients:
                         for label, (url, _, name) in servers.items():
                             r = measure(url, n, batch, args.seconds, name, args.processes)
-                            print(f"round {round_no + 1}  {label:>9}  clients={n:<3} "
-                                  f"batch={batch:<3} {r['rps']:8.1f} req/s  "
-                                  f"p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms  "
-                                  f"errors {r['errors']}", flush=True)
+                            print(
+                                f"round {round_no + 1}  {label:>9}  clients={n:<3} "
+                                f"batch={batch:<3} {r['rps']:8.1f} req/s  "
+                                f"p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms  "
+                                f"errors {r['errors']}",
+                                flush=True,
+                            )
                             best = results.get((label, n, batch))
                             if best is None or r["rps"] > best["rps"]:
                                 results[(label, n, batch)] = r
-            print(f"\nbest of {args.rounds} rounds per cell (on a shared machine other work "
-                  "only ever slows a round down):")
+            print(
+                f"\nbest of {args.rounds} rounds per cell (on a shared machine other work "
+                "only ever slows a round down):"
+            )
             for (label, n, batch), r in sorted(results.items(), key=lambda kv: kv[0][::-1]):
-                print(f"  {label:>9}  clients={n:<3} batch={batch:<3} {r['rps']:8.1f} req/s  "
-                      f"p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms")
+                print(
+                    f"  {label:>9}  clients={n:<3} batch={batch:<3} {r['rps']:8.1f} req/s  "
+                    f"p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms"
+                )
             print("\nratios (modelport / mlserver requests/s):")
             for batch in batches:
                 for n in clients:

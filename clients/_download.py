@@ -32,7 +32,6 @@ MANIFEST_NAME = PULL_MANIFEST
 PREFERRED = FORMAT_PREFERENCE
 _EXTENSIONS = ARTIFACT_EXTENSIONS
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_CHUNK = 1 << 20
 
 
 def choose_artifact(info: VersionInfo, format: str | None) -> ArtifactInfo:
@@ -127,7 +126,9 @@ def _write_stream(
     total = offset + length if length else 0
     done = offset
     with open(partial, "ab" if offset else "wb") as fh:
-        for chunk in response.iter_bytes(_CHUNK):
+        # the chunks as the socket delivers them: asking httpx for a fixed size would copy
+        # every byte three times through its re-chunking buffer
+        for chunk in response.iter_bytes():
             fh.write(chunk)
             digest.update(chunk)
             done += len(chunk)

@@ -27,13 +27,26 @@ __all__ = ["ACCEPTED", "FRAMEWORKS", "detect_framework", "is_onnx", "is_pickle_u
 log = logging.getLogger("modelport.detect")
 
 #: The frameworks modelport ships; detection asks every registered plug-in.
-FRAMEWORKS = ("onnx", "sklearn", "torch", "keras", "tensorflow")
+FRAMEWORKS = (
+    "onnx",
+    "sklearn",
+    "torch",
+    "keras",
+    "tensorflow",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "transformers",
+)
 
 ACCEPTED = (
     "Accepted uploads: ONNX (.onnx); scikit-learn (.skops from skops.io.dump; "
     ".pkl/.joblib only when the server allows pickles); PyTorch (.pt2 from "
     "torch.export.save, TorchScript .pt from torch.jit.save); Keras (.keras, legacy .h5); "
-    "TensorFlow SavedModel folder packed as .zip, .tar.gz or .tgz."
+    "TensorFlow SavedModel folder packed as .zip, .tar.gz or .tgz; XGBoost (.json/.ubj from "
+    "Booster.save_model); LightGBM (.txt from Booster.save_model); CatBoost (.cbm); "
+    "Hugging Face transformers checkpoint folder (config.json, model.safetensors and "
+    "tokenizer files) packed as .zip, .tar.gz or .tgz."
 )
 
 _ALIASES = {
@@ -41,6 +54,8 @@ _ALIASES = {
     "scikit_learn": "sklearn",
     "pytorch": "torch",
     "tf": "tensorflow",
+    "hf": "transformers",
+    "huggingface": "transformers",
 }
 
 _SKOPS_HINT = (
@@ -171,9 +186,11 @@ def skops_upload(path: Path, filename: str) -> bool:
     names = [n for n in _zip_names(path, filename) if not n.startswith("__MACOSX/")]
     if "schema.json" not in names:
         return False
+    from converters._sklearn_applicable import check_inference
     from converters._skops_trust import check_types
 
     check_types(path)  # refuse non-allowed types before any version exists
+    check_inference(path, filename)  # and estimators that cannot infer on new rows
     return True
 
 

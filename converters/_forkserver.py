@@ -34,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,11 @@ FRAMEWORK_GROUPS: Mapping[str, str] = {
     "torch": "torch",
     "keras": "tensorflow",
     "tensorflow": "tensorflow",
+    # boosting libraries: PMML needs the sklearn group's Java and sklearn2pmml
+    "xgboost": "sklearn",
+    "lightgbm": "sklearn",
+    "catboost": "sklearn",
+    "transformers": "torch",
 }
 
 # What each group's parent imports before it forks anything. Imports only: running
@@ -161,10 +167,16 @@ class ForkServer:
             )
             assert proc.stdout is not None
             ready = threading.Event()
+            # The reader holds no reference to this object, so a server nobody uses any
+            # more is collected, and collecting it closes the parent's stdin: it exits.
             reader = threading.Thread(
-                target=self._read, args=(proc, ready), name=f"forkserver-{self.group}", daemon=True
+                target=_read,
+                args=(proc, ready, self._lock, self._pending, self._dead),
+                name=f"forkserver-{self.group}",
+                daemon=True,
             )
             self._proc = proc
+            weakref.finalize(self, _close_stdin, proc)
             reader.start()
         if not ready.wait(timeout_s) or self._dead.is_set():
             self.close()
@@ -253,34 +265,48 @@ class ForkServer:
         with self._lock, contextlib.suppress(ForkServerDied):
             self._send({"kill": job_id})
 
-    def _read(self, proc: subprocess.Popen[bytes], ready: threading.Event) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            event = json.loads(line)
-            if "ready" in event:
-                ready.set()
-                continue
-            job_id = event.get("started") or event.get("exited")
-            with self._lock:
-                pending = self._pending.get(job_id)
-            if pending is None:
-                continue
-            if "started" in event:
-                pending.forked_at = time.monotonic()
-                pending.pid = int(event["pid"])
-            else:
-                pending.code = int(event["code"])
-                pending.done.set()
-        self._dead.set()
-        ready.set()
-        proc.wait()
-        with self._lock:
-            for pending in self._pending.values():
-                if pending.pid is not None and pending.code is None:
-                    # the parent died with this child running: its whole group goes too
-                    with contextlib.suppress(OSError):
-                        os.killpg(pending.pid, signal.SIGKILL)
-                pending.done.set()
+
+def _close_stdin(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        if proc.stdin is not None:
+            proc.stdin.close()
+
+
+def _read(
+    proc: subprocess.Popen[bytes],
+    ready: threading.Event,
+    lock: threading.Lock,
+    pending_jobs: dict[int, _Pending],
+    dead: threading.Event,
+) -> None:
+    """The client's reader thread: route the parent's events to the waiting jobs."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event = json.loads(line)
+        if "ready" in event:
+            ready.set()
+            continue
+        job_id = event.get("started") or event.get("exited")
+        with lock:
+            pending = pending_jobs.get(job_id)
+        if pending is None:
+            continue
+        if "started" in event:
+            pending.forked_at = time.monotonic()
+            pending.pid = int(event["pid"])
+        else:
+            pending.code = int(event["code"])
+            pending.done.set()
+    dead.set()
+    ready.set()
+    proc.wait()
+    with lock:
+        for pending in pending_jobs.values():
+            if pending.pid is not None and pending.code is None:
+                # the parent died with this child running: its whole group goes too
+                with contextlib.suppress(OSError):
+                    os.killpg(pending.pid, signal.SIGKILL)
+            pending.done.set()
 
 
 # -- the parent process ---------------------------------------------------------------

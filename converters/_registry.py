@@ -44,6 +44,10 @@ _BUILTIN_FRAMEWORKS: dict[str, str] = {
     "torch": "converters._torch:TorchFramework",
     "keras": "converters._keras:KerasFramework",
     "tensorflow": "converters._tensorflow:TensorFlowFramework",
+    "xgboost": "converters._xgboost:XGBoostFramework",
+    "lightgbm": "converters._lightgbm:LightGBMFramework",
+    "catboost": "converters._catboost:CatBoostFramework",
+    "transformers": "converters._transformers:TransformersFramework",
     "onnx": "converters._onnx:OnnxFramework",
 }
 
@@ -56,6 +60,12 @@ _BUILTIN_CONVERTERS: dict[tuple[str, str], str] = {
     ("keras", "savedmodel"): "converters._keras:KerasToSavedModel",
     ("tensorflow", "onnx"): "converters._tensorflow:TensorFlowToOnnx",
     ("tensorflow", "savedmodel"): "converters._tensorflow:TensorFlowToSavedModel",
+    ("xgboost", "onnx"): "converters._xgboost:XGBoostToOnnx",
+    ("xgboost", "pmml"): "converters._xgboost:XGBoostToPmml",
+    ("lightgbm", "onnx"): "converters._lightgbm:LightGBMToOnnx",
+    ("lightgbm", "pmml"): "converters._lightgbm:LightGBMToPmml",
+    ("catboost", "onnx"): "converters._catboost:CatBoostToOnnx",
+    ("transformers", "onnx"): "converters._transformers_onnx:TransformersToOnnx",
 }
 
 # pip extra that brings each framework's (and target's) libraries
@@ -66,6 +76,10 @@ _EXTRAS: dict[str, str] = {
     "keras": "tensorflow",
     "tensorflow": "tensorflow",
     "pmml": "pmml",
+    "xgboost": "boosting",
+    "lightgbm": "boosting",
+    "catboost": "boosting",
+    "transformers": "transformers",
 }
 
 _lock = threading.Lock()

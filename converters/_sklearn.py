@@ -349,7 +349,10 @@ def _initial_types(source: SklearnSource) -> list[tuple[str, Any]]:
 
 
 def _convert(source: SklearnSource, options: dict[Any, Any] | None) -> Any:
+    from converters._boosting_sklearn import register_boosting_converters
+
     skl2onnx = import_optional("skl2onnx", extra="sklearn")
+    register_boosting_converters()  # XGBoost/LightGBM steps, when their library is loaded
     with _plain_attributes():
         return skl2onnx.convert_sklearn(
             source.native,

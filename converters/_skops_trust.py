@@ -10,6 +10,14 @@ whatever a file lists would defeat the point, so a type is trusted only when
 * (in the worker, where the libraries are imported) the name resolves to a class or
   function that is really defined in one of those packages (no re-exported ``os``).
 
+Outside those packages, only the exact names in ``BOOSTING_TYPES`` are trusted: the
+scikit-learn wrappers of XGBoost and LightGBM and their boosters, whose saved state is
+the library's own model buffer (XGBoost's ``XGBoosterUnserializeFromBuffer``,
+LightGBM's model text), parsed by the library and never unpickled. Whatever else such
+an object carries (a custom objective function, a training ``Dataset``) is a type of
+its own, checked like any other, so it is refused. CatBoost's wrappers are not listed:
+no converter here takes them inside a pipeline (upload a ``.cbm`` instead).
+
 ``schema_types`` reads the names from the file's ``schema.json`` without importing
 anything, so the API process can refuse a bad file up front.
 """
@@ -24,7 +32,7 @@ from typing import Any
 
 from runtime.errors import InvalidUpload
 
-__all__ = ["check_types", "schema_types", "trusted_type", "untrusted_types"]
+__all__ = ["BOOSTING_TYPES", "check_types", "schema_types", "trusted_type", "untrusted_types"]
 
 ALLOWED_ROOTS = ("sklearn", "numpy", "scipy")
 
@@ -60,8 +68,25 @@ DENIED_PREFIXES = (
     "sklearn.externals",
 )
 
+BOOSTING_TYPES = frozenset(
+    {
+        "xgboost.core.Booster",
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+    }
+)
+
 # builtins skops treats as safe anyway, plus a few plain containers
-_BUILTIN_OK = {"builtins.slice", "builtins.frozenset", "builtins.complex"}
+_BUILTIN_OK = {
+    "builtins.slice",
+    "builtins.frozenset",
+    "builtins.complex",
+    "collections.OrderedDict",
+    "collections.defaultdict",
+}
 # builtins that skops' own nodes name in schema.json (containers and scalars)
 _BUILTIN_SCHEMA = _BUILTIN_OK | {
     f"builtins.{n}"
@@ -83,7 +108,7 @@ _BUILTIN_SCHEMA = _BUILTIN_OK | {
 
 def trusted_type(name: str) -> bool:
     """Policy check on a dotted type name, without importing anything."""
-    if name in _BUILTIN_OK:
+    if name in _BUILTIN_OK or name in BOOSTING_TYPES:
         return True
     root = name.split(".", 1)[0]
     if root not in ALLOWED_ROOTS:
@@ -95,6 +120,8 @@ def _resolves_inside(name: str) -> bool:
     """The dotted name imports to an object defined in an allowed package."""
     if name in _BUILTIN_OK:
         return True
+    if name in BOOSTING_TYPES:
+        return _defined_as(name)
     parts = name.split(".")
     for cut in range(len(parts) - 1, 0, -1):
         try:
@@ -111,6 +138,16 @@ def _resolves_inside(name: str) -> bool:
             f"{module}.{getattr(obj, '__qualname__', parts[-1])}"
         )
     return False
+
+
+def _defined_as(name: str) -> bool:
+    """``module.Class`` imports to a class defined under exactly that name."""
+    module_name, _, attr = name.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(obj, type) and f"{obj.__module__}.{obj.__qualname__}" == name
 
 
 def schema_types(path: Path) -> list[str]:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 
-from converters import PROGRESS_FILE, applicable_targets, detect_framework, framework_names
+from converters import PROGRESS_FILE, applicable_targets, detect_framework, registered_frameworks
 from registry._blobs import BlobStore, StagedBlob
 from registry._browse import BrowsePage, ModelQuery
 from registry._db import Database
@@ -151,8 +151,8 @@ class Registry:
         return wanted
 
     def frameworks(self) -> list[str]:
-        """The registered framework plug-ins, in detection order (for upload forms)."""
-        return framework_names()
+        """The registered framework plug-ins, by name (for upload forms)."""
+        return registered_frameworks()
 
     # -- models, versions, aliases --------------------------------------------------
 

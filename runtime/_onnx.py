@@ -10,7 +10,7 @@ from runtime._devices import plan_device
 from runtime._dtypes import numpy_dtype_name
 from runtime._graphs import GRAPH_CACHE_MAX_BYTES, GraphCache, GraphMiss, options_allow_graphs
 from runtime._signature import Dim, Signature, TensorSpec
-from runtime.errors import InferenceError, ModelportError, SignatureError
+from runtime.errors import InferenceError, MissingDependency, ModelportError, SignatureError
 
 __all__ = ["OnnxBackend", "SESSION_OPTIONS"]
 
@@ -36,6 +36,31 @@ SESSION_OPTIONS = (
     "graph_cache",
 )
 _CPU_ONLY = ("CPUExecutionProvider",)
+# operators of onnxruntime-extensions (tokenizers and other pre-processing)
+_CONTRIB_DOMAIN = "ai.onnx.contrib"
+
+
+def _session(ort: Any, model: Any, so: Any, providers: list[Any]) -> Any:
+    """An InferenceSession. A graph with onnxruntime-extensions operators gets that
+    library's custom ops registered, and only then is the library imported."""
+    try:
+        return ort.InferenceSession(model, sess_options=so, providers=providers)
+    except Exception as exc:
+        if _CONTRIB_DOMAIN not in str(exc):
+            raise
+        so.register_custom_ops_library(_extensions_library(exc))
+        return ort.InferenceSession(model, sess_options=so, providers=providers)
+
+
+def _extensions_library(cause: Exception) -> str:
+    try:
+        from onnxruntime_extensions import get_library_path
+    except ImportError:
+        raise MissingDependency(
+            f"the model uses operators of the {_CONTRIB_DOMAIN} domain (onnxruntime-extensions, "
+            "e.g. a tokenizer inside the graph); install them: pip install onnxruntime-extensions"
+        ) from cause
+    return str(get_library_path())
 
 
 def _dim(d: Any) -> Dim:
@@ -147,9 +172,7 @@ class OnnxBackend:
                 cached, data = found
                 so = _session_options(ort, {**options, "optimization": "disable"})
                 try:
-                    sess = ort.InferenceSession(
-                        str(cached) if data is None else data, sess_options=so, providers=providers
-                    )
+                    sess = _session(ort, str(cached) if data is None else data, so, providers)
                     self.graph = "cached"
                 except refused as exc:  # the graph it wrote, and cannot read back
                     _log("runtime: onnxruntime refused its own graph %s (%s)", cached, exc)
@@ -223,7 +246,7 @@ class OnnxBackend:
                 # machine: the cache key names the machine, so the warning is noise here
                 so.log_severity_level = 3
         try:
-            sess = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+            sess = _session(ort, str(path), so, providers)
         except BaseException as exc:
             if scratch is not None:
                 scratch.unlink(missing_ok=True)

@@ -97,6 +97,6 @@ class Fetcher:
                 if resp.status_code != 200:
                     resp.read()
                     raise _problem(resp)
-                yield from resp.iter_bytes(1 << 20)
+                yield from resp.iter_bytes()  # as received: no re-chunking copies
         except self._httpx.TransportError as exc:
             raise self._unreachable(exc) from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import zlib
 from collections.abc import AsyncIterator
@@ -29,6 +30,8 @@ from api.serving._tensors import RequestError, decode_request, encode_response, 
 from runtime.errors import SignatureError
 
 __all__ = ["STICKY_HEADER", "VERSION_HEADER", "ServerState", "build_app"]
+
+log = logging.getLogger("api.serving")
 
 #: response header naming the model version that answered an inference request
 VERSION_HEADER = "X-Modelport-Model-Version"
@@ -71,6 +74,11 @@ async def _on_v2_error(request: Request, exc: Exception) -> Response:
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return _error(exc.status_code, str(exc.detail))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s", request.url.path, exc_info=exc)
+    return _error(500, "internal error; see the server's log")
 
 
 def _state(request: Request) -> ServerState:
@@ -261,22 +269,26 @@ def build_app(state: ServerState) -> Starlette:
                 task.cancel()
 
     base = "/v2/models/{name}"
-    routes = [
+    routes = [  # inference first: Starlette tries routes in order
+        Route(base + "/infer", infer, methods=["POST"]),
+        Route(base + "/versions/{version}/infer", infer, methods=["POST"]),
         Route("/v2/health/live", live),
         Route("/v2/health/ready", ready),
         Route("/v2", server_metadata),
         Route(base, model_metadata),
         Route(base + "/ready", model_ready),
-        Route(base + "/infer", infer, methods=["POST"]),
         Route(base + "/versions/{version}", model_metadata),
         Route(base + "/versions/{version}/ready", model_ready),
-        Route(base + "/versions/{version}/infer", infer, methods=["POST"]),
         Route("/metrics", metrics),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={_V2Error: _on_v2_error, HTTPException: _on_http_error},
+        exception_handlers={
+            _V2Error: _on_v2_error,
+            HTTPException: _on_http_error,
+            Exception: _on_unexpected,
+        },
     )
     app.state.serving = state
     return app

@@ -9,7 +9,7 @@ COPY registry ./registry
 COPY api ./api
 COPY clients ./clients
 COPY deploy/docker/install.sh ./deploy/docker/install.sh
-RUN sh deploy/docker/install.sh "server,s3,sklearn,pmml" /opt/venv
+RUN sh deploy/docker/install.sh "server,s3,sklearn,pmml,boosting" /opt/venv
 
 FROM python:3.11-slim-bookworm
 # Java runs the PMML conversion (sklearn2pmml) and the PMML validation (pypmml)

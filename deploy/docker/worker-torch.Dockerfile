@@ -9,7 +9,7 @@ COPY registry ./registry
 COPY api ./api
 COPY clients ./clients
 COPY deploy/docker/install.sh ./deploy/docker/install.sh
-RUN sh deploy/docker/install.sh "server,s3,torch" /opt/venv
+RUN sh deploy/docker/install.sh "server,s3,torch,transformers" /opt/venv
 
 FROM python:3.11-slim-bookworm
 RUN useradd --create-home --uid 10001 --user-group modelport \

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +14,21 @@ import pytest
 
 from tests.api.conftest import assert_problem, upload, wait_done
 from tests.conftest import start_registry, stop_registry
+
+
+def big_onnx(path: Path, size: int) -> Path:
+    """A valid ONNX model carrying ``size`` bytes of weights (accepted as an upload)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    weights = TensorProto(name="w", data_type=TensorProto.UINT8, dims=[size])
+    weights.raw_data = os.urandom(size)
+    out = helper.make_tensor_value_info("y", TensorProto.INT64, [1])
+    graph = helper.make_graph(
+        [helper.make_node("Shape", ["w"], ["y"])], "big", [], [out], initializer=[weights]
+    )
+    onnx.save(helper.make_model(graph), path)
+    return path
 
 
 def _blob_files(data_dir: Path) -> list[Path]:
@@ -164,7 +181,6 @@ def test_chunked_body_over_the_limit_is_cut_off_with_413(small_limit_registry):
 @pytest.mark.slow
 def test_staging_files_of_a_killed_server_are_reclaimed_on_start(tmp_path):
     """kill -9 while an upload is being staged; the next start removes what it left."""
-    import contextlib
     import os
     import signal
     import threading
@@ -204,5 +220,53 @@ def test_staging_files_of_a_killed_server_are_reclaimed_on_start(tmp_path):
     reg = start_registry(data, f"sqlite:///{tmp_path / 'r.db'}")
     try:
         assert list(staging.iterdir()) == []
+    finally:
+        stop_registry(reg)
+
+
+@pytest.mark.slow
+def test_s3_upload_of_a_killed_server_leaves_no_blob_and_its_parts_are_aborted(
+    tmp_path, s3_server
+):
+    """kill -9 while the multipart upload to S3 runs: no object under the content
+    address, and the next start aborts the incomplete upload (past the staging age)."""
+    import os
+    import signal
+    import threading
+
+    store = s3_server.store_url()
+    prefix = store.split("/", 3)[3] + "/"
+    env = {"MODELPORT_STORE": store, "MODELPORT_STAGING_MAX_AGE_S": "3", **s3_server.env}
+    big = big_onnx(tmp_path / "big.onnx", 96 * 1024 * 1024)  # 12 parts
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    reg = start_registry(tmp_path / "data", db, env)
+
+    def send() -> None:
+        with (
+            big.open("rb") as fh,
+            httpx.Client(base_url=reg.url, timeout=300) as client,
+            contextlib.suppress(httpx.HTTPError),  # the server dies under it
+        ):
+            client.post("/api/v1/models/big/versions", files={"file": ("m.onnx", fh)})
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    deadline = time.monotonic() + 180
+    caught = []
+    while time.monotonic() < deadline and sender.is_alive() and not caught:
+        caught = s3_server.uploads(prefix)
+        time.sleep(0.05)
+    os.kill(reg.process.pid, signal.SIGKILL)
+    reg.process.wait()
+    sender.join()
+    assert caught, "never caught the server while it sent the parts"
+    assert s3_server.keys(prefix) == []  # nothing committed
+    assert s3_server.uploads(prefix) == caught  # the parts are still there...
+    time.sleep(3)
+    reg = start_registry(tmp_path / "data", db, env)
+    try:
+        assert s3_server.uploads(prefix) == []  # ...until the next start aborts them
+        assert [p for p in (tmp_path / "data" / "staging").iterdir()] == []
+        assert [k for k in s3_server.keys(prefix) if "/sha256/" in k] == []
     finally:
         stop_registry(reg)

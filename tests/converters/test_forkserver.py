@@ -145,9 +145,25 @@ def test_a_parent_that_cannot_start_is_reported(tmp_path):
         ("torch", "torch"),
         ("keras", "tensorflow"),
         ("tensorflow", "tensorflow"),
-        ("lightgbm", "other"),
+        ("lightgbm", "sklearn"),
+        ("xgboost", "sklearn"),
+        ("transformers", "torch"),
+        ("a-third-party-plugin", "other"),
         (None, "other"),
     ],
 )
 def test_framework_groups(framework, group):
     assert framework_group(framework) == group
+
+
+def test_a_server_nobody_holds_stops_its_parent():
+    import gc
+
+    server = _server("record")
+    parent = server._proc.pid
+    del server
+    gc.collect()
+    deadline = time.monotonic() + 10
+    while _alive(parent) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(parent)

@@ -30,20 +30,34 @@ def _restore_tables():
 
 
 def test_builtin_tables() -> None:
-    assert registered_frameworks() == ["keras", "onnx", "sklearn", "tensorflow", "torch"]
+    assert registered_frameworks() == [
+        "catboost",
+        "keras",
+        "lightgbm",
+        "onnx",
+        "sklearn",
+        "tensorflow",
+        "torch",
+        "transformers",
+        "xgboost",
+    ]
     assert ("sklearn", "pmml") in registered_converters()
     assert TARGETS == ("onnx", "pmml", "savedmodel")
     assert applicable_targets("sklearn") == ["onnx", "pmml"]
     assert applicable_targets("keras") == ["onnx", "savedmodel"]
     assert applicable_targets("onnx") == ["onnx"]
+    assert applicable_targets("xgboost") == ["onnx", "pmml"]
+    assert applicable_targets("lightgbm") == ["onnx", "pmml"]
+    assert applicable_targets("catboost") == ["onnx"]
+    assert applicable_targets("transformers") == ["onnx"]
 
 
 def test_unknown_names_list_what_is_registered() -> None:
     with pytest.raises(UnsupportedFormat, match="available: .*sklearn->onnx"):
         get_converter("sklearn", "coreml")
-    with pytest.raises(UnsupportedFormat, match="available: keras, onnx"):
+    with pytest.raises(UnsupportedFormat, match="available: catboost, keras, lightgbm, onnx"):
         get_framework("caffe")
-    with pytest.raises(UnsupportedFormat, match="registered: keras"):
+    with pytest.raises(UnsupportedFormat, match="registered: catboost, keras"):
         applicable_targets("caffe")
 
 

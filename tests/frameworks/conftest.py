@@ -13,7 +13,17 @@ from types import ModuleType
 
 import pytest
 
-FRAMEWORK_MODULES = ("onnx", "sklearn", "torch", "keras", "tensorflow")
+FRAMEWORK_MODULES = (
+    "onnx",
+    "sklearn",
+    "torch",
+    "keras",
+    "tensorflow",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "transformers",
+)
 
 # libraries each framework's cases need, beyond what a case module lists in IMPORTS
 REQUIRED_LIBRARIES: dict[str, tuple[str, ...]] = {
@@ -22,6 +32,10 @@ REQUIRED_LIBRARIES: dict[str, tuple[str, ...]] = {
     "torch": ("torch", "onnxscript"),
     "keras": ("keras", "tensorflow", "tf2onnx"),
     "tensorflow": ("tensorflow", "tf2onnx"),
+    "xgboost": ("xgboost", "onnxmltools"),
+    "lightgbm": ("lightgbm", "onnxmltools"),
+    "catboost": ("catboost",),
+    "transformers": ("transformers", "torch"),
 }
 
 
