@@ -73,6 +73,7 @@ class BoostingSource:
         objective: str,
         wrapper: Any = None,
         used_features: list[int] | None = None,
+        splits: Callable[[], dict[int, np.ndarray]] | None = None,
     ) -> None:
         if n_features < 1:
             raise InvalidUpload(f"the {framework} model declares no input features")
@@ -86,6 +87,7 @@ class BoostingSource:
         # the features some tree splits on: the only fields a PMML model declares
         self.used_features = sorted(used_features) if used_features else list(range(n_features))
         self._scores = scores
+        self._splits = splits
         self.signature = Signature(
             inputs=(TensorSpec("X", "float32", ("batch", n_features)),),
             outputs=self._outputs(),
@@ -117,6 +119,24 @@ class BoostingSource:
 
     def generate_inputs(self, rows: int, seed: int = 0) -> dict[str, np.ndarray]:
         return generate_inputs(self.signature, rows, seed)
+
+    def domain_inputs(
+        self, rows: int, seed: int = 0, sample: dict[str, np.ndarray] | None = None
+    ) -> tuple[dict[str, np.ndarray], str]:
+        """Rows drawn uniformly over each feature's split thresholds (widened by a tenth
+        of their span), so every tree sees both sides of its splits; a feature no tree
+        splits on is drawn in [-1, 1]. Without readable splits: the generated rows."""
+        thresholds = self._splits() if self._splits is not None else {}
+        if not thresholds:
+            return generate_inputs(self.signature, rows, seed), "generated from the signature"
+        rng = np.random.default_rng(seed)
+        x = rng.uniform(-1.0, 1.0, size=(rows, self.n_features))
+        for feature, values in thresholds.items():
+            lo, hi = float(np.min(values)), float(np.max(values))
+            pad = max((hi - lo) / 10.0, 1e-3 * max(abs(lo), abs(hi), 1.0))
+            x[:, feature] = rng.uniform(lo - pad, hi + pad, size=rows)
+        origin = "uniform over each feature's split thresholds, widened by a tenth"
+        return {"X": x.astype(np.float32)}, origin
 
 
 def distributions(framework: str) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from converters._base import NO_PICKLES, ConversionOutput, OptionSpec, Sample, Tolerance
-from converters._postprocess import POSTPROCESS_OPTION
+from converters._postprocess import POSTPROCESS_OPTION, PREPROCESS_OPTION
 from converters._protocol import ServerPolicy
 from converters._tensorflow import generate_inputs, tensor_spec, tf2onnx_convert, tf_versions
 from runtime import Signature
@@ -137,7 +137,10 @@ class KerasFramework:
     name: ClassVar[str] = "keras"
     extensions: ClassVar[tuple[str, ...]] = (".keras", ".h5")
 
-    options: ClassVar[Mapping[str, OptionSpec]] = {"postprocess": POSTPROCESS_OPTION}
+    options: ClassVar[Mapping[str, OptionSpec]] = {
+        "postprocess": POSTPROCESS_OPTION,
+        "preprocess": PREPROCESS_OPTION,
+    }
 
     def sniff(self, path: Path, filename: str, policy: ServerPolicy = NO_PICKLES) -> bool:
         return _kind(path) is not None

@@ -46,6 +46,19 @@ def _header(text: str) -> dict[str, str]:
     return out
 
 
+def _splits(booster: Any) -> Any:
+    def read() -> dict[int, np.ndarray]:
+        frame = booster.trees_to_dataframe()
+        frame = frame[frame["split_feature"].notna()]
+        names = list(booster.feature_name())
+        return {
+            names.index(str(key)): group["threshold"].to_numpy(dtype=np.float64)
+            for key, group in frame.groupby("split_feature")
+        }
+
+    return read
+
+
 def _wrapper(booster: Any, kind: str, objective: str, n_features: int, n_classes: int) -> Any:
     """The sklearn wrapper around an already-trained booster (what sklearn2pmml reads)."""
     lgb = _lgb()
@@ -99,6 +112,7 @@ class LightGBMFramework:
             objective=header.get("objective", ""),
             wrapper=_wrapper(booster, kind, objective, n_features, n_classes),
             used_features=[int(i) for i in np.flatnonzero(booster.feature_importance("split"))],
+            splits=_splits(booster),
         )
 
 

@@ -281,3 +281,7 @@ POSTPROCESS_OPTION = OptionSpec(
     'an object like {"activation": "softmax", "labels": ["no", "yes"]}',
     check=PostProcess.from_options,
 )
+
+#: The ``preprocess`` converter option (a registered scikit-learn version composed in
+#: front of the network); the registry pins and checks its reference.
+PREPROCESS_OPTION = OptionSpec(dict, 'an object like {"model": "scaler:1"}')

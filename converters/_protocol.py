@@ -31,6 +31,7 @@ from converters._errors import ProtocolError
 __all__ = [
     "PROGRESS_FILE",
     "PROTOCOL_VERSION",
+    "PreprocessInput",
     "REQUEST_FILE",
     "RESULT_FILE",
     "ArtifactResult",
@@ -63,6 +64,35 @@ class ServerPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class PreprocessInput:
+    """A registered scikit-learn preprocessing version to compose in front of the upload:
+    its source (run for validation) and its validated ONNX artifact (composed)."""
+
+    source: str  #: relative to the job folder
+    filename: str  #: the preprocessing upload's own file name
+    onnx: str  #: its ONNX artifact, relative to the job folder
+    ref: str  #: ``name:N``, for lineage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "filename": self.filename,
+            "onnx": self.onnx,
+            "ref": self.ref,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PreprocessInput:
+        data = _object(data, "preprocess")
+        return cls(
+            source=_typed(data, "source", str),
+            filename=_typed(data, "filename", str),
+            onnx=_typed(data, "onnx", str),
+            ref=_typed(data, "ref", str),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerRequest:
     """One conversion job: the upload to load and the targets to produce."""
 
@@ -75,6 +105,7 @@ class WorkerRequest:
     rtol: float | None = None
     options: Mapping[str, Any] = field(default_factory=dict)  #: the uploader's, checked
     policy: ServerPolicy = field(default_factory=ServerPolicy)
+    preprocess: PreprocessInput | None = None  #: set by the registry, never by an upload
     protocol: int = PROTOCOL_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,6 +122,7 @@ class WorkerRequest:
             "tolerance": tolerance,
             "options": dict(self.options),
             "policy": self.policy.to_dict(),
+            "preprocess": None if self.preprocess is None else self.preprocess.to_dict(),
         }
 
     def to_json(self) -> str:
@@ -111,6 +143,11 @@ class WorkerRequest:
             rtol=_number(tolerance, "rtol"),
             options=_object(_or_empty(data, "options"), "options"),
             policy=ServerPolicy.from_dict(_or_empty(data, "policy")),
+            preprocess=(
+                None
+                if data.get("preprocess") is None
+                else PreprocessInput.from_dict(data["preprocess"])
+            ),
         )
 
     @classmethod

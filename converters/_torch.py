@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from converters._base import NO_PICKLES, ConversionOutput, OptionSpec, Sample, Tolerance
-from converters._postprocess import POSTPROCESS_OPTION
+from converters._postprocess import POSTPROCESS_OPTION, PREPROCESS_OPTION
 from converters._protocol import ServerPolicy
 from converters._torch_onnx import export_onnx
 from runtime import Signature, TensorSpec
@@ -73,6 +73,7 @@ class TorchFramework:
         "output_names": OptionSpec(list, "a list of names"),
         "dynamic_axes": OptionSpec(dict, 'an object like {"x": {"2": "seq"}}'),
         "postprocess": POSTPROCESS_OPTION,
+        "preprocess": PREPROCESS_OPTION,
     }
 
     def sniff(self, path: Path, filename: str, policy: ServerPolicy = NO_PICKLES) -> bool:

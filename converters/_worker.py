@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from converters._base import ConversionOutput, Sample, SourceModel, Tolerance
+from converters._compose import ChainedSource, compose_onnx
 from converters._detect import detect_framework
 from converters._domain import input_sets
 from converters._postprocess import (
@@ -113,11 +114,18 @@ class _Loaded:
     sample: Sample
     lineage: dict[str, Any]
     post: PostProcessedSource | None = None  # the source with its declared post-processing
+    chain: ChainedSource | None = None  # a registered transformer in front of the source
+    pre_onnx: Path | None = None  # that transformer's validated ONNX artifact
 
     @property
     def served(self) -> Any:
-        """What the ONNX artifact answers: the source, post-processed when declared."""
-        return self.post or self.source
+        """What the ONNX artifact answers: the source behind its declared pre-processing,
+        post-processed when declared."""
+        return self.post or self.chain or self.source
+
+    @property
+    def extended(self) -> bool:
+        return self.post is not None or self.chain is not None
 
 
 def _one_artifact(
@@ -130,13 +138,17 @@ def _one_artifact(
         converter = get_converter(loaded.framework, target)
         converter_info = {"name": type(converter).__name__}
         reason = converter.applies(loaded.source)
-        if loaded.post is not None and target != "onnx":
-            reason = "post-processing is declared, and it is part of the ONNX artifact only"
+        if loaded.extended and target != "onnx":
+            reason = "pre- or post-processing is declared; it is part of the ONNX artifact only"
         if reason:
             return ArtifactResult(target, "skipped", converter=converter_info, error=reason)
         progress.stage(target, "converting")
         start = time.perf_counter()
-        output = converter.convert(loaded.source, loaded.sample, job_dir / "out" / target)
+        sample = loaded.chain.network_sample(loaded.sample) if loaded.chain else loaded.sample
+        output = converter.convert(loaded.source, sample, job_dir / "out" / target)
+        if loaded.chain is not None and loaded.pre_onnx is not None:
+            compose_onnx(loaded.pre_onnx, output.path, loaded.chain)
+            output.signature = loaded.chain.signature
         if loaded.post is not None:
             output.signature = append_postprocess(output.path, loaded.post)
         timings["convert_s"] = round(time.perf_counter() - start, 4)
@@ -174,7 +186,7 @@ def _validate(
     request: WorkerRequest,
 ) -> dict[str, Any]:
     artifact = load_artifact(output.path, target)
-    hook = getattr(converter, "adapt_inputs", None)
+    hook = None if loaded.chain else getattr(converter, "adapt_inputs", None)
     source = loaded.source
     adapt = (lambda inputs: hook(source, inputs)) if hook else None
     tolerance = _tolerance(request, converter.tolerance)
@@ -194,8 +206,9 @@ def _load(job_dir: Path, request: WorkerRequest) -> _Loaded:
     plugin = get_framework(framework)
     source = plugin.load(source_path, request.filename, request.options, request.policy)
     load_s = round(time.perf_counter() - start, 4)
+    chain, pre_onnx = _preprocess(job_dir, request, framework, source)
     sample_path = _inside(job_dir, request.sample, "sample") if request.sample else None
-    sample, note = _build_sample(source, sample_path)
+    sample, note = _build_sample(chain or source, sample_path)
     lineage = {
         "framework": framework,
         "filename": request.filename,
@@ -212,9 +225,28 @@ def _load(job_dir: Path, request: WorkerRequest) -> _Loaded:
                 f"uploads, not {framework}"
             )
         spec = PostProcess.from_options(request.options["postprocess"])
-        post = PostProcessedSource(source, spec)
+        post = PostProcessedSource(chain or source, spec)
         lineage["postprocess"] = dict(request.options["postprocess"])
-    return _Loaded(framework, source, sample, lineage, post)
+    if request.preprocess is not None:
+        lineage["preprocess"] = request.preprocess.ref
+    return _Loaded(framework, source, sample, lineage, post, chain, pre_onnx)
+
+
+def _preprocess(
+    job_dir: Path, request: WorkerRequest, framework: str, source: SourceModel
+) -> tuple[ChainedSource | None, Path | None]:
+    """The registered transformer chained in front of ``source``, and its ONNX file."""
+    pre = request.preprocess
+    if pre is None:
+        return None, None
+    if framework not in POSTPROCESS_FRAMEWORKS:
+        raise InvalidUpload(
+            f"preprocessing composes in front of {', '.join(POSTPROCESS_FRAMEWORKS)} "
+            f"networks, not {framework}"
+        )
+    path = _inside(job_dir, pre.source, "preprocess source")
+    transformer = get_framework("sklearn").load(path, pre.filename, {}, request.policy)
+    return ChainedSource(transformer, source), _inside(job_dir, pre.onnx, "preprocess onnx")
 
 
 def run_job(job_dir: Path) -> WorkerResult:

@@ -78,6 +78,21 @@ def _used_features(booster: Any) -> list[int]:
     return used
 
 
+def _splits(booster: Any) -> Any:
+    def read() -> dict[int, np.ndarray]:
+        frame = booster.trees_to_dataframe()
+        frame = frame[frame["Feature"] != "Leaf"]
+        names = list(booster.feature_names or [])
+        out: dict[int, np.ndarray] = {}
+        for key, group in frame.groupby("Feature"):
+            name = str(key)
+            index = names.index(name) if name in names else int(name.lstrip("f"))
+            out[index] = group["Split"].to_numpy(dtype=np.float64)
+        return out
+
+    return read
+
+
 def _wrapper(path: Path, kind: str) -> Any:
     xgb = _xgb()
     est = xgb.XGBClassifier() if kind == "classifier" else xgb.XGBRegressor()
@@ -118,6 +133,7 @@ class XGBoostFramework:
             objective=objective,
             wrapper=_wrapper(path, kind),
             used_features=_used_features(booster),
+            splits=_splits(booster),
         )
 
 

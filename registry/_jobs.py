@@ -31,12 +31,14 @@ from converters import (
     ArtifactResult,
     ForkServer,
     ForkServerDied,
+    PreprocessInput,
     ProtocolError,
     ServerPolicy,
     WorkerRequest,
     WorkerResult,
     framework_group,
 )
+from registry._compose import preprocess_blobs
 from registry._domain import USABLE_STATUSES, Artifact
 from registry._metadata import JobClaim, JobOutcome
 from registry._orm import utcnow
@@ -201,6 +203,7 @@ class JobRunner:
     def _prepare(self, claim: JobClaim, job_dir: Path) -> WorkerRequest:
         v = self.metadata.job_input(claim)
         tolerance = v.tolerance or {}
+        pre = preprocess_blobs(self.metadata, v.options)
         request = WorkerRequest(
             source="input/model" + safe_suffix(v.source_filename),
             filename=v.source_filename,
@@ -212,6 +215,14 @@ class JobRunner:
             options=v.options,
             # the policy always comes from the server, never from the uploader
             policy=ServerPolicy(allow_pickle=self.settings.allow_pickle),
+            preprocess=None
+            if pre is None
+            else PreprocessInput(
+                source="input/preprocess" + safe_suffix(pre[1]),
+                filename=pre[1],
+                onnx="input/preprocess.onnx",
+                ref=pre[3],
+            ),
         )
         source_sha, sample_sha = v.source_sha256, v.sample_sha256
         (job_dir / "input").mkdir()
@@ -220,6 +231,9 @@ class JobRunner:
         store.copy_to(source_sha, job_dir / request.source)
         if sample_sha and request.sample:
             store.copy_to(sample_sha, job_dir / request.sample)
+        if pre is not None and request.preprocess is not None:
+            store.copy_to(pre[0], job_dir / request.preprocess.source)
+            store.copy_to(pre[2], job_dir / request.preprocess.onnx)
         (job_dir / REQUEST_FILE).write_text(request.to_json())
         return request
 

@@ -10,6 +10,7 @@ from typing import Any, BinaryIO
 from converters import PROGRESS_FILE, applicable_targets, detect_framework, registered_frameworks
 from registry._blobs import BlobStore, StagedBlob
 from registry._browse import BrowsePage, ModelQuery
+from registry._compose import check_composable, pin_preprocess
 from registry._db import Database
 from registry._domain import (
     ARTIFACT_FORMATS,
@@ -100,13 +101,14 @@ class Registry:
         check_name(name)
         fname = clean_filename(filename)
         tags = check_tags(tags)
-        opts = check_options(options)
+        opts = pin_preprocess(self.metadata, check_options(options))
         tol = check_tolerance(tolerance)
         limit = self.settings.max_upload_bytes
         with self.store.staging(stream, limit=limit) as staged:
             if staged.size == 0:
                 raise InvalidUpload(f"the uploaded file {fname!r} is empty")
             fw = self._detect(staged, fname, framework)
+            check_composable(fw, opts)
             chosen = self._targets(fw, targets)
             if sample is not None:
                 with self.store.staging(sample, limit=limit) as sample_staged:

@@ -1,4 +1,4 @@
-# Conversion worker for the 'sklearn' queue: scikit-learn, skl2onnx and (for PMML) Java 17 with sklearn2pmml; also serves ONNX uploads.
+# Conversion worker for the 'sklearn' queue (also XGBoost / LightGBM / CatBoost files): scikit-learn, skl2onnx and (for PMML) Java 17 with sklearn2pmml; also serves ONNX uploads.
 #   docker build -f deploy/docker/worker-sklearn.Dockerfile -t modelport-worker-sklearn .
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src

@@ -54,8 +54,9 @@ def keras_binary(tmp_path_factory):
 
 
 def _push(client, name, path, post, **fields):
-    options = json.dumps({"postprocess": post, **fields.pop("options", {})})
-    resp = upload(client, name, path, options=options, **fields)
+    options = {"postprocess": post} if post else {}
+    options.update(fields.pop("options", {}))
+    resp = upload(client, name, path, options=json.dumps(options), **fields)
     assert resp.status_code == 202, resp.text
     return wait_done(client, name, resp.json()["version"], timeout=300)
 
@@ -156,3 +157,56 @@ def test_tensorflow_softmax_with_labels(live_registry, registry_client, unique_n
     probs = _softmax(logits)
     np.testing.assert_allclose(model.predict_proba(X), probs, rtol=1e-4, atol=1e-5)
     assert list(model.predict(X)) == [LABELS[i] for i in probs.argmax(axis=1)]
+
+
+@pytest.fixture(scope="module")
+def scaler_file(tmp_path_factory):
+    import skops.io as sio
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(7)
+    scaler = StandardScaler().fit(rng.normal(3.0, 2.0, size=(200, 4)).astype(np.float32))
+    path = tmp_path_factory.mktemp("scaler") / "scaler.skops"
+    sio.dump(scaler, path)
+    return path, scaler
+
+
+def test_registered_scaler_composes_in_front_of_a_torch_network(
+    live_registry, registry_client, unique_name, torch_net, scaler_file
+):
+    import torch
+
+    scaler_name = f"{unique_name}-scaler"
+    doc = _push(registry_client, scaler_name, scaler_file[0], None)
+    assert doc["status"] == "ready", doc
+    registry_client.put(f"/api/v1/models/{scaler_name}/aliases/prod", json={"version": 1})
+    options = {"preprocess": {"model": f"{scaler_name}@prod"}}
+    post = {"activation": "softmax", "labels": LABELS}
+    doc = _push(registry_client, unique_name, torch_net[0], post, options=options)
+    onnx = next(a for a in doc["artifacts"] if a["format"] == "onnx")
+    assert onnx["status"] == "passed", onnx["error"]
+    assert doc["options"]["preprocess"] == {"model": f"{scaler_name}:1"}  # pinned at upload
+    assert doc["lineage"]["preprocess"] == f"{scaler_name}:1"
+    assert [t["name"] for t in doc["signature"]["inputs"]] == ["X"]  # the scaler's input
+
+    raw = np.random.default_rng(9).normal(3.0, 2.0, size=(10, 4)).astype(np.float32)
+    net = torch.export.load(str(torch_net[0])).module()
+    with torch.no_grad():
+        logits = net(torch.from_numpy(scaler_file[1].transform(raw).astype(np.float32))).numpy()
+    model = runtime.load(f"{unique_name}:1", registry=live_registry.url)
+    np.testing.assert_allclose(model.predict_proba(raw), _softmax(logits), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("pre", "text"),
+    [
+        ({"model": "no-such-scaler:1"}, "not registered"),
+        ({"model": "a b"}, "preprocess model"),
+        ({"name": "x"}, "one key, model"),
+    ],
+)
+def test_bad_preprocess_is_refused_at_upload(registry_client, unique_name, torch_net, pre, text):
+    resp = upload(
+        registry_client, unique_name, torch_net[0], options=json.dumps({"preprocess": pre})
+    )
+    assert text in assert_problem(resp, 422, "InvalidUpload")["detail"]

@@ -21,6 +21,7 @@ def test_public_api() -> None:
             "ArtifactResult",
             "POSTPROCESS_FRAMEWORKS",
             "PostProcess",
+            "PreprocessInput",
             "ENTRY_POINT_GROUP",
             "InputSet",
             "PROGRESS_FILE",

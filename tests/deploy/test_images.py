@@ -75,11 +75,12 @@ def test_image_installs_with_the_shared_pinned_step_and_runs_as_non_root(dockerf
 
 @pytest.mark.slow
 def test_runtime_image_install_step_makes_a_working_slim_runtime(tmp_path):
-    """Runs install.sh as the runtime image does, then loads and runs a model with it."""
+    """Runs install.sh as the runtime/serving image does, then loads and runs a model
+    with it; the inference server's command is there, no server or training stack is."""
     venv = tmp_path / "venv"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     result = subprocess.run(
-        ["sh", "deploy/docker/install.sh", "", str(venv)],
+        ["sh", "deploy/docker/install.sh", "serve", str(venv)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -98,6 +99,11 @@ def test_runtime_image_install_step_makes_a_working_slim_runtime(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert "heavy []" in run.stdout
+    serve = subprocess.run(
+        [str(venv / "bin" / "modelport"), "serve-model", "--help"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert serve.returncode == 0 and "--max-batch" in serve.stdout, serve.stdout + serve.stderr
     assert str(venv) in subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import runtime; print(runtime.__file__)"],
         cwd=tmp_path, env=env, capture_output=True, text=True,
