@@ -17,8 +17,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api._doc_cache import CachedReads, VersionDocs
 from api.auth import Access, WriteGuard, may_read, require_read
 from api.errors import install_error_handlers, send_problem
+from api.observability import RequestObserver
+from api.observability import router as metrics_router
 from api.routes import health, jobs, models, ui
-from registry import JobRunner, Registry, Settings, get_settings, upgrade_database
+from registry import (
+    Registry,
+    Settings,
+    configure_logging,
+    get_settings,
+    make_dispatcher,
+    upgrade_database,
+)
 
 __all__ = ["create_app"]
 
@@ -95,30 +104,41 @@ def _too_large(what: str, limit: int) -> str:
     )
 
 
+def _json_logs() -> None:
+    """Route uvicorn's own records through the JSON handler; access lines come from
+    RequestObserver (with the request id), so uvicorn's are dropped."""
+    configure_logging("json")
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the registry app. Without ``settings``, they are read from the environment.
 
     Starting the app migrates the database (``MODELPORT_MIGRATE_ON_START``, on by
-    default) and starts the job runner threads.
+    default) and starts what runs conversions: the job runner threads
+    (``MODELPORT_WORKERS=inline``) or the publisher and reaper of the Celery tier.
     """
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.log_format == "json":
+        _json_logs()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             upgrade_database(settings)
         registry = Registry(settings)
-        runner = JobRunner(registry) if settings.worker_concurrency > 0 else None
+        dispatcher = make_dispatcher(registry)
         app.state.registry = registry
-        app.state.runner = runner
-        if runner is not None:
-            runner.start()
+        app.state.dispatcher = dispatcher
+        dispatcher.start()
         try:
             yield
         finally:
-            if runner is not None:
-                runner.stop()
+            dispatcher.stop()
             registry.close()
 
     app = FastAPI(
@@ -136,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_exception_handler(ui.SignInNeeded, ui.sign_in_redirect)
     app.include_router(health.router)
+    app.include_router(metrics_router)
     reads = [Depends(require_read)]
     app.include_router(models.router, dependencies=reads)
     app.include_router(jobs.router, dependencies=reads)
@@ -148,5 +169,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allowed=lambda conn: may_read(app.state.access, conn),
         private=app.state.access.read_needs_token,
     )  # a cached document needs neither routing nor dependencies
+    app.add_middleware(RequestObserver)  # ids and timings cover every answer but /healthz
     app.add_middleware(Liveness)
     return app

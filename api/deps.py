@@ -10,9 +10,16 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from registry import JobRunner, Registry, Settings
+from registry import Dispatcher, Registry, Settings
 
-__all__ = ["RegistryDep", "SettingsDep", "get_registry", "get_runner", "get_settings_dep"]
+__all__ = [
+    "DispatcherDep",
+    "RegistryDep",
+    "SettingsDep",
+    "get_dispatcher",
+    "get_registry",
+    "get_settings_dep",
+]
 
 
 async def get_registry(request: Request) -> Registry:
@@ -25,11 +32,11 @@ async def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-async def get_runner(request: Request) -> JobRunner | None:
-    runner: JobRunner | None = request.app.state.runner
-    return runner
+async def get_dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
 
 
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-RunnerDep = Annotated[JobRunner | None, Depends(get_runner)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]

@@ -277,6 +277,48 @@ def token(as_json: JsonOpt = False) -> None:
     )
 
 
+@app.command()
+def worker(
+    queues: Annotated[
+        str,
+        typer.Option(
+            "--queues", "-Q", help="Comma list of queues to serve (sklearn, torch, tensorflow)."
+        ),
+    ] = "",
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Jobs run at once.")
+    ] = 1,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option("--metrics-port", help="Serve Prometheus metrics on this port."),
+    ] = None,
+) -> None:
+    """Run a conversion worker for the Celery tier (MODELPORT_WORKERS=celery servers).
+
+    It consumes the named queues (all by default) from MODELPORT_BROKER_URL and records
+    results in the registry's database and blob store (MODELPORT_DATABASE_URL, ...).
+    """
+    try:
+        registry = importlib.import_module("registry")
+        settings = registry.Settings()
+    except ImportError as exc:
+        raise _fail(
+            f"the conversion worker is not installed ({exc}); "
+            "run: pip install 'modelport[server,worker]'",
+            1,
+        ) from None
+    except ValueError as exc:  # invalid MODELPORT_* settings
+        raise _fail(str(exc), 5) from None
+    registry.configure_logging(settings.log_format)
+    if metrics_port is not None:
+        registry.serve_metrics(metrics_port)
+    wanted = [q.strip() for q in queues.split(",") if q.strip()]
+    try:
+        registry.run_worker(settings, wanted, concurrency)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (MODELPORT_DATABASE_URL, default SQLite)."""

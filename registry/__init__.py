@@ -16,6 +16,7 @@ from registry._blobs import (
     write_staging_file,
 )
 from registry._db import Database
+from registry._dispatch import Dispatcher, InlineDispatcher, make_dispatcher, run_worker
 from registry._domain import (
     Artifact,
     ArtifactStream,
@@ -27,6 +28,7 @@ from registry._domain import (
 )
 from registry._errors import JobNotFound
 from registry._jobs import JobRunner
+from registry._logs import configure_logging, current_request_id, new_request_id, request_context
 from registry._metadata import (
     CreatedVersion,
     JobClaim,
@@ -35,8 +37,10 @@ from registry._metadata import (
     MetadataStore,
     NewVersion,
 )
+from registry._metrics import count_blob_bytes, observe_http, render_metrics, serve_metrics
 from registry._migrate import current_revision, head_revision, upgrade_database
 from registry._packing import pack_directory
+from registry._queues import queue_for, queue_names
 from registry._s3 import S3BlobStore
 from registry._service import Registry
 from registry._settings import Settings, get_settings, token_entries
@@ -51,6 +55,8 @@ __all__ = [
     "BlobStore",
     "CreatedVersion",
     "Database",
+    "Dispatcher",
+    "InlineDispatcher",
     "Job",
     "JobClaim",
     "JobInput",
@@ -71,13 +77,25 @@ __all__ = [
     "StagedBlob",
     "StagingFile",
     "check_blob_id",
+    "configure_logging",
+    "count_blob_bytes",
+    "current_request_id",
     "current_revision",
     "get_settings",
     "head_revision",
+    "make_dispatcher",
+    "new_request_id",
+    "observe_http",
     "open_store",
     "pack_directory",
     "parse_options",
     "parse_tags",
+    "queue_for",
+    "queue_names",
+    "render_metrics",
+    "request_context",
+    "run_worker",
+    "serve_metrics",
     "token_entries",
     "upgrade_database",
     "write_staging_file",

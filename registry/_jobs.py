@@ -12,15 +12,18 @@ The job's ``timings`` hold queue_s, prepare_s, fork_s, load_s, convert_s, valida
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import logging
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -40,7 +43,10 @@ from converters import (
 )
 from registry._compose import preprocess_blobs
 from registry._domain import USABLE_STATUSES, Artifact
-from registry._metadata import JobClaim, JobOutcome
+from registry._job_messages import JobMessage, worker_request
+from registry._logs import job_context
+from registry._metadata import JobClaim, JobInput, JobOutcome
+from registry._metrics import observe_job
 from registry._orm import utcnow
 from registry._packing import pack_directory
 from registry._service import Registry
@@ -51,6 +57,7 @@ __all__ = ["JobRunner"]
 log = logging.getLogger("modelport.jobs")
 
 MAX_ATTEMPTS = 2  # a crashed worker is retried once
+_PR_SET_PDEATHSIG = 1
 _ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -69,10 +76,14 @@ class JobRunner:
     >>> runner.stop()                                     # doctest: +SKIP
     """
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(
+        self, registry: Registry, on_queued: Callable[[list[str]], None] | None = None
+    ) -> None:
         self.registry = registry
         self.settings = registry.settings
         self.metadata = registry.metadata
+        #: Called with the ids of jobs put back in the queue (the Celery tier publishes them).
+        self.on_queued = on_queued
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -133,7 +144,14 @@ class JobRunner:
         count = self.metadata.requeue(job_ids)
         if count:
             log.warning("requeued %d interrupted job(s)", count)
+            self._queued(job_ids)
         return count
+
+    def _queued(self, job_ids: list[str]) -> None:
+        if self.on_queued is not None:
+            self.on_queued(job_ids)
+        else:
+            self._wake.set()
 
     def _loop(self) -> None:
         next_sweep = time.monotonic() + self.settings.job_lease_s / 3
@@ -157,36 +175,65 @@ class JobRunner:
         claim = self._claim()
         if claim is None:
             return False
-        t0 = time.monotonic()
-        timings: dict[str, float] = {}
-        # Our own ids, never a user string. One folder per attempt, so a worker orphaned by
-        # a killed server can never write into the folder of the job's next attempt.
-        job_dir = self._jobs_root() / claim.job_id / str(claim.attempts)
-        shutil.rmtree(job_dir, ignore_errors=True)
-        job_dir.mkdir(parents=True)
-        timings["queue_s"] = round(claim.queued_s, 4)
-        try:
-            request = self._prepare(claim, job_dir)
-            timings["prepare_s"] = round(time.monotonic() - t0, 4)
-            t1 = time.monotonic()
-            result = self._run_worker(claim, job_dir, request, timings)
-            timings["worker_s"] = round(time.monotonic() - t1, 4)
-            timings.update(_stage_timings(result))
-            t2 = time.monotonic()
-            self._record(claim, job_dir, result, timings, t2)
-        except _WorkerCrashed as exc:
-            timings["worker_s"] = round(time.monotonic() - t0, 4)
-            self._crashed(claim, str(exc), timings)
-        except _JobFailed as exc:
-            self._fail(claim, str(exc), timings)
-        except Exception as exc:
-            log.exception("job %s failed", claim.job_id)
-            self._fail(claim, f"internal error while running the job: {exc}", timings)
-        finally:
-            shutil.rmtree(job_dir.parent, ignore_errors=True)
-            with self._lock:
-                self._active.discard(claim.job_id)
+        self._execute(claim, None)
         return True
+
+    def run_message(self, message: JobMessage) -> bool:
+        """Run the attempt a task message names, if it is still to be run.
+
+        The claim is conditional on the job being queued with ``attempt - 1`` attempts
+        behind it, so a message delivered twice (or a copy the reaper published) runs
+        the attempt once; False when the message was such a duplicate.
+        """
+        claim = self.metadata.claim_attempt(message.job_id, message.attempt)
+        if claim is None:
+            log.info(
+                "job %s attempt %d is not queued any more; message dropped",
+                message.job_id,
+                message.attempt,
+            )
+            return False
+        with self._lock:
+            self._active.add(claim.job_id)
+        self._execute(claim, message)
+        return True
+
+    def _execute(self, claim: JobClaim, message: JobMessage | None) -> None:
+        with job_context(claim.job_id, message.request_id if message else None):
+            log.info("job %s attempt %d started", claim.job_id, claim.attempts)
+            t0 = time.monotonic()
+            timings: dict[str, float] = {}
+            # Our own ids, never a user string. One folder per attempt, so a worker orphaned
+            # by a killed server can never write into the folder of the job's next attempt.
+            job_dir = self._jobs_root() / claim.job_id / str(claim.attempts)
+            shutil.rmtree(job_dir, ignore_errors=True)
+            job_dir.mkdir(parents=True)
+            framework = message.framework if message else "unknown"
+            timings["queue_s"] = round(claim.queued_s, 4)
+            try:
+                request = self._prepare(claim, job_dir, message)
+                framework = request.framework or framework
+                timings["prepare_s"] = round(time.monotonic() - t0, 4)
+                t1 = time.monotonic()
+                result = self._run_worker(claim, job_dir, request, timings)
+                timings["worker_s"] = round(time.monotonic() - t1, 4)
+                timings.update(_stage_timings(result))
+                t2 = time.monotonic()
+                self._record(claim, job_dir, result, timings, t2, framework)
+            except _WorkerCrashed as exc:
+                timings["worker_s"] = round(time.monotonic() - t0, 4)
+                self._crashed(claim, str(exc), timings, framework)
+            except _JobFailed as exc:
+                self._fail(claim, str(exc), timings, framework)
+            except Exception as exc:
+                log.exception("job %s failed", claim.job_id)
+                self._fail(
+                    claim, f"internal error while running the job: {exc}", timings, framework
+                )
+            finally:
+                shutil.rmtree(job_dir.parent, ignore_errors=True)
+                with self._lock:
+                    self._active.discard(claim.job_id)
 
     def _jobs_root(self) -> Path:
         root = self.settings.jobs_dir
@@ -200,20 +247,22 @@ class JobRunner:
                 self._active.add(claim.job_id)
         return claim
 
-    def _prepare(self, claim: JobClaim, job_dir: Path) -> WorkerRequest:
-        v = self.metadata.job_input(claim)
-        tolerance = v.tolerance or {}
-        pre = preprocess_blobs(self.metadata, v.options)
-        request = WorkerRequest(
-            source="input/model" + safe_suffix(v.source_filename),
-            filename=v.source_filename,
-            framework=v.framework,
-            targets=tuple(v.targets),
-            sample=f"input/sample.{v.sample_kind}" if v.sample_sha256 else None,
-            atol=tolerance.get("atol"),
-            rtol=tolerance.get("rtol"),
-            options=v.options,
-            # the policy always comes from the server, never from the uploader
+    def _prepare(
+        self, claim: JobClaim, job_dir: Path, message: JobMessage | None = None
+    ) -> WorkerRequest:
+        """Write the job folder; the request written."""
+        if message is None:
+            inp: JobInput = self.metadata.job_input(claim)
+            request = worker_request(inp)
+            source_sha, sample_sha = inp.source_sha256, inp.sample_sha256
+        else:
+            request = WorkerRequest.from_dict(message.request)
+            source_sha, sample_sha = message.source_sha256, message.sample_sha256
+        pre = preprocess_blobs(self.metadata, request.options)
+        # The policy always comes from this process's settings: never from the uploader,
+        # nor from whoever could publish a task message.
+        request = dataclasses.replace(
+            request,
             policy=ServerPolicy(allow_pickle=self.settings.allow_pickle),
             preprocess=None
             if pre is None
@@ -224,13 +273,12 @@ class JobRunner:
                 ref=pre[3],
             ),
         )
-        source_sha, sample_sha = v.source_sha256, v.sample_sha256
         (job_dir / "input").mkdir()
         (job_dir / "out").mkdir()
         store = self.registry.store
-        store.copy_to(source_sha, job_dir / request.source)
+        store.copy_to(source_sha, _inside(job_dir, request.source))
         if sample_sha and request.sample:
-            store.copy_to(sample_sha, job_dir / request.sample)
+            store.copy_to(sample_sha, _inside(job_dir, request.sample))
         if pre is not None and request.preprocess is not None:
             store.copy_to(pre[0], job_dir / request.preprocess.source)
             store.copy_to(pre[2], job_dir / request.preprocess.onnx)
@@ -245,20 +293,30 @@ class JobRunner:
         return env
 
     def _limits(self) -> Any:
-        mb = self.settings.job_memory_mb
-        if mb <= 0 or sys.platform != "linux":
+        if sys.platform != "linux":
             return None
+        mb = self.settings.job_memory_mb
         limit = mb * 1024 * 1024
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
 
         def apply() -> None:  # runs in the child between fork and exec: no locks taken
-            # RLIMIT_DATA bounds the heap and private mappings a worker really uses. The
-            # address-space limit (RLIMIT_AS) would also count the large reservations the
-            # JVM makes at start, so sklearn2pmml and pypmml could not start under it.
-            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+            # Die with the process that runs the job (a worker killed with -9), so no
+            # orphaned conversion outlives its job's lease.
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if mb > 0:
+                # RLIMIT_DATA bounds the heap and private mappings a worker really uses. The
+                # address-space limit (RLIMIT_AS) would also count the large reservations
+                # the JVM makes at start, so sklearn2pmml and pypmml could not start under it.
+                resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
         return apply
 
     # -- running the worker ------------------------------------------------------------
+
+    def warm(self, group: str) -> None:
+        """Start the warm parent of ``group`` ahead of its first job (a Celery worker
+        warms the groups of the queues it serves)."""
+        self._warm(group)
 
     def _warm(self, group: str) -> None:
         try:
@@ -383,7 +441,7 @@ class JobRunner:
 
     def _heartbeat(self, claim: JobClaim) -> None:
         try:
-            self.metadata.heartbeat(claim.job_id)
+            self.metadata.heartbeat(claim)
         except Exception:  # a missed beat is retried on the next one
             log.warning("could not renew the heartbeat of job %s", claim.job_id, exc_info=True)
 
@@ -424,6 +482,7 @@ class JobRunner:
         result: WorkerResult,
         timings: dict[str, float],
         t_store: float,
+        framework: str,
     ) -> None:
         items = [i for i in result.artifacts if i.format != "source"]
         stored = [self._store_artifact(job_dir, i) for i in items]
@@ -434,23 +493,47 @@ class JobRunner:
             reasons = [f"{a.format}: {a.error or a.status}" for a in stored]
             error = result.error or "; ".join(reasons) or "the worker produced no artifact"
         outcome = JobOutcome(stored, result.signature, result.lineage, timings, error)
-        self.metadata.record_result(claim, outcome)
+        status = "succeeded" if error is None else "failed"
+        if not self.metadata.record_result(claim, outcome):
+            log.warning(
+                "job %s attempt %d lost its lease; its results are dropped",
+                claim.job_id,
+                claim.attempts,
+            )
+            return
+        observe_job(framework, stored, status, timings)
+        log.info("job %s attempt %d %s", claim.job_id, claim.attempts, status)
 
-    def _crashed(self, claim: JobClaim, reason: str, timings: dict[str, float]) -> None:
+    def _crashed(
+        self, claim: JobClaim, reason: str, timings: dict[str, float], framework: str
+    ) -> None:
         if self._stop.is_set():  # the server is stopping: the next start runs it again
             self._requeue([claim.job_id])
             return
         if claim.attempts < MAX_ATTEMPTS:
             log.warning("job %s: %s; retrying", claim.job_id, reason)
-            self.metadata.retry_job(claim.job_id, reason, timings)
+            if self.metadata.retry_job(claim, reason, timings):
+                self._queued([claim.job_id])
             return
-        self._fail(claim, reason, timings)
+        self._fail(claim, reason, timings, framework)
 
-    def _fail(self, claim: JobClaim, reason: str, timings: dict[str, float]) -> None:
+    def _fail(
+        self, claim: JobClaim, reason: str, timings: dict[str, float], framework: str
+    ) -> None:
         if self._stop.is_set():
             self._requeue([claim.job_id])
             return
-        self.metadata.fail_job(claim, reason, timings)
+        if self.metadata.fail_job(claim, reason, timings):
+            observe_job(framework, [], "failed", timings)
+            log.info("job %s attempt %d failed: %s", claim.job_id, claim.attempts, reason)
+
+
+def _inside(job_dir: Path, rel: str) -> Path:
+    """A path the request names, refused when it would leave the job folder."""
+    path = (job_dir / rel).resolve()
+    if not path.is_relative_to(job_dir.resolve()):
+        raise _JobFailed(f"the request names a path outside the job folder: {rel!r}")
+    return path
 
 
 def _stage_timings(result: WorkerResult) -> dict[str, float]:

@@ -148,19 +148,33 @@ class MetadataStore(Protocol):
         """Take the oldest queued job, safely against other claimers; None when none."""
         ...
 
+    def claim_attempt(self, job_id: str, attempt: int) -> JobClaim | None:
+        """Take ``job_id`` for ``attempt`` if it is queued with ``attempt - 1`` attempts
+        behind it; None otherwise (a duplicate or stale task message)."""
+        ...
+
+    def next_attempt(self, job_id: str) -> JobClaim | None:
+        """The attempt a queued job's next message names (None when not queued); claims
+        nothing."""
+        ...
+
     def job_input(self, claim: JobClaim) -> JobInput: ...
 
-    def heartbeat(self, job_id: str) -> None: ...
+    # The calls below act only while the job row is still the claim's attempt (running,
+    # ``attempts == claim.attempts``): an attempt whose lease expired and was requeued
+    # cannot touch the next attempt's job. They return False when that was the case.
 
-    def record_result(self, claim: JobClaim, outcome: JobOutcome) -> None:
+    def heartbeat(self, claim: JobClaim) -> bool: ...
+
+    def record_result(self, claim: JobClaim, outcome: JobOutcome) -> bool:
         """Replace the version's converted artifacts and finish version and job."""
         ...
 
-    def retry_job(self, job_id: str, reason: str, timings: dict[str, float]) -> None:
+    def retry_job(self, claim: JobClaim, reason: str, timings: dict[str, float]) -> bool:
         """Put a crashed job back in the queue for another attempt."""
         ...
 
-    def fail_job(self, claim: JobClaim, reason: str, timings: dict[str, float]) -> None: ...
+    def fail_job(self, claim: JobClaim, reason: str, timings: dict[str, float]) -> bool: ...
 
     def requeue(self, job_ids: Collection[str]) -> int:
         """Queue these running jobs again (their runner stopped); how many were."""
@@ -168,4 +182,22 @@ class MetadataStore(Protocol):
 
     def requeue_stale(self, beat_before: datetime, keep: Collection[str]) -> int:
         """Queue running jobs whose heartbeat is older than ``beat_before``, except ``keep``."""
+        ...
+
+    # -- the broker tier (workers='celery') ----------------------------------------------
+
+    def mark_published(self, job_id: str) -> None:
+        """Note that a queued job's message went to the broker."""
+        ...
+
+    def unpublished_jobs(
+        self, published_before: datetime, created_before: datetime, limit: int
+    ) -> list[str]:
+        """Queued jobs created before ``created_before`` (their uploader has had time to
+        publish them) without a message, or whose message went out before
+        ``published_before`` (lost, or never delivered), oldest first."""
+        ...
+
+    def job_counts(self) -> list[tuple[str, str, int]]:
+        """(framework, status, count) of the queued and running jobs."""
         ...

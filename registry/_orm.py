@@ -156,3 +156,6 @@ class JobRow(Base):
     # Renewed by the runner while the worker runs; a stale heartbeat means the
     # process that claimed the job is gone, so the job is requeued.
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # workers='celery': when the job's message last went to the broker. NULL while a
+    # queued job has no message (the broker was down), so the reaper publishes it.
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

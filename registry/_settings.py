@@ -53,6 +53,29 @@ class Settings(BaseSettings):
         default=60.0, ge=1.0, description="A running job without a heartbeat this long is requeued."
     )
     migrate_on_start: bool = True
+    workers: Literal["inline", "celery"] = Field(
+        default="inline",
+        description=(
+            "Who runs conversions: 'inline' (threads of the server, the embedded default) or "
+            "'celery' (`modelport worker` processes fed through the broker; the server then "
+            "converts nothing)."
+        ),
+    )
+    broker_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672//",
+        description="The Celery broker (RabbitMQ) when workers='celery'.",
+    )
+    job_republish_s: float = Field(
+        default=900.0,
+        ge=1.0,
+        description=(
+            "A queued job whose message was published this long ago without being claimed "
+            "is published again (a lost message); duplicates are dropped by the claim."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="'json': one JSON object per log line, with request ids."
+    )
     metadata_cache_entries: int = Field(
         default=4096, ge=0, description="Ready version documents kept encoded in memory; 0: none."
     )

@@ -268,18 +268,61 @@ class SqlMetadataStore:
                 sample_kind=v.sample_kind,
             )
 
-    def heartbeat(self, job_id: str) -> None:
+    def claim_attempt(self, job_id: str, attempt: int) -> JobClaim | None:
+        now = utcnow()
         with self.db.write() as s:
-            s.execute(
+            res = s.execute(
                 update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status == "running")
-                .values(heartbeat_at=utcnow())
+                .where(
+                    JobRow.id == job_id,
+                    JobRow.status == "queued",
+                    JobRow.attempts == attempt - 1,
+                )
+                .values(status="running", attempts=attempt, started_at=now, heartbeat_at=now)
             )
+            if res.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            version_id, created_at = s.execute(
+                select(JobRow.version_id, JobRow.created_at).where(JobRow.id == job_id)
+            ).one()
+            s.execute(
+                update(VersionRow)
+                .where(VersionRow.id == version_id)
+                .values(status="converting", updated_at=now)
+            )
+        waited = max((now - (aware(created_at) or now)).total_seconds(), 0.0)
+        return JobClaim(job_id, version_id, attempt, waited)
 
-    def record_result(self, claim: JobClaim, outcome: JobOutcome) -> None:
+    def next_attempt(self, job_id: str) -> JobClaim | None:
+        with self.db.read() as s:
+            row = s.execute(
+                select(JobRow.version_id, JobRow.attempts).where(
+                    JobRow.id == job_id, JobRow.status == "queued"
+                )
+            ).first()
+        return None if row is None else JobClaim(job_id, row[0], row[1] + 1)
+
+    def heartbeat(self, claim: JobClaim) -> bool:
+        with self.db.write() as s:
+            res = s.execute(update(JobRow).where(_attempt(claim)).values(heartbeat_at=utcnow()))
+            return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+
+    def record_result(self, claim: JobClaim, outcome: JobOutcome) -> bool:
         usable = outcome.error is None
         now = utcnow()
         with self.db.write() as s:
+            res = s.execute(
+                update(JobRow)
+                .where(_attempt(claim))
+                .values(
+                    status="succeeded" if usable else "failed",
+                    error=outcome.error,
+                    finished_at=now,
+                    timings=outcome.timings,
+                )
+            )
+            if res.rowcount != 1:  # type: ignore[attr-defined]
+                return False
             v = s.get(VersionRow, claim.version_id)
             assert v is not None
             for old in s.scalars(
@@ -297,34 +340,33 @@ class SqlMetadataStore:
             v.status = "ready" if usable else "failed"
             v.error = outcome.error
             v.updated_at = now
-            job = s.get(JobRow, claim.job_id)
-            assert job is not None
-            job.status = "succeeded" if usable else "failed"
-            job.error = outcome.error
-            job.finished_at = now
-            job.timings = outcome.timings
+        return True
 
-    def retry_job(self, job_id: str, reason: str, timings: dict[str, float]) -> None:
+    def retry_job(self, claim: JobClaim, reason: str, timings: dict[str, float]) -> bool:
         with self.db.write() as s:
-            s.execute(
+            res = s.execute(
                 update(JobRow)
-                .where(JobRow.id == job_id)
-                .values(status="queued", error=reason, timings=timings)
+                .where(_attempt(claim))
+                .values(status="queued", error=reason, timings=timings, published_at=None)
             )
+            return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
-    def fail_job(self, claim: JobClaim, reason: str, timings: dict[str, float]) -> None:
+    def fail_job(self, claim: JobClaim, reason: str, timings: dict[str, float]) -> bool:
         now = utcnow()
         with self.db.write() as s:
-            s.execute(
+            res = s.execute(
                 update(JobRow)
-                .where(JobRow.id == claim.job_id)
+                .where(_attempt(claim))
                 .values(status="failed", error=reason, finished_at=now, timings=timings)
             )
+            if res.rowcount != 1:  # type: ignore[attr-defined]
+                return False
             s.execute(
                 update(VersionRow)
                 .where(VersionRow.id == claim.version_id)
                 .values(status="failed", error=reason, updated_at=now)
             )
+        return True
 
     def requeue(self, job_ids: Collection[str]) -> int:
         if not job_ids:
@@ -344,7 +386,9 @@ class SqlMetadataStore:
             ids = list(s.scalars(select(JobRow.id).where(JobRow.status == "running", which)))
             if not ids:
                 return 0
-            s.execute(update(JobRow).where(JobRow.id.in_(ids)).values(status="queued"))
+            s.execute(
+                update(JobRow).where(JobRow.id.in_(ids)).values(status="queued", published_at=None)
+            )
             s.execute(
                 update(VersionRow)
                 .where(VersionRow.id.in_(select(JobRow.version_id).where(JobRow.id.in_(ids))))
@@ -352,8 +396,57 @@ class SqlMetadataStore:
             )
         return len(ids)
 
+    # -- the broker tier ---------------------------------------------------------------
+
+    def mark_published(self, job_id: str) -> None:
+        with self.db.write() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == "queued")
+                .values(published_at=utcnow())
+            )
+
+    def unpublished_jobs(
+        self, published_before: datetime, created_before: datetime, limit: int
+    ) -> list[str]:
+        with self.db.read() as s:
+            return list(
+                s.scalars(
+                    select(JobRow.id)
+                    .where(
+                        JobRow.status == "queued",
+                        JobRow.created_at < created_before,
+                        or_(
+                            JobRow.published_at.is_(None),
+                            JobRow.published_at < published_before,
+                        ),
+                    )
+                    .order_by(JobRow.created_at, JobRow.id)
+                    .limit(limit)
+                )
+            )
+
+    def job_counts(self) -> list[tuple[str, str, int]]:
+        with self.db.read() as s:
+            rows = s.execute(
+                select(VersionRow.framework, JobRow.status, func.count())
+                .join(VersionRow, JobRow.version_id == VersionRow.id)
+                .where(JobRow.status.in_(("queued", "running")))
+                .group_by(VersionRow.framework, JobRow.status)
+            )
+            return [(str(fw), str(st), int(n)) for fw, st, n in rows]
+
 
 # -- row helpers ---------------------------------------------------------------------
+
+
+def _attempt(claim: JobClaim) -> ColumnElement[bool]:
+    """The job row while it is still ``claim``'s running attempt."""
+    return and_(
+        JobRow.id == claim.job_id,
+        JobRow.status == "running",
+        JobRow.attempts == claim.attempts,
+    )
 
 
 def _artifact_row(version_id: int, a: Artifact, now: datetime) -> ArtifactRow:

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api._doc_cache import CachedDoc, VersionDocs, cache_policy, etag_matches
 from api.auth import WriteAccess, access_of
-from api.deps import RegistryDep, RunnerDep
+from api.deps import DispatcherDep, RegistryDep
 from api.errors import problem
 from api.routes._ranges import RangeNotSatisfiable, parse_range
 from api.schemas import (
@@ -62,7 +62,7 @@ def create_version(
     request: Request,
     response: Response,
     registry: RegistryDep,
-    runner: RunnerDep,
+    dispatcher: DispatcherDep,
     _access: WriteAccess,
     file: Annotated[UploadFile, File(description="The model file (e.g. model.onnx).")],
     framework: Annotated[str | None, Form(max_length=32)] = None,
@@ -103,8 +103,7 @@ def create_version(
         options=converter_options,
     )
     version_docs(request).forget(created.name)  # 'latest' moved
-    if runner is not None:
-        runner.notify()
+    dispatcher.submit(created.job_id, getattr(request.state, "request_id", None))
     response.headers["Location"] = str(
         request.url_for("get_version", name=created.name, ref=str(created.version)).path
     )

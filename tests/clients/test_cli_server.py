@@ -99,3 +99,18 @@ def test_missing_server_extra_prints_the_install_command(blocked, args):
     assert "pip install 'modelport[server]'" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_worker_refuses_an_unknown_queue_before_connecting(tmp_path):
+    result = subprocess.run(
+        [*_modelport(), "worker", "--queues", "sklearn,gpu"],
+        env=_env(
+            MODELPORT_DATA_DIR=str(tmp_path / "data"),
+            MODELPORT_BROKER_URL="amqp://guest:guest@127.0.0.1:1//",  # nothing listens
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "unknown queue(s) gpu; choose from sklearn, torch, tensorflow" in result.stderr
