@@ -41,7 +41,6 @@ _IMMUTABLE = "max-age=31536000, immutable"
 _MOVING = "max-age=5"
 
 
-
 @dataclass(frozen=True, slots=True)
 class CachedDoc:
     """One encoded version document and the validators HTTP caches need."""

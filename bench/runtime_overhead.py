@@ -31,8 +31,6 @@ from pathlib import Path
 
 import numpy as np
 
-from converters import ServerPolicy
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -170,7 +168,7 @@ def build_keras(folder: Path) -> tuple[Path, object] | None:
         import keras
     except ImportError:
         return None
-    from converters import Sample, get_converter, get_framework
+    from converters import Sample, ServerPolicy, get_converter, get_framework
 
     keras.utils.set_random_seed(0)
     net = keras.Sequential(

@@ -20,6 +20,7 @@ import httpx
 from clients._errors import error_from_response, unavailable
 from clients._multipart import Progress
 from clients._types import ArtifactInfo, VersionInfo
+from runtime import ARTIFACT_EXTENSIONS, FORMAT_PREFERENCE, PULL_MANIFEST
 from runtime.errors import ArtifactNotFound, IntegrityError
 
 if TYPE_CHECKING:
@@ -27,9 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["MANIFEST_NAME", "choose_artifact", "download_artifact"]
 
-MANIFEST_NAME = "modelport.json"
-PREFERRED = ("onnx", "pmml", "savedmodel")  # the order runtime.load uses
-_EXTENSIONS = {"onnx": ".onnx", "pmml": ".pmml", "savedmodel": ".tar"}
+MANIFEST_NAME = PULL_MANIFEST
+PREFERRED = FORMAT_PREFERENCE
+_EXTENSIONS = ARTIFACT_EXTENSIONS
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clients._types import ArtifactInfo, VersionInfo
-from runtime import AliasTarget, ModelRef, Signature, TensorSpec
+from runtime import SERVABLE_STATUSES, AliasTarget, ModelRef, Signature, TensorSpec
 from runtime.errors import ArtifactNotFound, InvalidModelRef, UnsupportedFormat
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 LAYOUTS = ("triton", "kserve")
-_SERVABLE = ("passed", "weak")
+_SERVABLE = SERVABLE_STATUSES
 _TRITON_TYPES = {
     "bool": "TYPE_BOOL",
     "uint8": "TYPE_UINT8",

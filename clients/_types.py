@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime import AliasTarget, Signature
+from runtime import SERVABLE_STATUSES, AliasTarget, Signature
 
 __all__ = [
     "AliasInfo",
@@ -22,7 +22,7 @@ __all__ = [
 
 READY = "ready"
 FAILED = "failed"
-SERVABLE = frozenset({"passed", "weak"})
+SERVABLE = frozenset(SERVABLE_STATUSES)
 
 
 def _str_or_none(value: Any) -> str | None:

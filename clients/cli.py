@@ -222,8 +222,9 @@ def serve_model(
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "cpu",
     threads: Annotated[
         int | None,
-        typer.Option(min=1, help="onnxruntime threads per model call (default: its own).",
-                     show_default=False),
+        typer.Option(
+            min=1, help="onnxruntime threads per model call (default: its own).", show_default=False
+        ),
     ] = None,
 ) -> None:
     """Serve models over the Open Inference Protocol V2 (REST) with uvicorn."""

@@ -12,10 +12,12 @@ The API process only uses the cheap, safe parts (``detect_framework``,
 """
 
 from converters._base import (
+    NO_PICKLES,
     ConversionOutput,
     Converter,
     Framework,
     InputSet,
+    OptionSpec,
     Sample,
     SourceModel,
     Tolerance,
@@ -29,6 +31,7 @@ from converters._forkserver import (
     JobExit,
     framework_group,
 )
+from converters._options import OPTIONS_MAX_BYTES, check_options, declared_options
 from converters._postprocess import POSTPROCESS_FRAMEWORKS, PostProcess
 from converters._protocol import (
     PROGRESS_FILE,
@@ -45,6 +48,7 @@ from converters._registry import (
     ENTRY_POINT_GROUP,
     TARGETS,
     applicable_targets,
+    framework_names,
     get_converter,
     get_framework,
     register_converter,
@@ -54,6 +58,12 @@ from converters._registry import (
 )
 
 __all__ = [
+    "NO_PICKLES",
+    "OPTIONS_MAX_BYTES",
+    "OptionSpec",
+    "check_options",
+    "declared_options",
+    "framework_names",
     "ACCEPTED",
     "ArtifactResult",
     "ConversionOutput",

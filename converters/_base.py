@@ -16,7 +16,7 @@ Validation is one shared routine (``converters._validation``) that compares
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -27,9 +27,11 @@ from converters._protocol import ServerPolicy
 from runtime import Signature
 
 __all__ = [
+    "NO_PICKLES",
     "ConversionOutput",
     "Converter",
     "Framework",
+    "OptionSpec",
     "InputSet",
     "Sample",
     "SourceModel",
@@ -103,14 +105,44 @@ class SourceModel(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    """One converter option a framework's ``load`` reads from an upload's ``options``.
+
+    ``kind`` is the JSON type the value must have; ``example`` completes "option X
+    must be ..." in the message that refuses another; ``check``, when set, validates
+    the value further and raises ``InvalidUpload`` (it runs in the API process, so it
+    imports no training framework).
+    """
+
+    kind: type
+    example: str
+    check: Callable[[Any], object] | None = None
+
+
+#: The policy a sniffer assumes when none is given: no pickles.
+NO_PICKLES = ServerPolicy()
+
+
 class Framework(Protocol):
-    """Recognises and loads one framework's upload formats."""
+    """Recognises and loads one framework's upload formats.
+
+    Registered by name (built-in, or the ``modelport.converters`` entry-point group);
+    detection asks every registered framework's ``sniff`` in registration order.
+    """
 
     name: ClassVar[str]
     extensions: ClassVar[tuple[str, ...]]  # accepted file name endings, for messages
+    #: the converter options ``load`` reads; an upload with another key is refused
+    options: ClassVar[Mapping[str, OptionSpec]]
 
-    def sniff(self, path: Path, filename: str) -> bool:
-        """Cheap, safe content check: is this file an upload of this framework?"""
+    def sniff(self, path: Path, filename: str, policy: ServerPolicy = NO_PICKLES) -> bool:
+        """Cheap, safe content check: is this file an upload of this framework?
+
+        Runs in the API process: never executes code from the file nor imports the
+        training framework. May raise ``InvalidUpload``/``UnsupportedMediaType`` to
+        refuse the file with a reason; returns False when the file is not its own.
+        """
         ...
 
     def load(

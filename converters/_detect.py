@@ -10,17 +10,23 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import logging
 import lzma
 import pickletools
 import tarfile
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from runtime.errors import InvalidUpload, UnsupportedMediaType
+from converters._protocol import ServerPolicy
+from converters._registry import framework_names, get_framework
+from runtime.errors import InvalidUpload, MissingDependency, UnsupportedFormat, UnsupportedMediaType
 
-__all__ = ["ACCEPTED", "FRAMEWORKS", "detect_framework"]
+__all__ = ["ACCEPTED", "FRAMEWORKS", "detect_framework", "is_onnx", "is_pickle_upload"]
 
+log = logging.getLogger("modelport.detect")
+
+#: The frameworks modelport ships; detection asks every registered plug-in.
 FRAMEWORKS = (
     "onnx",
     "sklearn",
@@ -32,9 +38,6 @@ FRAMEWORKS = (
     "catboost",
     "transformers",
 )
-# recognised by the checks in this module; every other registered framework by its
-# plug-in's own ``sniff``
-_SNIFFED_HERE = ("onnx", "sklearn", "torch", "keras", "tensorflow")
 
 ACCEPTED = (
     "Accepted uploads: ONNX (.onnx); scikit-learn (.skops from skops.io.dump; "
@@ -79,18 +82,23 @@ def detect_framework(
 ) -> str:
     """Name the framework of the upload at ``path`` (``onnx``, ``sklearn``, ``torch``, ...).
 
-    ``filename`` is the name the user gave (only its ending is used, as a hint).
-    ``declared``, if given, must agree with the content.
+    Unsafe uploads are refused first (pickles unless ``allow_pickle``, pickled torch
+    objects, damaged archives); then every registered framework plug-in's ``sniff`` is
+    asked in registration order (built-ins, then entry points) and the first to claim
+    the file names it. ``filename`` is the name the user gave (its ending is a hint
+    only). ``declared``, if given, must agree with the content.
 
-    Raises ``UnsupportedMediaType`` for pickles (unless ``allow_pickle``) and pickled
-    torch modules, ``InvalidUpload`` for anything unrecognised or a ``declared``
-    framework that disagrees with the file.
+    Raises ``UnsupportedMediaType`` for refused uploads, ``InvalidUpload`` for anything
+    no plug-in recognises or a ``declared`` framework that disagrees with the file.
 
     >>> detect_framework(Path("model.onnx"), "model.onnx")  # doctest: +SKIP
     'onnx'
     """
     want = _normalise_declared(declared)
-    found = _sniff(Path(path), filename, allow_pickle)
+    policy = ServerPolicy(allow_pickle=allow_pickle)
+    path = Path(path)
+    _refuse_unsafe(path, filename, policy)
+    found = _first_claim(path, filename, policy)
     if want is not None and want != found:
         raise InvalidUpload(
             f"the upload {filename!r} was declared as framework {want!r} but its content is "
@@ -104,15 +112,28 @@ def _normalise_declared(declared: str | None) -> str | None:
         return None
     name = declared.strip().lower()
     name = _ALIASES.get(name, name)
-    if name not in FRAMEWORKS:
+    known = framework_names()
+    if name not in known:
         raise InvalidUpload(
-            f"unknown framework {declared!r}; use one of {', '.join(FRAMEWORKS)} "
+            f"unknown framework {declared!r}; use one of {', '.join(known)} "
             "or leave it out to detect it from the file"
         )
     return name
 
 
-def _sniff(path: Path, filename: str, allow_pickle: bool) -> str:
+def _first_claim(path: Path, filename: str, policy: ServerPolicy) -> str:
+    for name in framework_names():
+        try:
+            plugin = get_framework(name)
+        except (MissingDependency, UnsupportedFormat):  # a broken plug-in claims nothing
+            log.warning("framework plug-in %r cannot be imported; skipped", name, exc_info=True)
+            continue
+        if plugin.sniff(path, filename, policy):
+            return name
+    raise _unrecognised(path, filename)
+
+
+def _head(path: Path, filename: str) -> bytes:
     try:
         with path.open("rb") as fh:
             head = fh.read(16)
@@ -120,42 +141,88 @@ def _sniff(path: Path, filename: str, allow_pickle: bool) -> str:
         raise InvalidUpload(f"cannot read the upload {filename!r}: {exc}") from exc
     if not head:
         raise InvalidUpload(f"the upload {filename!r} is empty. {ACCEPTED}")
+    return head
+
+
+def _is_zip(head: bytes) -> bool:
+    return head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06")
+
+
+def _is_compressed(head: bytes) -> bool:
+    return head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00"
+
+
+def _refuse_unsafe(path: Path, filename: str, policy: ServerPolicy) -> None:
+    """Refuse what no plug-in may load: pickles (torch's always), damaged archives."""
+    head = _head(path, filename)
+    if _is_zip(head):
+        _zip_names(path, filename)  # a damaged zip is refused here
+        from converters._torch import torch_kind
+
+        if torch_kind(path, filename) == "pickle":
+            raise UnsupportedMediaType(
+                f"{filename!r} is a torch.save pickle archive. {_TORCH_HINT}"
+            )
+        return
+    if is_pickle_upload(path, filename):
+        _check_pickle(path, filename, policy, head if _is_compressed(head) else None)
+
+
+def is_pickle_upload(path: Path, filename: str) -> bool:
+    """A pickle or joblib stream (plain or compressed), judged from content and ending."""
+    head = _head(path, filename)
     lower = filename.lower()
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        return _sniff_zip(path, filename)
+    if _is_zip(head):
+        return False
+    if _is_compressed(head):
+        return _tar_names(path) is None and lower.endswith(_PICKLE_EXTS + (".gz", ".bz2", ".xz"))
+    return _looks_like_pickle(head) or (lower.endswith(_PICKLE_EXTS) and head[:1] in (b"x", b"Z"))
+
+
+def skops_upload(path: Path, filename: str) -> bool:
+    """A skops archive (a zip with ``schema.json``); its types are checked on the way."""
+    if not _is_zip(_head(path, filename)):
+        return False
+    names = [n for n in _zip_names(path, filename) if not n.startswith("__MACOSX/")]
+    if "schema.json" not in names:
+        return False
+    from converters._sklearn_applicable import check_inference
+    from converters._skops_trust import check_types
+
+    check_types(path)  # refuse non-allowed types before any version exists
+    check_inference(path, filename)  # and estimators that cannot infer on new rows
+    return True
+
+
+def _unrecognised(path: Path, filename: str) -> InvalidUpload:
+    """Why no plug-in claimed the upload, as precisely as the container allows."""
+    head = _head(path, filename)
+    if _is_zip(head):
+        return InvalidUpload(
+            f"{filename!r} is a zip archive of no known model format (no skops schema.json, "
+            f"Keras config.json + model.weights.h5, saved_model.pb, or torch archive). "
+            f"{ACCEPTED}"
+        )
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
-        return _sniff_hdf5(path, filename)
-    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00":
-        return _sniff_compressed(path, filename, head, allow_pickle)
-    if _looks_like_pickle(head) or (lower.endswith(_PICKLE_EXTS) and head[:1] in (b"x", b"Z")):
-        return _sniff_pickle(path, filename, allow_pickle)
-    if _is_onnx(path):
-        return "onnx"
-    if lower.endswith(".onnx"):
-        raise InvalidUpload(
+        return InvalidUpload(
+            f"{filename!r} is an HDF5 file without a Keras model_config (weights only?). "
+            f"Save the whole model with model.save('model.keras'). {ACCEPTED}"
+        )
+    if _is_compressed(head):
+        if _tar_names(path) is not None:
+            return InvalidUpload(
+                f"{filename!r} is a tar archive without saved_model.pb at its root or inside "
+                f"one top folder. {ACCEPTED}"
+            )
+        return InvalidUpload(
+            f"{filename!r} is a compressed file of no known model format. {ACCEPTED}"
+        )
+    if filename.lower().endswith(".onnx"):
+        return InvalidUpload(
             f"{filename!r} is not a valid ONNX model: it does not parse as an ONNX ModelProto "
             f"with a graph. Re-export it (onnx.save) and upload again. {ACCEPTED}"
         )
-    found = _sniff_plugins(path, filename)
-    if found is not None:
-        return found
-    raise InvalidUpload(f"the format of {filename!r} is not recognised. {ACCEPTED}")
-
-
-def _sniff_plugins(path: Path, filename: str) -> str | None:
-    """The first other registered framework whose plug-in's ``sniff`` claims the file."""
-    from converters._registry import get_framework, registered_frameworks
-
-    for name in registered_frameworks():
-        if name in _SNIFFED_HERE:
-            continue
-        try:
-            claimed = get_framework(name).sniff(path, filename)
-        except Exception:  # noqa: BLE001 - a plug-in that cannot sniff does not claim it
-            claimed = False
-        if claimed:
-            return name
-    return None
+    return InvalidUpload(f"the format of {filename!r} is not recognised. {ACCEPTED}")
 
 
 # --- zip -------------------------------------------------------------------
@@ -174,97 +241,7 @@ def _zip_names(path: Path, filename: str) -> list[str]:
     return [i.filename for i in infos]
 
 
-def _sniff_zip(path: Path, filename: str) -> str:
-    # macOS Finder adds __MACOSX/ resource forks next to the real folder
-    names = [n for n in _zip_names(path, filename) if not n.startswith("__MACOSX/")]
-    rel = _strip_single_top(names)
-    name_set = set(names)
-    if "schema.json" in name_set:
-        from converters._sklearn_applicable import check_inference
-        from converters._skops_trust import check_types
-
-        check_types(path)  # refuse non-allowed types before any version exists
-        check_inference(path, filename)  # and estimators that cannot infer on new rows
-        return "sklearn"
-    if "config.json" in name_set and "model.weights.h5" in name_set:
-        return "keras"
-    if _has_saved_model(names):
-        return "tensorflow"
-    if rel is not None:
-        rel_set = set(rel)
-        if "archive_format" in rel_set and any(n.startswith("models/") for n in rel):
-            return "torch"  # torch.export.save (.pt2)
-        if "constants.pkl" in rel_set and any(n.startswith("code/") for n in rel):
-            return "torch"  # TorchScript (torch.jit.save)
-        if "data.pkl" in rel_set:
-            raise UnsupportedMediaType(
-                f"{filename!r} is a torch.save pickle archive. {_TORCH_HINT}"
-            )
-    found = _sniff_plugins(path, filename)
-    if found is not None:
-        return found
-    raise InvalidUpload(
-        f"{filename!r} is a zip archive of no known model format (no skops schema.json, "
-        f"Keras config.json + model.weights.h5, saved_model.pb, or torch archive). {ACCEPTED}"
-    )
-
-
-def _strip_single_top(names: list[str]) -> list[str] | None:
-    """Member names below the archive's single top folder, or None if there is none."""
-    tops = {PurePosixPath(n).parts[0] for n in names if PurePosixPath(n).parts}
-    if len(tops) != 1:
-        return None
-    top = next(iter(tops))
-    return [n[len(top) + 1 :] for n in names if n.startswith(top + "/")]
-
-
-def _has_saved_model(names: list[str]) -> bool:
-    """``saved_model.pb`` at the root, or inside exactly one top folder."""
-    clean = [n[2:] if n.startswith("./") else n for n in names]
-    if "saved_model.pb" in clean:
-        return True
-    rel = _strip_single_top([n for n in clean if n])
-    return rel is not None and "saved_model.pb" in rel
-
-
 # --- hdf5 / compressed / pickle ---------------------------------------------
-
-
-def _sniff_hdf5(path: Path, filename: str) -> str:
-    try:
-        import h5py
-    except ImportError:  # fall back to a byte search in the file's header region
-        with path.open("rb") as fh:
-            found = b"model_config" in fh.read(1 << 20)
-    else:
-        try:
-            with h5py.File(path, "r") as f:
-                found = "model_config" in f.attrs
-        except (OSError, ValueError) as exc:
-            raise InvalidUpload(f"{filename!r} is a damaged HDF5 file: {exc}") from exc
-    if found:
-        return "keras"
-    raise InvalidUpload(
-        f"{filename!r} is an HDF5 file without a Keras model_config (weights only?). "
-        f"Save the whole model with model.save('model.keras'). {ACCEPTED}"
-    )
-
-
-def _sniff_compressed(path: Path, filename: str, head: bytes, allow_pickle: bool) -> str:
-    members = _tar_names(path)
-    if members is not None:
-        if _has_saved_model(members):
-            return "tensorflow"
-        found = _sniff_plugins(path, filename)
-        if found is not None:
-            return found
-        raise InvalidUpload(
-            f"{filename!r} is a tar archive without saved_model.pb at its root or inside "
-            f"one top folder. {ACCEPTED}"
-        )
-    if filename.lower().endswith(_PICKLE_EXTS + (".gz", ".bz2", ".xz")):
-        return _sniff_pickle(path, filename, allow_pickle, compressed=head)
-    raise InvalidUpload(f"{filename!r} is a compressed file of no known model format. {ACCEPTED}")
 
 
 def _tar_names(path: Path) -> list[str] | None:
@@ -335,15 +312,14 @@ def _read_pickle_bytes(path: Path, compressed: bytes | None) -> bytes:
         raise InvalidUpload(f"cannot decompress the upload: {exc}") from exc
 
 
-def _sniff_pickle(
-    path: Path, filename: str, allow_pickle: bool, compressed: bytes | None = None
-) -> str:
+def _check_pickle(
+    path: Path, filename: str, policy: ServerPolicy, compressed: bytes | None = None
+) -> None:
     modules = _pickle_globals(_read_pickle_bytes(path, compressed))
     if any(m == "torch" or m.startswith("torch.") for m in modules):
         raise UnsupportedMediaType(f"{filename!r} is a pickled torch object. {_TORCH_HINT}")
-    if not allow_pickle:
+    if not policy.allow_pickle:
         raise UnsupportedMediaType(f"{filename!r} is a pickle/joblib file. {_SKOPS_HINT}")
-    return "sklearn"
 
 
 # Files up to this size are parsed whole; larger ones (their weights may be GiB) are
@@ -351,7 +327,8 @@ def _sniff_pickle(
 _ONNX_FULL_PARSE_BYTES = 64 * 1024 * 1024
 
 
-def _is_onnx(path: Path) -> bool:
+def is_onnx(path: Path) -> bool:
+    """An ONNX ModelProto with a graph that has outputs (large files: header scan)."""
     if path.stat().st_size > _ONNX_FULL_PARSE_BYTES:
         return _onnx_header_scan(path)
     try:

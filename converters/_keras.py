@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from converters._base import ConversionOutput, Sample, Tolerance
+from converters._base import NO_PICKLES, ConversionOutput, OptionSpec, Sample, Tolerance
+from converters._postprocess import POSTPROCESS_OPTION, PREPROCESS_OPTION
 from converters._protocol import ServerPolicy
 from converters._tensorflow import generate_inputs, tensor_spec, tf2onnx_convert, tf_versions
 from runtime import Signature
@@ -38,7 +39,8 @@ def _kind(path: Path) -> str | None:
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
-        return "keras" if {"config.json", "metadata.json"} <= names else None
+        weights = "metadata.json" in names or "model.weights.h5" in names
+        return "keras" if "config.json" in names and weights else None
     except (OSError, zipfile.BadZipFile):
         pass
     with open(path, "rb") as fh:
@@ -135,7 +137,12 @@ class KerasFramework:
     name: ClassVar[str] = "keras"
     extensions: ClassVar[tuple[str, ...]] = (".keras", ".h5")
 
-    def sniff(self, path: Path, filename: str) -> bool:
+    options: ClassVar[Mapping[str, OptionSpec]] = {
+        "postprocess": POSTPROCESS_OPTION,
+        "preprocess": PREPROCESS_OPTION,
+    }
+
+    def sniff(self, path: Path, filename: str, policy: ServerPolicy = NO_PICKLES) -> bool:
         return _kind(path) is not None
 
     def load(

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from converters._base import ConversionOutput, Sample, Tolerance
+from converters._base import NO_PICKLES, ConversionOutput, OptionSpec, Sample, Tolerance
 from converters._protocol import ServerPolicy
 from converters._registry import import_optional
 from converters._samples import generate_inputs
@@ -167,10 +167,12 @@ class OnnxFramework:
     name: ClassVar[str] = "onnx"
     extensions: ClassVar[tuple[str, ...]] = (".onnx",)
 
-    def sniff(self, path: Path, filename: str) -> bool:
-        from converters._detect import _is_onnx
+    options: ClassVar[Mapping[str, OptionSpec]] = {}
 
-        return _is_onnx(path)
+    def sniff(self, path: Path, filename: str, policy: ServerPolicy = NO_PICKLES) -> bool:
+        from converters._detect import is_onnx
+
+        return is_onnx(path)
 
     def load(
         self, path: Path, filename: str, options: Mapping[str, Any], policy: ServerPolicy

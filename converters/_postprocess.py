@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from converters._base import OptionSpec
 from runtime import Signature, TensorSpec
 from runtime.errors import ConversionError, InvalidUpload
 
@@ -272,3 +273,15 @@ def append_postprocess(path: Path, source: PostProcessedSource) -> Signature:
     onnx.save(merged, str(tmp))
     tmp.replace(path)
     return source.signature
+
+
+#: The ``postprocess`` converter option, declared by the frameworks that apply it.
+POSTPROCESS_OPTION = OptionSpec(
+    dict,
+    'an object like {"activation": "softmax", "labels": ["no", "yes"]}',
+    check=PostProcess.from_options,
+)
+
+#: The ``preprocess`` converter option (a registered scikit-learn version composed in
+#: front of the network); the registry pins and checks its reference.
+PREPROCESS_OPTION = OptionSpec(dict, 'an object like {"model": "scaler:1"}')

@@ -24,6 +24,8 @@ __all__ = [
     "TARGETS",
     "applicable_targets",
     "get_converter",
+    "framework_class",
+    "framework_names",
     "get_framework",
     "import_optional",
     "register_converter",
@@ -35,8 +37,9 @@ __all__ = [
 ENTRY_POINT_GROUP = "modelport.converters"
 TARGETS: tuple[str, ...] = ("onnx", "pmml", "savedmodel")
 
+# In the order detection asks their sniffers (ONNX, the costliest check, last);
+# entry-point frameworks come after these.
 _BUILTIN_FRAMEWORKS: dict[str, str] = {
-    "onnx": "converters._onnx:OnnxFramework",
     "sklearn": "converters._sklearn:SklearnFramework",
     "torch": "converters._torch:TorchFramework",
     "keras": "converters._keras:KerasFramework",
@@ -45,6 +48,7 @@ _BUILTIN_FRAMEWORKS: dict[str, str] = {
     "lightgbm": "converters._lightgbm:LightGBMFramework",
     "catboost": "converters._catboost:CatBoostFramework",
     "transformers": "converters._transformers:TransformersFramework",
+    "onnx": "converters._onnx:OnnxFramework",
 }
 
 _BUILTIN_CONVERTERS: dict[tuple[str, str], str] = {
@@ -142,6 +146,24 @@ def registered_frameworks() -> list[str]:
     return sorted(_load_tables()[0])
 
 
+def framework_names() -> list[str]:
+    """Registered frameworks in registration order (built-ins first): detection's order."""
+    return list(_load_tables()[0])
+
+
+def framework_class(name: str) -> Any:
+    """The plug-in class of ``name`` (imports its module, never the framework library)."""
+    frameworks, _ = _load_tables()
+    try:
+        entry = frameworks[name]
+    except KeyError:
+        known = ", ".join(sorted(frameworks))
+        raise UnsupportedFormat(
+            f"no framework {name!r} is registered; available: {known}"
+        ) from None
+    return _resolve(entry, extra=_EXTRAS.get(name, name))
+
+
 def registered_converters() -> list[tuple[str, str]]:
     """Every registered ``(framework, target)`` pair."""
     return sorted(_load_tables()[1])
@@ -169,16 +191,7 @@ def get_framework(name: str) -> Framework:
 
     Raises ``UnsupportedFormat`` (listing what is registered) or ``MissingDependency``.
     """
-    frameworks, _ = _load_tables()
-    try:
-        entry = frameworks[name]
-    except KeyError:
-        known = ", ".join(sorted(frameworks))
-        raise UnsupportedFormat(
-            f"no framework {name!r} is registered; available: {known}"
-        ) from None
-    cls = _resolve(entry, extra=_EXTRAS.get(name, name))
-    return cls()  # type: ignore[no-any-return]
+    return framework_class(name)()  # type: ignore[no-any-return]
 
 
 def get_converter(framework: str, target: str) -> Converter:

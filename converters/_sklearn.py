@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from converters._base import ConversionOutput, Sample, Tolerance
+from converters._base import NO_PICKLES, ConversionOutput, OptionSpec, Sample, Tolerance
 from converters._onnx import MEDIA_TYPE, library_versions, onnx_signature
 from converters._protocol import ServerPolicy
 from converters._registry import import_optional
@@ -290,13 +290,15 @@ class SklearnFramework:
     name: ClassVar[str] = "sklearn"
     extensions: ClassVar[tuple[str, ...]] = (".skops", ".pkl", ".joblib")
 
-    def sniff(self, path: Path, filename: str) -> bool:
-        from converters._detect import _sniff_zip
+    options: ClassVar[Mapping[str, OptionSpec]] = {}
 
-        try:
-            return _sniff_zip(path, filename) == "sklearn"
-        except Exception:  # noqa: BLE001 - sniffing answers yes/no
-            return False
+    def sniff(self, path: Path, filename: str, policy: ServerPolicy = NO_PICKLES) -> bool:
+        """A skops archive, or a pickle/joblib stream when the server allows pickles."""
+        from converters._detect import is_pickle_upload, skops_upload
+
+        if skops_upload(path, filename):
+            return True
+        return policy.allow_pickle and is_pickle_upload(path, filename)
 
     def load(
         self, path: Path, filename: str, options: Mapping[str, Any], policy: ServerPolicy

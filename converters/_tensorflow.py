@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from converters._archive import extract_archive, find_saved_model_root, list_members
-from converters._base import ConversionOutput, Sample, Tolerance
+from converters._base import NO_PICKLES, ConversionOutput, OptionSpec, Sample, Tolerance
+from converters._postprocess import POSTPROCESS_OPTION, PREPROCESS_OPTION
 from converters._protocol import ServerPolicy
 from converters._torch_onnx import finish_onnx
 from runtime import Signature, TensorSpec
@@ -53,7 +54,12 @@ class TensorFlowFramework:
     name: ClassVar[str] = "tensorflow"
     extensions: ClassVar[tuple[str, ...]] = (".zip", ".tar.gz", ".tgz")
 
-    def sniff(self, path: Path, filename: str) -> bool:
+    options: ClassVar[Mapping[str, OptionSpec]] = {
+        "postprocess": POSTPROCESS_OPTION,
+        "preprocess": PREPROCESS_OPTION,
+    }
+
+    def sniff(self, path: Path, filename: str, policy: ServerPolicy = NO_PICKLES) -> bool:
         return _has_saved_model(list_members(path))
 
     def load(

@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from converters._base import ConversionOutput, Sample, Tolerance
+from converters._base import NO_PICKLES, ConversionOutput, OptionSpec, Sample, Tolerance
+from converters._postprocess import POSTPROCESS_OPTION, PREPROCESS_OPTION
 from converters._protocol import ServerPolicy
 from converters._torch_onnx import export_onnx
 from runtime import Signature, TensorSpec
@@ -65,7 +66,17 @@ class TorchFramework:
     name: ClassVar[str] = "torch"
     extensions: ClassVar[tuple[str, ...]] = (".pt2", ".pt")
 
-    def sniff(self, path: Path, filename: str) -> bool:
+    options: ClassVar[Mapping[str, OptionSpec]] = {
+        "input_names": OptionSpec(list, "a list of names"),
+        "input_shapes": OptionSpec(dict, 'an object like {"x": [null, 4]} (null = batch)'),
+        "input_dtypes": OptionSpec(dict, 'an object like {"x": "float32"}'),
+        "output_names": OptionSpec(list, "a list of names"),
+        "dynamic_axes": OptionSpec(dict, 'an object like {"x": {"2": "seq"}}'),
+        "postprocess": POSTPROCESS_OPTION,
+        "preprocess": PREPROCESS_OPTION,
+    }
+
+    def sniff(self, path: Path, filename: str, policy: ServerPolicy = NO_PICKLES) -> bool:
         return torch_kind(path, filename) is not None
 
     def load(

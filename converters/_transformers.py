@@ -188,7 +188,7 @@ class TransformersFramework:
     def load(
         self, path: Path, filename: str, options: Any = None, policy: Any = None
     ) -> TransformersSource:
-        folder = Path(tempfile.mkdtemp(prefix="modelport-hf-"))
+        folder = Path(tempfile.mkdtemp(prefix="checkpoint-", dir=path.parent))
         root = _checkpoint_root(extract_archive(path, folder / "checkpoint"))
         if not any(root.glob("*.safetensors")):
             raise InvalidUpload(

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from runtime import ARTIFACT_FORMATS as _ARTIFACT_FORMATS
+from runtime import SERVABLE_STATUSES
+
 T = TypeVar("T")
 
 __all__ = [
@@ -21,9 +24,9 @@ __all__ = [
 
 VERSION_STATUSES = ("pending", "converting", "ready", "failed")
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
-ARTIFACT_FORMATS = ("source", "onnx", "pmml", "savedmodel")
+ARTIFACT_FORMATS = _ARTIFACT_FORMATS
 #: Artifact statuses of a converted artifact that may be served (validation passed).
-USABLE_STATUSES = ("passed", "weak")
+USABLE_STATUSES = SERVABLE_STATUSES
 
 
 def aware(value: datetime | None) -> datetime | None:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 
-from converters import PROGRESS_FILE, applicable_targets, detect_framework
+from converters import PROGRESS_FILE, applicable_targets, detect_framework, registered_frameworks
 from registry._blobs import BlobStore, StagedBlob
 from registry._browse import BrowsePage, ModelQuery
 from registry._compose import check_composable, pin_preprocess
@@ -32,7 +32,7 @@ from registry._uploads import (
     clean_filename,
     sample_kind,
 )
-from runtime import AliasEvent, AliasTarget, ModelRef, check_alias, check_name
+from runtime import ARTIFACT_EXTENSIONS, AliasEvent, AliasTarget, ModelRef, check_alias, check_name
 from runtime.errors import ArtifactNotFound, InvalidUpload, InvalidWeights, UnsupportedFormat
 
 __all__ = ["CreatedVersion", "Registry"]
@@ -87,7 +87,7 @@ class Registry:
         tags: dict[str, str] | None = None,
         created_by: str | None = None,
         tolerance: dict[str, float] | None = None,
-        options: dict[str, Any] | None = None,
+        options: Any = None,
     ) -> CreatedVersion:
         """Store an upload and queue its conversion job.
 
@@ -151,6 +151,10 @@ class Registry:
                 f"choose from: {', '.join(available) or 'none'}"
             )
         return wanted
+
+    def frameworks(self) -> list[str]:
+        """The registered framework plug-ins, by name (for upload forms)."""
+        return registered_frameworks()
 
     # -- models, versions, aliases --------------------------------------------------
 
@@ -281,9 +285,6 @@ class Registry:
         self.store.check_writable()
 
 
-_EXT = {"onnx": ".onnx", "pmml": ".pmml", "savedmodel": ".tar"}
-
-
 def _artifact_filename(name: str, number: int, art: Artifact) -> str:
-    ext = ".tar" if art.files else _EXT.get(art.format, ".bin")
+    ext = ".tar" if art.files else ARTIFACT_EXTENSIONS.get(art.format, ".bin")
     return f"{name}-{number}{ext}"

@@ -8,12 +8,12 @@ import re
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
-from converters import PostProcess
+from converters import OPTIONS_MAX_BYTES
+from converters import check_options as converter_options
 from registry._blobs import StagedBlob
 from runtime.errors import InvalidUpload
 
 __all__ = [
-    "ALLOWED_OPTIONS",
     "check_options",
     "check_tags",
     "check_tolerance",
@@ -77,60 +77,17 @@ def parse_tags(raw: str | None) -> dict[str, str]:
     return check_tags(value)
 
 
-#: Keys a client may pass in a version's converter ``options`` (read by the
-#: frameworks' ``load``, e.g. TorchScript, which carries no input shapes).
-#: ``allow_pickle`` is deliberately absent: it always comes from the server setting.
-ALLOWED_OPTIONS = (
-    "input_names",
-    "input_shapes",
-    "input_dtypes",
-    "output_names",
-    "dynamic_axes",
-    "postprocess",
-    "preprocess",
-)
-_OPTIONS_MAX_BYTES = 16 * 1024
-_OPTION_TYPES: dict[str, tuple[type, str]] = {
-    "input_names": (list, "a list of names"),
-    "output_names": (list, "a list of names"),
-    "input_shapes": (dict, 'an object like {"x": [null, 4]} (null = batch)'),
-    "input_dtypes": (dict, 'an object like {"x": "float32"}'),
-    "dynamic_axes": (dict, 'an object like {"x": {"2": "seq"}}'),
-    "postprocess": (dict, 'an object like {"activation": "softmax", "labels": ["no", "yes"]}'),
-    "preprocess": (dict, 'an object like {"model": "scaler:1"}'),
-}
-
-
 def check_options(options: Any) -> dict[str, Any]:
-    if options is None:
-        return {}
-    if not isinstance(options, dict):
-        raise InvalidUpload(
-            'options must be a JSON object, e.g. {"input_shapes": {"x": [null, 4]}}'
-        )
-    unknown = sorted(str(k) for k in options if k not in ALLOWED_OPTIONS)
-    if unknown:
-        raise InvalidUpload(
-            f"unknown option(s) {', '.join(map(repr, unknown))}; "
-            f"allowed options: {', '.join(ALLOWED_OPTIONS)}"
-        )
-    for key, value in options.items():
-        kind, example = _OPTION_TYPES[key]
-        if not isinstance(value, kind):
-            raise InvalidUpload(f"option {key!r} must be {example}, got {value!r:.60}")
-    if len(json.dumps(options)) > _OPTIONS_MAX_BYTES:
-        raise InvalidUpload(f"options are larger than {_OPTIONS_MAX_BYTES // 1024} KiB")
-    if "postprocess" in options:
-        PostProcess.from_options(options["postprocess"])  # refuse a bad one at upload
-    return dict(options)
+    """Converter options, checked against what the framework plug-ins declare."""
+    return converter_options(options)
 
 
-def parse_options(raw: str | None) -> dict[str, Any]:
-    """Parse the ``options`` form field (a JSON object of converter options)."""
+def parse_options(raw: str | None) -> Any:
+    """Decode the ``options`` form field; ``Registry.create_version`` checks the value."""
     if raw is None or raw.strip() == "":
-        return {}
-    if len(raw.encode()) > _OPTIONS_MAX_BYTES:
-        raise InvalidUpload(f"options are larger than {_OPTIONS_MAX_BYTES // 1024} KiB")
+        return None
+    if len(raw.encode()) > OPTIONS_MAX_BYTES:
+        raise InvalidUpload(f"options are larger than {OPTIONS_MAX_BYTES // 1024} KiB")
     try:
         value = json.loads(raw)
     except ValueError:
@@ -138,7 +95,7 @@ def parse_options(raw: str | None) -> dict[str, Any]:
             f"options is not valid JSON ({raw[:60]!r}); send an object like "
             '{"input_shapes": {"x": [null, 4]}}'
         ) from None
-    return check_options(value)
+    return value
 
 
 def check_tolerance(tolerance: dict[str, float] | None) -> dict[str, float] | None:

@@ -26,6 +26,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from runtime._documents import (
+    ARTIFACT_EXTENSIONS,
+    ARTIFACT_FORMATS,
+    FORMAT_PREFERENCE,
+    PULL_MANIFEST,
+    SERVABLE_STATUSES,
+)
 from runtime._refs import MAX_VERSION, ModelRef, check_alias, check_name
 from runtime._signature import Signature, TensorSpec
 from runtime.errors import ModelportError
@@ -39,6 +46,11 @@ if TYPE_CHECKING:
     from runtime._model import Model, ModelInfo
 
 __all__ = [
+    "ARTIFACT_EXTENSIONS",
+    "ARTIFACT_FORMATS",
+    "FORMAT_PREFERENCE",
+    "PULL_MANIFEST",
+    "SERVABLE_STATUSES",
     "AliasEvent",
     "AliasTarget",
     "Cache",

@@ -31,6 +31,7 @@ from runtime._signature import Signature
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
+from runtime._documents import PULL_MANIFEST, SERVABLE_STATUSES
 from runtime.errors import (
     ArtifactNotFound,
     Conflict,
@@ -50,8 +51,8 @@ BACKEND_MODULES: dict[str, tuple[str, str]] = {
     "pmml": ("pypmml", "modelport[pmml]"),
     "savedmodel": ("tensorflow", "modelport[tensorflow]"),
 }
-_SERVED = ("passed", "weak")
-_MANIFEST = "modelport.json"  # written by `modelport pull` next to the artifact
+_SERVED = SERVABLE_STATUSES
+_MANIFEST = PULL_MANIFEST  # written by `modelport pull` next to the artifact
 _MODEL_KWARGS = ("device", "fallback", "batch_size")
 
 

@@ -15,6 +15,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+from runtime._documents import FORMAT_PREFERENCE
 from runtime._model import Backend, Model, ModelInfo
 from runtime._signature import Signature
 from runtime.errors import ModelportError, SignatureError, UnsupportedFormat
@@ -32,7 +33,6 @@ __all__ = [
 ]
 
 #: Formats in the order ``runtime.load`` prefers them.
-FORMAT_PREFERENCE = ("onnx", "pmml", "savedmodel")
 
 _BUILTIN: dict[str, str] = {
     "onnx": "runtime._onnx:OnnxBackend",

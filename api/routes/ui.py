@@ -28,7 +28,7 @@ from api.auth import COOKIE, Level, access_of
 from api.deps import RegistryDep
 from registry import Artifact, ModelVersion
 from registry._browse import SORTS, ModelQuery
-from runtime import ModelRef, Signature
+from runtime import FORMAT_PREFERENCE, ModelRef, Signature
 from runtime.errors import InvalidModelRef, ModelportError, Unauthorized
 
 __all__ = ["SignInNeeded", "router", "sign_in_redirect"]
@@ -87,18 +87,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(_viewer)])
 _HERE = Path(__file__).resolve().parent.parent
 _TEMPLATES = _HERE / "templates"
 _STATIC = _HERE / "static"
-FRAMEWORKS = (
-    "onnx",
-    "sklearn",
-    "torch",
-    "keras",
-    "tensorflow",
-    "xgboost",
-    "lightgbm",
-    "catboost",
-    "transformers",
-)
-FORMATS = ("onnx", "pmml", "savedmodel")
+FORMATS = FORMAT_PREFERENCE
 _LIVE = ("pending", "converting")
 _HTML = "text/html; charset=utf-8"
 T = TypeVar("T")
@@ -506,7 +495,7 @@ def models_page(
         page=page,
         query=query,
         filtered=query.filtered,
-        frameworks=FRAMEWORKS,
+        frameworks=registry.frameworks(),
         formats=FORMATS,
         sorts=list(SORTS.items()),
     )

@@ -137,8 +137,9 @@ class ModelLoader:
             resolved = self.resolve(ref)
         except RegistryUnavailable:
             # offline: the runtime's cache knows the last target of the reference
-            model = runtime.load(str(ref), registry=self.registry, token=self.token,
-                                 **self.load_options)
+            model = runtime.load(
+                str(ref), registry=self.registry, token=self.token, **self.load_options
+            )
             served = self._served(ref.name, int(model.info.version or 0), model)
             return Route(ref, (served,))
         return self.route_for(ref, resolved, known)
