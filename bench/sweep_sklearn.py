@@ -17,7 +17,8 @@ layer; the sweep lists them and exits 1. ``--write-matrix`` rewrites the generat
 section of docs/support-matrix.md.
 
 Usage: ``python bench/sweep_sklearn.py [--only NAME ...] [--targets onnx,pmml]
-[--json out.json] [--write-matrix] [--timeout 180]``
+[--json out.json] [--write-matrix] [--timeout 180] [--shard i/n]``; shards run side by
+side and ``--merge a.json b.json ... --write-matrix`` combines them.
 """
 
 from __future__ import annotations
@@ -201,14 +202,34 @@ def summarise(rows: list[dict[str, Any]], targets: list[str]) -> dict[str, Any]:
 
 
 def _quiet_java() -> None:
-    """sklearn2pmml's Java prints its banner and stack traces on stderr: keep them in a
-    log file next to the temp folder, so the sweep's own lines stay readable."""
+    """sklearn2pmml's Java prints its banner and stack traces on the process's stdout and
+    stderr: send both to a log file in the temp folder, keep the sweep's lines on stdout."""
     import os
 
     log = Path(tempfile.gettempdir()) / "mp-sweep-java.log"
+    sys.stdout.flush()
+    keep = os.dup(1)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+    sys.stdout = os.fdopen(keep, "w", buffering=1)
+
+
+def _merge(args: argparse.Namespace) -> int:
+    by_name: dict[str, dict[str, Any]] = {}
+    for path in args.merge:  # a later file's row for an estimator replaces an earlier one
+        for row in json.loads(path.read_text())["rows"]:
+            by_name[row["estimator"]] = row
+    rows = sorted(by_name.values(), key=lambda r: r["estimator"])
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    summary = summarise(rows, targets)
+    print(json.dumps(summary, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1, default=str))
+    if args.write_matrix:
+        write_matrix(ROOT / "docs" / "support-matrix.md", rows, summary, targets)
+    return 1 if any(summary[t]["lost"] for t in targets) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,13 +239,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--write-matrix", action="store_true")
     parser.add_argument("--timeout", type=int, default=180)
+    parser.add_argument("--shard", default="1/1", help="run the i-th of n slices, e.g. 2/4")
+    parser.add_argument(
+        "--merge", nargs="*", type=Path, default=None, help="combine shards' --json files"
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        return _merge(args)
     warnings.simplefilter("ignore")
     from sklearn.utils import all_estimators
 
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     _quiet_java()
+    index, count = (int(v) for v in args.shard.split("/"))
     chosen = [(n, c) for n, c in all_estimators() if not args.only or n in args.only]
+    chosen = chosen[index - 1 :: count]
     rows = []
     for i, (name, cls) in enumerate(chosen, 1):
         row = _one(name, cls, targets, args.timeout)

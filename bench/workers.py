@@ -8,8 +8,9 @@ always) and times from the first upload until every version is ready or failed.
 
     python bench/workers.py [--rounds 1] [--quick]
 
-Prints conversions per minute per round and the 2-worker / 1-worker ratio. On a
-machine with 2 cores the ideal is 2x; a shared machine gives less.
+Each round is timed once its workers' fork servers (one warm parent per framework
+group) are up. Prints conversions per minute per round and the 2-worker / 1-worker
+ratio. On a machine with 2 free cores the ideal is 2x; a shared machine gives less.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from registry._queues import QUEUES  # noqa: E402
 from tests.api.conftest import upload  # noqa: E402
 from tests.conftest import (  # noqa: E402
     _create_pg_database,
@@ -50,6 +52,11 @@ def _models(folder: Path, quick: bool) -> list[Path]:
 
 def _round(api_url: str, env: dict, models: list[Path], tag: str, n: int, tmp: Path) -> float:
     workers = [start_worker(tmp / f"worker-{tag}-{i}.log", env) for i in range(n)]
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and any(  # timed from warm: fork servers up
+        w.log().count("fork server") < len(QUEUES) for w in workers
+    ):
+        time.sleep(0.5)
     try:
         with httpx.Client(base_url=api_url, timeout=120) as client:
             t0 = time.monotonic()

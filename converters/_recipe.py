@@ -38,7 +38,8 @@ def recipe_for(
     libs = _LIBS.get((framework, target), ("modelport", "numpy", "onnxruntime"))
     versions = library_versions(*libs)
     filename = f"reproduce_{target}.py"
-    if framework == "sklearn" and target in ("onnx", "pmml"):
+    by_hand = getattr(source, "input_kind", "") == "matrix"
+    if framework == "sklearn" and target in ("onnx", "pmml") and by_hand:
         body = _sklearn_script(target, source, sample, tolerance, output)
     else:
         body = _generic_script(framework, target, tolerance)

@@ -24,6 +24,13 @@ from converters._protocol import ServerPolicy
 from converters._registry import import_optional
 from converters._samples import LARGE, MIN_ROWS, generate_inputs
 from converters._sklearn_inputs import sklearn_domain_inputs, sklearn_extreme_inputs
+from converters._sklearn_shapes import (
+    OutputWidths,
+    input_kind,
+    label_dtype,
+    probe_outputs,
+    rebuild_for_onnx,
+)
 from runtime import Signature, TensorSpec
 from runtime.errors import ConversionError, InvalidUpload, UnsupportedMediaType
 
@@ -40,7 +47,7 @@ class Column:
 
 
 def _kind(est: Any) -> str:
-    from sklearn.base import is_classifier, is_regressor
+    from sklearn.base import is_classifier, is_outlier_detector, is_regressor
 
     if is_classifier(est):
         return "classifier"
@@ -48,6 +55,10 @@ def _kind(est: Any) -> str:
         return "regressor"
     if getattr(est, "_estimator_type", None) == "clusterer" or hasattr(est, "cluster_centers_"):
         return "clusterer"
+    if is_outlier_detector(est) and hasattr(est, "predict"):
+        return "outlier"
+    if hasattr(est, "predict") and hasattr(est, "predict_proba"):
+        return "mixture"  # GaussianMixture & co: a component and its probabilities
     if hasattr(est, "transform"):
         return "transformer"
     raise InvalidUpload(
@@ -114,9 +125,16 @@ class SklearnSource:
     def __init__(self, estimator: Any, how: str) -> None:
         self.native = estimator
         self.kind = _kind(estimator)
-        self.columns = _columns(estimator)
+        self.input_kind = input_kind(estimator)
+        self.columns = _columns(estimator) if self.input_kind == "matrix" else None
         self.n_features = _n_features(estimator)
-        self.has_proba = self.kind == "classifier" and hasattr(estimator, "predict_proba")
+        self._domains: list[Any] | None = None
+        self.widths = self._probe()
+        self.has_proba = (
+            self.kind == "classifier"
+            and hasattr(estimator, "predict_proba")
+            and (self.widths is None or self.widths.proba_is_array)
+        )
         self.signature = Signature(inputs=self._input_specs(), outputs=self._output_specs())
         self.lineage = {
             "estimator": type(estimator).__name__,
@@ -126,7 +144,21 @@ class SklearnSource:
             "versions": library_versions("scikit-learn", "numpy", "scipy", "skops"),
         }
 
+    def _probe(self) -> OutputWidths | None:
+        """Output widths measured on two in-domain rows (array inputs only)."""
+        if self.columns is not None or self.input_kind != "matrix" or not self.n_features:
+            return None
+        from converters._sklearn_domain import domain_matrix, feature_domains
+
+        self._domains = feature_domains(self.native, self.n_features)
+        rows = domain_matrix(self._domains, 2, np.random.default_rng(0))
+        return probe_outputs(self.native, self.frame({"X": rows.astype(np.float32)}))
+
     def _input_specs(self) -> tuple[TensorSpec, ...]:
+        if self.input_kind == "labels":
+            return (TensorSpec("X", label_dtype(self.native), ("batch",)),)
+        if self.input_kind in ("text", "dict"):
+            return (TensorSpec("X", "str", ("batch", 1)),)
         if self.columns is not None:
             return tuple(TensorSpec(c.name, c.dtype, ("batch", 1)) for c in self.columns)
         return (TensorSpec("X", "float32", ("batch", self.n_features)),)
@@ -135,8 +167,11 @@ class SklearnSource:
         est = self.native
         if self.kind == "classifier":
             classes = np.asarray(est.classes_)
+            width = self.widths.predict if self.widths else None
             label = TensorSpec(
-                "label", "str" if classes.dtype.kind in "OUS" else "int64", ("batch",)
+                "label",
+                "str" if classes.dtype.kind in "OUS" else "int64",
+                ("batch", width) if width else ("batch",),
             )
             if not self.has_proba:
                 return (label,)
@@ -147,14 +182,29 @@ class SklearnSource:
                 TensorSpec("label", "int64", ("batch",)),
                 TensorSpec("scores", "float32", ("batch", k)),
             )
+        if self.kind == "outlier":
+            return (TensorSpec("label", "int64", ("batch",)),)
+        if self.kind == "mixture":
+            k = getattr(_final_step(est), "n_components", None)
+            return (
+                TensorSpec("label", "int64", ("batch",)),
+                TensorSpec("probabilities", "float32", ("batch", k)),
+            )
         n_out = getattr(_final_step(est), "n_outputs_", None)
+        if self.widths is not None:
+            n_out = self.widths.predict
         shape: tuple[int | str | None, ...] = ("batch",)
         if self.kind == "transformer" or (n_out or 1) > 1:
-            shape = ("batch", None)
+            shape = ("batch", n_out if self.kind != "transformer" else None)
         return (TensorSpec("variable", "float32", shape),)
 
     def frame(self, inputs: dict[str, np.ndarray]) -> Any:
-        """What the estimator is called with: a DataFrame or a 2-D array."""
+        """What the estimator is called with: a DataFrame, a 2-D array, 1-D labels or
+        a list of strings."""
+        if self.input_kind == "labels":
+            return np.asarray(inputs["X"]).reshape(-1)
+        if self.input_kind == "text":
+            return [str(v) for v in np.asarray(inputs["X"]).reshape(-1)]
         if self.columns is not None:
             import pandas as pd
 
@@ -179,6 +229,10 @@ class SklearnSource:
             return out
         if self.kind == "clusterer":
             return {"label": np.asarray(est.predict(x)), "scores": np.asarray(est.transform(x))}
+        if self.kind == "outlier":
+            return {"label": np.asarray(est.predict(x))}
+        if self.kind == "mixture":
+            return {"label": np.asarray(est.predict(x)), "probabilities": est.predict_proba(x)}
         if self.kind == "regressor":
             return {"variable": np.asarray(est.predict(x))}
         return {"variable": _dense(est.transform(x))}
@@ -355,7 +409,7 @@ def _convert(source: SklearnSource, options: dict[Any, Any] | None) -> Any:
     register_boosting_converters()  # XGBoost/LightGBM steps, when their library is loaded
     with _plain_attributes():
         return skl2onnx.convert_sklearn(
-            source.native,
+            rebuild_for_onnx(source.native),
             initial_types=_initial_types(source),
             options=options,
             target_opset={"": 18, "ai.onnx.ml": 3},
@@ -370,6 +424,12 @@ class SklearnToOnnx:
     tolerance: ClassVar[Tolerance] = Tolerance(atol=1e-4, rtol=1e-3)
 
     def applies(self, source: Any) -> str | None:
+        if source.input_kind == "dict":
+            return (
+                f"ONNX is not applicable: {source.lineage['estimator']} reads Python dicts, and "
+                "ONNX's DictVectorizer takes one map per call, not a batch of rows; fit the "
+                "model on DataFrame columns (e.g. OneHotEncoder in a ColumnTransformer) instead"
+            )
         return None
 
     def convert(self, source: Any, sample: Sample, out_dir: Path) -> ConversionOutput:
@@ -399,7 +459,7 @@ class SklearnToOnnx:
     def _to_onnx(source: SklearnSource, notes: list[str]) -> Any:
         options = None
         if source.kind == "classifier":
-            options = {type(_final_step(source.native)): {"zipmap": False}}
+            options = {type(_final_step(rebuild_for_onnx(source.native))): {"zipmap": False}}
         try:
             return _convert(source, options)
         except Exception as first:  # noqa: BLE001 - retried without options, then reported
@@ -419,6 +479,8 @@ def _shape_outputs(model: Any, source: SklearnSource) -> None:
     graph = model.graph
     produced = [o.name for o in graph.output]
     mapping = _output_mapping(produced, source)
+    for new in mapping.values():
+        _free_name(graph, new, keep=set(produced))
     for old, new in mapping.items():
         if old != new:
             _rename(graph, old, new)
@@ -438,11 +500,23 @@ def _output_mapping(produced: list[str], source: SklearnSource) -> dict[str, str
             mapping[produced[0]] = "label"
         if len(produced) >= 2:
             mapping[produced[1]] = "probabilities" if source.has_proba else "scores"
-    elif source.kind == "clusterer":
+    elif source.kind in ("clusterer", "outlier"):
         mapping.update(zip(produced[:2], ["label", "scores"], strict=False))
+    elif source.kind == "mixture":
+        mapping.update(zip(produced[:2], ["label", "probabilities"], strict=False))
     elif produced:
         mapping[produced[0]] = "variable"
     return mapping
+
+
+def _free_name(graph: Any, name: str, keep: set[str]) -> None:
+    """Rename an internal value called ``name`` (not a graph output) out of the way, so
+    an output can take the name (a FeatureUnion's scaler writes ``variable`` inside)."""
+    if name in keep:
+        return
+    inner = {o for node in graph.node for o in node.output}
+    if name in inner:
+        _rename(graph, name, f"{name}_inner")
 
 
 def _rename(graph: Any, old: str, new: str) -> None:

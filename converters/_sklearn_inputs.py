@@ -22,6 +22,8 @@ def sklearn_domain_inputs(
     source: Any, rows: int, seed: int, sample: dict[str, np.ndarray] | None
 ) -> tuple[dict[str, np.ndarray], str]:
     rng = np.random.default_rng(seed)
+    if source.input_kind in ("labels", "text", "dict"):
+        return _token_inputs(source, rows, rng, sample)
     if source.columns is not None:
         return _column_inputs(source, rows, rng, sample)
     domains = _x_domains(source)
@@ -36,6 +38,8 @@ def sklearn_domain_inputs(
 def sklearn_extreme_inputs(
     source: Any, domain: dict[str, np.ndarray], seed: int
 ) -> dict[str, np.ndarray] | None:
+    if source.input_kind != "matrix":
+        return None  # labels and words have no magnitude to push out
     if source.columns is not None:
         keep = frozenset(c.name for c in source.columns if c.categories)
         return extreme_rows(domain, seed, keep)
@@ -49,6 +53,31 @@ def sklearn_extreme_inputs(
     x = pushed["X"].copy()
     x[:, cats] = np.asarray(domain["X"])[:, cats]
     return {"X": x}
+
+
+_WORDS = ("alpha", "beta", "gamma", "delta", "red", "green", "blue", "big", "small")
+
+
+def _token_inputs(
+    source: Any, rows: int, rng: np.random.Generator, sample: dict[str, np.ndarray] | None
+) -> tuple[dict[str, np.ndarray], str]:
+    """Labels from ``classes_``, or documents from the fitted vocabulary (or the sample)."""
+    spec = source.signature.inputs[0]
+    if sample is not None:
+        values = np.asarray(sample["X"])
+        return {"X": values[rng.integers(0, len(values), size=rows)]}, (
+            "rows of the uploaded sample, drawn again"
+        )
+    if source.input_kind == "labels":
+        classes = np.asarray(source.native.classes_)
+        picked = classes[rng.integers(0, len(classes), size=rows)]
+        dtype = object if spec.dtype == "str" else spec.dtype
+        return {"X": picked.astype(dtype)}, "the fitted classes_ (labels the model knows)"
+    vocab = getattr(source.native, "vocabulary_", None)
+    words = np.array(sorted(vocab)[:200] if vocab else _WORDS, dtype=object)
+    docs = [" ".join(words[rng.integers(0, len(words), size=5)]) for _ in range(rows)]
+    origin = "documents of words from the fitted vocabulary_" if vocab else "documents of words"
+    return {"X": np.array(docs, dtype=object).reshape(rows, 1)}, origin
 
 
 def _x_domains(source: Any) -> list[FeatureDomain]:

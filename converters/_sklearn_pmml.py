@@ -67,6 +67,13 @@ class SklearnToPmml:
             )
         if source.kind not in ("classifier", "regressor", "clusterer"):
             return f"PMML is not applicable: a {source.kind} has no scorable PMML model here"
+        if source.input_kind != "matrix":
+            return (
+                f"PMML is not applicable: the model reads {source.input_kind}, and PMML fields "
+                "are table columns"
+            )
+        if source.kind == "classifier" and len(source.signature.outputs[0].shape or ()) > 1:
+            return "PMML is not applicable: multi-output classifiers are not supported"
         if source.kind == "regressor" and len(source.signature.outputs[0].shape or ()) > 1:
             return "PMML is not applicable: multi-output regressors are not supported"
         if final in ("SVC", "NuSVC") and source.has_proba:
@@ -101,7 +108,7 @@ class SklearnToPmml:
         scorer = threading.Thread(target=_start_scorer, name="pmml-scorer-jvm", daemon=True)
         scorer.start()
         try:
-            s2p.sklearn2pmml(pipeline, str(dest), java_opts=list(JAVA_OPTS))
+            _run_java(s2p, pipeline, dest)
         except Exception as exc:  # noqa: BLE001 - the Java side reports in the message
             raise ConversionError(_java_reason(exc, source.lineage["estimator"])) from exc
         finally:
@@ -119,6 +126,22 @@ class SklearnToPmml:
                 "unused_fields": dropped,
             },
         )
+
+
+def _run_java(s2p: Any, pipeline: Any, dest: Path) -> None:
+    """sklearn2pmml once more when Java died without a word (a loaded machine's JVM can
+    fail to start); a failure that names its reason is final."""
+    try:
+        s2p.sklearn2pmml(pipeline, str(dest), java_opts=list(JAVA_OPTS))
+    except Exception as exc:  # noqa: BLE001
+        if _java_lines(exc):
+            raise
+        s2p.sklearn2pmml(pipeline, str(dest), java_opts=list(JAVA_OPTS))
+
+
+def _java_lines(exc: Exception) -> list[str]:
+    text = str(exc).strip()
+    return [ln for ln in text.splitlines() if "Exception" in ln or "not supported" in ln]
 
 
 def _java_reason(exc: Exception, estimator: str) -> str:

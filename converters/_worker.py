@@ -44,6 +44,7 @@ from converters._protocol import (
 )
 from converters._recipe import recipe_for
 from converters._registry import applicable_targets, get_converter, get_framework
+from converters._sample_shapes import sample_shape_options
 from converters._samples import load_sample
 from converters._validation import load_artifact, validate
 from runtime.errors import InvalidUpload, ModelportError
@@ -191,9 +192,12 @@ def _validate(
     adapt = (lambda inputs: hook(source, inputs)) if hook else None
     tolerance = _tolerance(request, converter.tolerance)
     report = validate(loaded.served, artifact, loaded.sample, tolerance, adapt=adapt, fmt=target)
-    report["recipe"] = recipe_for(
-        loaded.framework, target, source, loaded.sample, tolerance, output
-    )
+    try:
+        report["recipe"] = recipe_for(
+            loaded.framework, target, source, loaded.sample, tolerance, output
+        )
+    except Exception as exc:  # noqa: BLE001 - a missing recipe never fails an artifact
+        report["recipe"] = {"error": f"no recipe for this model: {type(exc).__name__}: {exc}"}
     return report
 
 
@@ -205,9 +209,12 @@ def _load(job_dir: Path, request: WorkerRequest) -> _Loaded:
     start = time.perf_counter()
     plugin = get_framework(framework)
     source = plugin.load(source_path, request.filename, request.options, request.policy)
+    sample_path = _inside(job_dir, request.sample, "sample") if request.sample else None
+    reshaped = sample_shape_options(source, sample_path, request.options)
+    if reshaped is not None:  # the uploaded sample decides the traced shapes
+        source = plugin.load(source_path, request.filename, reshaped, request.policy)
     load_s = round(time.perf_counter() - start, 4)
     chain, pre_onnx = _preprocess(job_dir, request, framework, source)
-    sample_path = _inside(job_dir, request.sample, "sample") if request.sample else None
     sample, note = _build_sample(chain or source, sample_path)
     lineage = {
         "framework": framework,

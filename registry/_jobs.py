@@ -317,6 +317,7 @@ class JobRunner:
         """Start the warm parent of ``group`` ahead of its first job (a Celery worker
         warms the groups of the queues it serves)."""
         self._warm(group)
+        log.info("fork server %s ready", group)
 
     def _warm(self, group: str) -> None:
         try:

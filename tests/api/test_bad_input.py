@@ -285,3 +285,17 @@ def test_unusable_models_page_limit_is_an_html_400(registry_client, limit):
     response = registry_client.get("/", params={"limit": limit})
     assert response.status_code == 400, response.text[:200]
     assert response.headers["content-type"].startswith("text/html")
+
+
+def test_estimator_without_inference_is_422_at_upload(registry_client, unique_name, tmp_path):
+    import numpy as np
+    import skops.io as sio
+    from sklearn.cluster import SpectralClustering
+
+    x = np.random.default_rng(0).standard_normal((30, 3))
+    path = tmp_path / "spectral.skops"
+    sio.dump(SpectralClustering(2, random_state=0).fit(x), path)
+    body = assert_problem(upload(registry_client, unique_name, path), 422, "InvalidUpload")
+    assert "SpectralClustering" in body["detail"] and "fit_predict" in body["detail"]
+    # refused before a version exists
+    assert registry_client.get(f"/api/v1/models/{unique_name}/versions/1").status_code == 404
