@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from runtime._memo import remember
 from runtime.errors import IntegrityError
 
 __all__ = ["VERIFY_MODES", "Cache", "cache_root", "parse_size", "unpack_tar"]
@@ -273,7 +274,7 @@ class Cache:
             stamp = _stamp_of(path.stat())
             if _SEEN.get(str(path)) == stamp:
                 return  # this process wrote or read the same stamp already
-            _SEEN[str(path)] = stamp
+            remember(_SEEN, str(path), stamp)
             if self._stamp(sha256) != stamp:
                 _atomic_write_text(self.root / "stamps" / sha256, json.dumps(stamp), durable=False)
 
@@ -345,7 +346,7 @@ class Cache:
             data: dict[str, Any] | None = _DOCS.get(key)
             if data is None:
                 data = json.loads(path.read_text(encoding="utf-8"))
-                _DOCS[key] = data
+                remember(_DOCS, key, data)
         except (OSError, ValueError):
             return None
         return data

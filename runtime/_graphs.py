@@ -29,6 +29,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from runtime._memo import remember
+
 __all__ = [
     "GRAPH_CACHE_MAX_BYTES",
     "GraphCache",
@@ -161,7 +163,7 @@ class GraphCache:
         except OSError:
             return None
         if actual == expected:
-            _SEEN[str(path)] = stamp
+            remember(_SEEN, str(path), stamp)
             return path, data
         warnings.warn(
             f"cached optimised graph {path} is corrupt (sha256 {actual}); it is removed "
