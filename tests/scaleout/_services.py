@@ -85,23 +85,48 @@ class RabbitNode:
         raise RuntimeError(f"rabbitmq-server did not listen in {timeout}s:\n{self.log()[-3000:]}")
 
     def stop(self) -> None:
-        """Stop the node (its whole process group) and wait until the port is closed."""
+        """Stop the node and wait until its port is closed.
+
+        Started as root, ``rabbitmq-server`` hands over to the rabbitmq user in a session of
+        its own, so signalling our process group does not reach the Erlang VM; the node's
+        processes are found by the node name in their environment instead.
+        """
         if self.process is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        self._signal(signal.SIGTERM)
         deadline = time.monotonic() + 30
-        while port_open(self.port) and time.monotonic() < deadline:
+        while (port_open(self.port) or self._node_pids()) and time.monotonic() < deadline:
             time.sleep(0.2)
-        # Anything the group left behind (epmd is shared and never in this group).
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        self._signal(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
         self.process = None
+        if port_open(self.port):
+            raise RuntimeError(f"RabbitMQ node {self.name} still listens on {self.port}")
+
+    def _signal(self, sig: signal.Signals) -> None:
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+        for pid in self._node_pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+    def _node_pids(self) -> list[int]:
+        """Processes of this node (epmd is shared between nodes and left alone)."""
+        marker = f"RABBITMQ_NODENAME={self.name}".encode()
+        pids = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if (proc / "comm").read_text().strip() == "epmd":
+                    continue
+                if marker in (proc / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+        return pids
 
     def log(self) -> str:
         path = self.home / "server.out"
