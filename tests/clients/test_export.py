@@ -3,6 +3,7 @@ proto (tritonclient, in its own venv), and a KServe manifest checked offline."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -24,6 +25,8 @@ from tests.factories.runtime_models import classifier_model
 pytestmark = pytest.mark.parametrize("live_registry", ["sqlite"], indirect=True)
 
 TRITONCLIENT = "tritonclient[grpc]==2.73.0"
+KSERVE = "kserve==0.21.0"
+KSERVE_CHECK = Path(__file__).with_name("kserve_schema_check.py")
 VENVS = Path(os.environ.get("MODELPORT_VENVS", Path.home() / ".cache" / "modelport-venvs"))
 
 # prints Triton's parse of a config.pbtxt as JSON; unknown fields or bad enums fail it
@@ -36,29 +39,47 @@ print(json.dumps(json_format.MessageToDict(cfg)))
 """
 
 
-@pytest.fixture(scope="session")
-def triton_python() -> Path:
-    """A venv with tritonclient (it pins protobuf<7, which the main venv cannot take)."""
-    venv = VENVS / "tritonclient-2.73.0"
+def _venv(name: str, requirement: str, probe: str, require_env: str) -> Path:
+    """The python of a venv under VENVS holding ``requirement`` (built once, shared by runs);
+    a venv that cannot be built is a skip, or a failure when ``require_env`` is set."""
+    venv = VENVS / name
     python = venv / "bin" / "python"
     VENVS.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(VENVS / "tritonclient.lock"), timeout=900):
-        probe = [str(python), "-c", "import tritonclient.grpc.model_config_pb2"]
-        if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+    # one lock per package (tests/api/serving takes the same tritonclient.lock)
+    with FileLock(str(VENVS / f"{name.split('-')[0]}.lock"), timeout=900):
+        probe_cmd = [str(python), "-c", f"import {probe}"]
+        if python.exists() and subprocess.run(probe_cmd, capture_output=True).returncode == 0:
             return python
         try:
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
             subprocess.run(
-                [str(python), "-m", "pip", "install", "-q", TRITONCLIENT],
+                [str(python), "-m", "pip", "install", "-q", requirement],
                 check=True,
                 capture_output=True,
                 timeout=600,
             )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            if _require("MODELPORT_REQUIRE_TRITONCLIENT"):
+            if _require(require_env):
                 raise
-            pytest.skip(f"cannot build the tritonclient venv: {exc}")
+            pytest.skip(f"cannot build the {name} venv: {exc}")
     return python
+
+
+@pytest.fixture(scope="session")
+def triton_python() -> Path:
+    """A venv with tritonclient (it pins protobuf<7, which the main venv cannot take)."""
+    return _venv(
+        "tritonclient-2.73.0",
+        TRITONCLIENT,
+        "tritonclient.grpc.model_config_pb2",
+        "MODELPORT_REQUIRE_TRITONCLIENT",
+    )
+
+
+@pytest.fixture(scope="module")
+def kserve_python() -> Path:
+    """A venv with kserve (it pins protobuf<7 and pandas<3) for its generated model classes."""
+    return _venv("kserve-0.21.0", KSERVE, "kserve.models", "MODELPORT_REQUIRE_KSERVE")
 
 
 @pytest.fixture(scope="module")
@@ -138,13 +159,33 @@ def test_triton_config_without_batching_keeps_full_dims(
     assert cfg["input"][0]["dims"] == ["-1", "4"]
 
 
-def test_kserve_manifest_is_a_canary_of_the_split(live_registry, canary_model, tmp_path):
-    import kubernetes_validate
+@pytest.fixture(scope="module")
+def kserve_export(live_registry, canary_model, tmp_path_factory):
+    """The manifest ``export NAME@production --layout kserve`` writes."""
+    out = tmp_path_factory.mktemp("kserve") / "isvc.json"
+    _cli(live_registry, "export", f"{canary_model[0]}@production", str(out), "--layout", "kserve")
+    return json.loads(out.read_text())
 
+
+def _kserve_problems(kserve_python, manifest, tmp_path) -> list[str]:
+    """What KServe's generated model classes refuse in ``manifest`` (tests/clients/
+    kserve_schema_check.py, run in the kserve venv); empty when it fits."""
+    path = tmp_path / f"isvc-{uuid.uuid4().hex[:6]}.json"
+    path.write_text(json.dumps(manifest))
+    checked = subprocess.run(
+        [str(kserve_python), str(KSERVE_CHECK), str(path)], capture_output=True, text=True
+    )
+    assert checked.returncode in (0, 1), checked.stderr
+    problems = checked.stdout.splitlines()
+    assert (checked.returncode == 1) == bool(problems), checked.stdout
+    return problems
+
+
+def test_kserve_manifest_is_a_canary_of_the_split(
+    live_registry, canary_model, kserve_export, kserve_python, tmp_path
+):
     name, docs = canary_model
-    out = tmp_path / "isvc.json"
-    _cli(live_registry, "export", f"{name}@production", str(out), "--layout", "kserve")
-    manifest = json.loads(out.read_text())
+    manifest = kserve_export
     assert (manifest["apiVersion"], manifest["kind"]) == (
         "serving.kserve.io/v1beta1",
         "InferenceService",
@@ -163,10 +204,34 @@ def test_kserve_manifest_is_a_canary_of_the_split(live_registry, canary_model, t
     # the storage URI serves exactly the recorded digest
     blob = httpx.get(model["storageUri"]).content
     assert hashlib.sha256(blob).hexdigest() == meta["annotations"]["modelport.io/sha256"]
-    # metadata is a Kubernetes ObjectMeta: checked with kubernetes-validate's own schema
-    # (a ConfigMap carries the same ObjectMeta; the InferenceService CRD has no schema there)
-    as_core = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {}}
-    kubernetes_validate.validate(as_core, "1.37.0", strict=True)
+    # the whole manifest fits KServe's own schema (V1beta1InferenceService and below,
+    # ObjectMeta from the kubernetes client): every field known, typed, required ones there
+    assert _kserve_problems(kserve_python, manifest, tmp_path) == []
+
+
+def _misspelt(predictor):
+    predictor["canaryTraficPercent"] = predictor.pop("canaryTrafficPercent")
+    return "$.spec.predictor.canaryTraficPercent: not a field of V1beta1PredictorSpec"
+
+
+def _wrong_type(predictor):
+    predictor["canaryTrafficPercent"] = "10"
+    return '$.spec.predictor.canaryTrafficPercent: expected int, got "10"'
+
+
+def _required_missing(predictor):
+    del predictor["model"]["modelFormat"]
+    return "$.spec.predictor.model: V1beta1ModelSpec refuses it: Invalid value for `model_format`"
+
+
+@pytest.mark.parametrize("breaks", [_misspelt, _wrong_type, _required_missing])
+def test_kserve_schema_check_refuses_a_broken_manifest(
+    kserve_export, kserve_python, tmp_path, breaks
+):
+    manifest = copy.deepcopy(kserve_export)
+    expected = breaks(manifest["spec"]["predictor"])
+    problems = _kserve_problems(kserve_python, manifest, tmp_path)
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
 
 
 def test_kserve_refuses_a_three_way_split(live_registry, canary_model, tmp_path):
