@@ -13,14 +13,14 @@ which needs the library's scikit-learn wrapper object.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from converters._base import ConversionOutput, Sample, Tolerance
-from converters._onnx import library_versions, onnx_signature
+from converters._onnx import library_versions, write_onnx
 from converters._registry import import_optional
 from converters._samples import generate_inputs
 from runtime import Signature, TensorSpec
@@ -30,6 +30,7 @@ __all__ = [
     "ONNX_MEDIA_TYPE",
     "BoostingSource",
     "BoostingToPmml",
+    "OnnxmltoolsConverter",
     "distributions",
     "read_head",
     "save_onnx",
@@ -210,28 +211,45 @@ def _flatten(model: Any, name: str) -> None:
 def save_onnx(
     model: Any, source: BoostingSource, out_dir: Path, converter: str, *libraries: str
 ) -> ConversionOutput:
-    """Check and write ``model.onnx``; the artifact's signature is read back from it."""
-    onnx = import_optional("onnx", extra="server")
-    model = tidy_onnx(model, source)
-    try:
-        onnx.checker.check_model(model)
-    except Exception as exc:  # noqa: BLE001 - checker errors vary
-        raise ConversionError(f"{converter} wrote an invalid ONNX graph: {exc}") from exc
-    out_dir.mkdir(parents=True, exist_ok=True)
-    dest = out_dir / "model.onnx"
-    onnx.save(model, str(dest))
-    opsets = {o.domain or "ai.onnx": int(o.version) for o in model.opset_import}
-    return ConversionOutput(
-        path=dest,
-        media_type=ONNX_MEDIA_TYPE,
-        signature=onnx_signature(model),
-        converter={
-            "name": converter,
-            "versions": library_versions(*libraries, "onnx", "onnxruntime"),
-            "opset": opsets.get("ai.onnx"),
-            "opsets": opsets,
-        },
-    )
+    """Check and write ``model.onnx`` after tidying its outputs to the scikit-learn names."""
+    return write_onnx(tidy_onnx(model, source), out_dir, converter, libraries)
+
+
+class OnnxmltoolsConverter:
+    """Boosted trees -> ONNX with onnxmltools (``TreeEnsemble*`` operators of ``ai.onnx.ml``).
+
+    A subclass names its framework, the onnxmltools function and what it is given.
+    """
+
+    framework: ClassVar[str] = ""
+    target: ClassVar[str] = "onnx"
+    tolerance: ClassVar[Tolerance] = TREE_TOLERANCE
+    function: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    arguments: ClassVar[Mapping[str, Any]] = {}
+
+    def applies(self, source: Any) -> str | None:
+        return None
+
+    def convert(self, source: Any, sample: Sample, out_dir: Path) -> ConversionOutput:
+        onnxmltools = import_optional("onnxmltools", extra="boosting")
+        types = import_optional("onnxmltools.convert.common.data_types", extra="boosting")
+        initial = [("X", types.FloatTensorType([None, source.n_features]))]
+        convert = getattr(onnxmltools, self.function)
+        try:
+            model = convert(
+                self.model_of(source), initial_types=initial, target_opset=15, **self.arguments
+            )
+        except Exception as exc:  # noqa: BLE001 - the converter raises many types
+            raise ConversionError(
+                f"onnxmltools cannot convert this {self.label} model: {exc}"
+            ) from exc
+        return save_onnx(
+            model, source, out_dir, "onnxmltools", "onnxmltools", *distributions(self.framework)
+        )
+
+    def model_of(self, source: BoostingSource) -> Any:
+        return source.native
 
 
 # --- PMML ----------------------------------------------------------------------

@@ -9,21 +9,20 @@ sklearn2pmml, which takes the scikit-learn wrapper (``LGBMClassifier`` /
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from converters._base import ConversionOutput, Sample, Tolerance
 from converters._boosting import (
-    TREE_TOLERANCE,
     BoostingSource,
     BoostingToPmml,
+    OnnxmltoolsConverter,
     read_head,
-    save_onnx,
 )
 from converters._registry import import_optional
-from runtime.errors import ConversionError, InvalidUpload
+from runtime.errors import InvalidUpload
 
 __all__ = ["LightGBMFramework", "LightGBMToOnnx", "LightGBMToPmml"]
 
@@ -116,27 +115,13 @@ class LightGBMFramework:
         )
 
 
-class LightGBMToOnnx:
-    """LightGBM -> ONNX with onnxmltools (``TreeEnsemble*`` operators of ``ai.onnx.ml``)."""
+class LightGBMToOnnx(OnnxmltoolsConverter):
+    """LightGBM -> ONNX with onnxmltools."""
 
     framework: ClassVar[str] = "lightgbm"
-    target: ClassVar[str] = "onnx"
-    tolerance: ClassVar[Tolerance] = TREE_TOLERANCE
-
-    def applies(self, source: Any) -> str | None:
-        return None
-
-    def convert(self, source: Any, sample: Sample, out_dir: Path) -> ConversionOutput:
-        onnxmltools = import_optional("onnxmltools", extra="boosting")
-        types = import_optional("onnxmltools.convert.common.data_types", extra="boosting")
-        initial = [("X", types.FloatTensorType([None, source.n_features]))]
-        try:
-            model = onnxmltools.convert_lightgbm(
-                source.native, initial_types=initial, target_opset=15, zipmap=False
-            )
-        except Exception as exc:  # noqa: BLE001 - the converter raises many types
-            raise ConversionError(f"onnxmltools cannot convert this LightGBM model: {exc}") from exc
-        return save_onnx(model, source, out_dir, "onnxmltools", "onnxmltools", "lightgbm")
+    function: ClassVar[str] = "convert_lightgbm"
+    label: ClassVar[str] = "LightGBM"
+    arguments: ClassVar[Mapping[str, Any]] = {"zipmap": False}
 
 
 class LightGBMToPmml(BoostingToPmml):

@@ -27,6 +27,7 @@ __all__ = [
     "external_locations",
     "library_versions",
     "onnx_signature",
+    "write_onnx",
 ]
 
 MEDIA_TYPE = "application/onnx"
@@ -127,6 +128,37 @@ def library_versions(*names: str) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def write_onnx(
+    model: Any, out_dir: Path, converter: str, libraries: tuple[str, ...], **extra: Any
+) -> ConversionOutput:
+    """Check a converter's graph and write it as ``out_dir/model.onnx``.
+
+    The artifact's signature is read back from the graph; ``extra`` (notes, say) joins the
+    converter record next to the library versions and opsets.
+    """
+    onnx = _onnx()
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:  # noqa: BLE001 - checker errors vary
+        raise ConversionError(f"{converter} wrote an invalid ONNX graph: {exc}") from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dest = out_dir / "model.onnx"
+    onnx.save(model, str(dest))
+    opsets = {o.domain or "ai.onnx": int(o.version) for o in model.opset_import}
+    return ConversionOutput(
+        path=dest,
+        media_type=MEDIA_TYPE,
+        signature=onnx_signature(model),
+        converter={
+            "name": converter,
+            "versions": library_versions(*libraries, "onnx", "onnxruntime"),
+            "opset": opsets.get("ai.onnx"),
+            "opsets": opsets,
+            **extra,
+        },
+    )
 
 
 class OnnxSource:

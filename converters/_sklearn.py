@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from converters._base import NO_PICKLES, ConversionOutput, OptionSpec, Sample, Tolerance
-from converters._onnx import MEDIA_TYPE, library_versions, onnx_signature
+from converters._onnx import library_versions, write_onnx
 from converters._protocol import ServerPolicy
 from converters._registry import import_optional
 from converters._samples import LARGE, MIN_ROWS, generate_inputs
@@ -433,27 +433,12 @@ class SklearnToOnnx:
         return None
 
     def convert(self, source: Any, sample: Sample, out_dir: Path) -> ConversionOutput:
-        onnx = import_optional("onnx", extra="sklearn")
+        import_optional("onnx", extra="sklearn")  # names the extra when onnx is missing
         notes: list[str] = []
         model = self._to_onnx(source, notes)
         _shape_outputs(model, source)
-        onnx.checker.check_model(model)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        dest = out_dir / "model.onnx"
-        onnx.save(model, str(dest))
-        opsets = {o.domain or "ai.onnx": int(o.version) for o in model.opset_import}
-        return ConversionOutput(
-            path=dest,
-            media_type=MEDIA_TYPE,
-            signature=onnx_signature(model),
-            converter={
-                "name": "skl2onnx",
-                "versions": library_versions("skl2onnx", "scikit-learn", "onnx", "onnxruntime"),
-                "opset": opsets.get("ai.onnx"),
-                "opsets": opsets,
-                "notes": notes,
-            },
-        )
+        libraries = ("skl2onnx", "scikit-learn")
+        return write_onnx(model, out_dir, "skl2onnx", libraries, notes=notes)
 
     @staticmethod
     def _to_onnx(source: SklearnSource, notes: list[str]) -> Any:

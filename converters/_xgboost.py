@@ -14,17 +14,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from converters._base import ConversionOutput, Sample, Tolerance
 from converters._boosting import (
-    TREE_TOLERANCE,
     BoostingSource,
     BoostingToPmml,
-    distributions,
+    OnnxmltoolsConverter,
     read_head,
-    save_onnx,
 )
 from converters._registry import import_optional
-from runtime.errors import ConversionError, InvalidUpload
+from runtime.errors import InvalidUpload
 
 __all__ = ["XGBoostFramework", "XGBoostToOnnx", "XGBoostToPmml"]
 
@@ -137,29 +134,15 @@ class XGBoostFramework:
         )
 
 
-class XGBoostToOnnx:
-    """XGBoost -> ONNX with onnxmltools (``TreeEnsemble*`` operators of ``ai.onnx.ml``)."""
+class XGBoostToOnnx(OnnxmltoolsConverter):
+    """XGBoost -> ONNX with onnxmltools, from the scikit-learn wrapper it converts."""
 
     framework: ClassVar[str] = "xgboost"
-    target: ClassVar[str] = "onnx"
-    tolerance: ClassVar[Tolerance] = TREE_TOLERANCE
+    function: ClassVar[str] = "convert_xgboost"
+    label: ClassVar[str] = "XGBoost"
 
-    def applies(self, source: Any) -> str | None:
-        return None
-
-    def convert(self, source: Any, sample: Sample, out_dir: Path) -> ConversionOutput:
-        onnxmltools = import_optional("onnxmltools", extra="boosting")
-        types = import_optional("onnxmltools.convert.common.data_types", extra="boosting")
-        initial = [("X", types.FloatTensorType([None, source.n_features]))]
-        try:
-            model = onnxmltools.convert_xgboost(
-                source.wrapper, initial_types=initial, target_opset=15
-            )
-        except Exception as exc:  # noqa: BLE001 - the converter raises many types
-            raise ConversionError(f"onnxmltools cannot convert this XGBoost model: {exc}") from exc
-        return save_onnx(
-            model, source, out_dir, "onnxmltools", "onnxmltools", *distributions("xgboost")
-        )
+    def model_of(self, source: BoostingSource) -> Any:
+        return source.wrapper
 
 
 class XGBoostToPmml(BoostingToPmml):
