@@ -201,6 +201,12 @@ def serve_model(
     refs: Annotated[list[str], typer.Argument(help="Models: name:3, name@alias, name, or a path.")],
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    grpc_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Also serve V2 gRPC on this port (off by default).", show_default=False
+        ),
+    ] = None,
     follow: Annotated[
         bool, typer.Option("--follow", help="Follow aliases: swap in new versions as they move.")
     ] = False,
@@ -227,7 +233,7 @@ def serve_model(
         ),
     ] = None,
 ) -> None:
-    """Serve models over the Open Inference Protocol V2 (REST) with uvicorn."""
+    """Serve models over the Open Inference Protocol V2 (REST, and gRPC with --grpc-port)."""
     try:
         serving = importlib.import_module("api.serving")
         importlib.import_module("uvicorn")
@@ -240,6 +246,7 @@ def serve_model(
         refs=tuple(refs),
         host=host,
         port=port,
+        grpc_port=grpc_port,
         follow=follow,
         follow_interval=follow_interval,
         batching=serving.BatchPolicy(batching, max_batch, max_delay_ms),

@@ -1,10 +1,12 @@
 """An Open Inference Protocol V2 server for models loaded through the runtime.
 
 ``modelport serve-model fraud-clf@production`` (the ``modelport[serve]`` extra) serves
-each reference with V2 REST (health, metadata, infer with JSON and binary tensors),
-dynamic batching, Prometheus metrics and, with ``--follow``, alias moves swapped in
-without a failed request. It needs the runtime and the web stack only: never the
-registry's database nor a training framework (an import-linter contract holds that).
+each reference with V2 REST (health, metadata, infer with JSON and binary tensors)
+and, with ``--grpc-port``, V2 gRPC (``inference.GRPCInferenceService``) from the same
+process and model table, dynamic batching, Prometheus metrics and, with ``--follow``,
+alias moves swapped in without a failed request. It needs the runtime and the web stack
+only: never the registry's database nor a training framework (an import-linter
+contract holds that).
 
 >>> app = create_app(ServeConfig(refs=("fraud-clf:3",)))   # doctest: +SKIP
 """
@@ -17,12 +19,14 @@ from importlib import metadata
 from typing import Any
 
 from api.serving._app import STICKY_HEADER, VERSION_HEADER, ServerState, build_app
+from api.serving._grpc import STICKY_METADATA
 from api.serving._loading import BatchPolicy, Follower, ModelLoader, publish_weights
 from api.serving._metrics import ServerMetrics
 from api.serving._routes import Route, ServedModel, ServedVersion
 
 __all__ = [
     "STICKY_HEADER",
+    "STICKY_METADATA",
     "VERSION_HEADER",
     "BatchPolicy",
     "ServeConfig",
@@ -38,6 +42,7 @@ class ServeConfig:
     refs: tuple[str, ...]
     host: str = "127.0.0.1"
     port: int = 8080
+    grpc_port: int | None = None  # V2 gRPC on this port too; None: REST only
     follow: bool = False
     follow_interval: float = 10.0
     batching: BatchPolicy = field(default_factory=BatchPolicy)
@@ -94,7 +99,10 @@ def create_app(config: ServeConfig) -> Any:
     follower = None
     if config.follow:
         follower = Follower(loader, models, config.follow_interval, on_retire=_retire)
-    state = ServerState(models, metrics, config.max_body, follower, _server_version())
+    grpc_address = None if config.grpc_port is None else f"{config.host}:{config.grpc_port}"
+    state = ServerState(
+        models, metrics, config.max_body, follower, _server_version(), grpc_address
+    )
     return build_app(state)
 
 

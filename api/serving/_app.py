@@ -23,10 +23,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.serving._grpc import start_grpc
 from api.serving._loading import Follower
 from api.serving._metrics import CONTENT_TYPE, ServerMetrics
 from api.serving._routes import NotServed, ServedModel, ServedVersion
-from api.serving._tensors import RequestError, decode_request, encode_response, v2_datatype
+from api.serving._tensors import RequestError, decode_request, encode_response
 from runtime.errors import SignatureError
 
 __all__ = ["STICKY_HEADER", "VERSION_HEADER", "ServerState", "build_app"]
@@ -38,11 +39,6 @@ VERSION_HEADER = "X-Modelport-Model-Version"
 #: request header whose value picks the version of a split alias reproducibly
 STICKY_HEADER = "X-Modelport-Sticky"
 _HEADER_LENGTH = "inference-header-content-length"
-_PLATFORMS = {
-    "onnx": "onnxruntime_onnx",
-    "pmml": "pypmml_pmml",
-    "savedmodel": "tensorflow_savedmodel",
-}
 
 
 class _V2Error(Exception):
@@ -60,6 +56,7 @@ class ServerState:
     max_body: int
     follower: Follower | None = None
     server_version: str = "0"
+    grpc_address: str | None = None  # host:port of the V2 gRPC service, None: off
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -121,40 +118,13 @@ async def server_metadata(request: Request) -> Response:
     )
 
 
-def _tensor_metadata(specs: Any) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": s.name,
-            "datatype": v2_datatype(s.dtype),
-            "shape": [-1]
-            if s.shape is None
-            else [d if isinstance(d, int) else -1 for d in s.shape],
-        }
-        for s in specs
-    ]
-
-
 async def model_metadata(request: Request) -> Response:
     served = _model(request)
-    if request.path_params.get("version"):
-        answering = _version(request)
-        names = [answering.label]
-    else:
-        answering = served.routes[served.default].choices[0]
-        names = [v.label for v in served.versions()]
-        names += [label for label in served.routes if not label.isdigit()]
-    info = answering.model.info
-    sig = answering.model.signature
-    return JSONResponse(
-        {
-            "name": served.name,
-            "versions": names,
-            "platform": _PLATFORMS.get(info.format, info.format),
-            "inputs": _tensor_metadata(sig.inputs),
-            "outputs": _tensor_metadata(sig.outputs),
-        },
-        headers={VERSION_HEADER: answering.label},
-    )
+    try:
+        answering, doc = served.metadata(request.path_params.get("version"))
+    except NotServed as exc:
+        raise _V2Error(404, str(exc)) from None
+    return JSONResponse(doc, headers={VERSION_HEADER: answering.label})
 
 
 async def model_ready(request: Request) -> Response:
@@ -262,9 +232,14 @@ def build_app(state: ServerState) -> Starlette:
         task = None
         if state.follower is not None:
             task = asyncio.create_task(state.follower.run())
+        grpc_server = None
+        if state.grpc_address is not None:
+            grpc_server = await start_grpc(state, state.grpc_address)
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(1.0)
             if task is not None:
                 task.cancel()
 

@@ -17,9 +17,16 @@ from typing import Any
 import numpy as np
 
 from api.serving._batching import Batcher
+from api.serving._tensors import v2_datatype
 from runtime import AliasTarget, Model, ModelRef
 
 __all__ = ["NotServed", "Route", "ServedModel", "ServedVersion", "warm_up"]
+
+_PLATFORMS = {
+    "onnx": "onnxruntime_onnx",
+    "pmml": "pypmml_pmml",
+    "savedmodel": "tensorflow_savedmodel",
+}
 
 
 class NotServed(LookupError):
@@ -114,9 +121,42 @@ class ServedModel:
         known = ", ".join([*self.routes, *(v.label for v in self.versions())])
         raise NotServed(f"model {self.name!r} has no served version {version!r}; served: {known}")
 
+    def metadata(self, version: str | None) -> tuple[ServedVersion, dict[str, Any]]:
+        """The V2 model metadata for ``version`` (None or "": the model as a whole, every
+        version and route label listed), and the version that describes it."""
+        if version:
+            answering = self.resolve(version)
+            names = [answering.label]
+        else:
+            answering = self.routes[self.default].choices[0]
+            names = [v.label for v in self.versions()]
+            names += [label for label in self.routes if not label.isdigit()]
+        info = answering.model.info
+        sig = answering.model.signature
+        return answering, {
+            "name": self.name,
+            "versions": names,
+            "platform": _PLATFORMS.get(info.format, info.format),
+            "inputs": _tensor_metadata(sig.inputs),
+            "outputs": _tensor_metadata(sig.outputs),
+        }
+
     def swap(self, route: Route) -> None:
         """Replace the route with the same label (one atomic dict assignment)."""
         self.routes[route.label] = route
+
+
+def _tensor_metadata(specs: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": s.name,
+            "datatype": v2_datatype(s.dtype),
+            "shape": [-1]
+            if s.shape is None
+            else [d if isinstance(d, int) else -1 for d in s.shape],
+        }
+        for s in specs
+    ]
 
 
 def warm_up(model: Model) -> None:

@@ -24,6 +24,9 @@ __all__ = [
     "RequestError",
     "decode_request",
     "encode_response",
+    "raw_tensor",
+    "tensor_from_bytes",
+    "tensor_from_values",
     "v2_datatype",
 ]
 
@@ -150,10 +153,7 @@ def _decode_input(item: Any, index: int, reader: _BinaryReader) -> tuple[str, np
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         raise RequestError(f"inputs[{index}] must be an object with a 'name' string")
     name: str = item["name"]
-    datatype = item.get("datatype")
-    if datatype != _BYTES and datatype not in DATATYPES:
-        known = ", ".join([*DATATYPES, _BYTES])
-        raise RequestError(f"input {name!r}: datatype {datatype!r} is not one of {known}")
+    datatype = _datatype(name, item.get("datatype"))
     shape = _shape(name, item.get("shape"))
     count = math.prod(shape)
     params = _parameters(item.get("parameters"), f"input {name!r}")
@@ -167,7 +167,41 @@ def _decode_input(item: Any, index: int, reader: _BinaryReader) -> tuple[str, np
     return name, _from_json(name, datatype, shape, count, item["data"])
 
 
+def _datatype(name: str, datatype: Any) -> str:
+    if datatype != _BYTES and datatype not in DATATYPES:
+        known = ", ".join([*DATATYPES, _BYTES])
+        raise RequestError(f"input {name!r}: datatype {datatype!r} is not one of {known}")
+    return str(datatype)
+
+
+def tensor_from_bytes(name: str, datatype: Any, shape: Any, raw: bytes) -> np.ndarray:
+    """One input tensor from its raw little-endian bytes (BYTES elements length-prefixed),
+    as gRPC's ``raw_input_contents`` carries it; the byte length must fit ``shape``."""
+    kind = _datatype(name, datatype)
+    dims = _shape(name, shape)
+    return _BinaryReader(raw).tensor(name, kind, dims, math.prod(dims), len(raw))
+
+
+def tensor_from_values(name: str, datatype: Any, shape: Any, values: list[Any]) -> np.ndarray:
+    """One input tensor from a flat list of typed elements (gRPC's ``contents``); the
+    element count is checked against ``shape`` before any array is built."""
+    kind = _datatype(name, datatype)
+    dims = _shape(name, shape)
+    count = math.prod(dims)
+    if len(values) != count:
+        raise _mismatch(name, dims, count, len(values), "elements")
+    return _from_json(name, kind, dims, count, values)
+
+
+def raw_tensor(value: Any) -> tuple[str, list[int], bytes]:
+    """An output's V2 datatype, shape and raw little-endian bytes."""
+    array = np.asarray(value)
+    return _output_datatype(array), list(array.shape), _raw_bytes(array)
+
+
 def _shape(name: str, value: Any) -> tuple[int, ...]:
+    if isinstance(value, tuple):
+        value = list(value)
     if not isinstance(value, list) or len(value) > _MAX_RANK:
         raise RequestError(
             f"input {name!r}: 'shape' must be a list of at most {_MAX_RANK} dimensions"

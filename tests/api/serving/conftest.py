@@ -23,6 +23,7 @@ from tests.factories.runtime_models import classifier_model, string_input_model,
 class V2Server:
     url: str
     app: object
+    grpc: str | None = None  # host:port of the V2 gRPC service, when served
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30)
@@ -54,16 +55,19 @@ def start_in_process(config) -> tuple[V2Server, object, threading.Thread]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
         time.sleep(0.02)
-    return V2Server(f"http://127.0.0.1:{port}", app), server, thread
+    grpc = None if config.grpc_port is None else f"127.0.0.1:{config.grpc_port}"
+    return V2Server(f"http://127.0.0.1:{port}", app, grpc), server, thread
 
 
 @pytest.fixture(scope="module")
 def v2_server(model_files: dict[str, Path]) -> Iterator[V2Server]:
-    """The three tiny models, batching on with a short delay so batches really form."""
+    """The three tiny models, batching on with a short delay so batches really form;
+    V2 gRPC on a second port of the same server."""
     from api.serving import BatchPolicy, ServeConfig
 
     config = ServeConfig(
         refs=tuple(str(p) for p in model_files.values()),
+        grpc_port=free_port(),
         batching=BatchPolicy(enabled=None, max_batch=32, max_delay_ms=5),
         max_body=1 << 20,
     )

@@ -1,4 +1,5 @@
-"""Conformance: Triton's own HTTP client (tritonclient.http) drives our V2 server.
+"""Conformance: Triton's own clients (tritonclient.http, tritonclient.grpc) drive our V2
+server, REST and gRPC.
 
 tritonclient pins packages the main venv cannot take (ml-dtypes<=0.5.4, and protobuf<7
 for its gRPC extra), so the fixture builds it a venv of its own under
@@ -86,6 +87,53 @@ print(json.dumps(out))
 """
 
 
+GRPC_SCRIPT = r"""
+import json, sys
+import grpc
+import numpy as np
+import tritonclient.grpc as grpcclient
+from tritonclient.grpc import service_pb2, service_pb2_grpc
+from tritonclient.utils import InferenceServerException
+
+url = sys.argv[1]
+x = np.array(json.loads(sys.argv[2]), dtype=np.float32)
+c = grpcclient.InferenceServerClient(url)
+meta = c.get_model_metadata("clf")
+out = {"live": c.is_server_live(), "ready": c.is_server_ready(),
+       "server": c.get_server_metadata().name, "model_ready": c.is_model_ready("clf", "1"),
+       "versions": list(meta.versions),
+       "inputs": [[i.name, i.datatype, list(i.shape)] for i in meta.inputs],
+       "outputs": [o.name for o in meta.outputs]}
+
+def result(r):
+    return {"label": r.as_numpy("label").tolist(), "label_dtype": str(r.as_numpy("label").dtype),
+            "probabilities": r.as_numpy("probabilities").tolist(),
+            "model_version": r.get_response().model_version, "id": r.get_response().id}
+
+inp = grpcclient.InferInput("x", list(x.shape), "FP32")
+inp.set_data_from_numpy(x)  # raw_input_contents
+out["raw"] = result(c.infer("clf", [inp], request_id="g-1", headers={"x-modelport-sticky": "k"}))
+# typed contents, through Triton's own generated messages and stub
+req = service_pb2.ModelInferRequest(model_name="clf", model_version="1", id="g-1")
+t = req.inputs.add(name="x", datatype="FP32", shape=list(x.shape))
+t.contents.fp32_contents.extend(x.ravel().tolist())
+stub = service_pb2_grpc.GRPCInferenceServiceStub(grpc.insecure_channel(url))
+out["typed"] = result(grpcclient.InferResult(stub.ModelInfer(req)))
+
+errors = {}
+bad = grpcclient.InferInput("x", [1, 3], "FP32")
+bad.set_data_from_numpy(np.zeros((1, 3), np.float32))
+for label, model, inputs in (("wrong_features", "clf", [bad]), ("unknown_model", "nope", [inp])):
+    try:
+        c.infer(model, inputs)
+    except InferenceServerException as exc:
+        errors[label] = [exc.status(), exc.message()]
+out["errors"] = errors
+out["live_after"] = c.is_server_live()
+print(json.dumps(out))
+"""
+
+
 @pytest.fixture(scope="session")
 def tritonclient_python() -> Path:
     """The shared tritonclient venv (tests/clients/test_export.py uses its gRPC half)."""
@@ -150,3 +198,37 @@ def test_tritonclient_http_speaks_to_our_server(
     assert got["strings_True"] == got["strings_False"] == ["a", "bé", ""]
     assert "dimension 1 must be 4" in got["errors"]["wrong_features"]
     assert "model 'nope' is not served" in got["errors"]["unknown_model"]
+
+
+@pytest.mark.slow
+def test_tritonclient_grpc_speaks_to_our_server(
+    v2_server, model_files, tritonclient_python, tmp_path
+):
+    x = np.random.default_rng(4).normal(size=(3, 4)).astype(np.float32)
+    script = tmp_path / "grpc_client.py"
+    script.write_text(GRPC_SCRIPT)
+    proc = subprocess.run(
+        [str(tritonclient_python), str(script), v2_server.grpc, json.dumps(x.tolist())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+
+    assert got["live"] and got["ready"] and got["model_ready"] and got["live_after"]
+    assert got["server"] == "modelport"
+    assert got["versions"] == ["1"]
+    assert got["inputs"] == [["x", "FP32", [-1, 4]]]
+    assert got["outputs"] == ["label", "probabilities"]
+    expected = runtime.load_file(model_files["clf"]).run(x)
+    for mode in ("raw", "typed"):
+        result = got[mode]
+        assert result["label"] == expected["label"].tolist(), mode
+        assert result["label_dtype"] == "int64", mode
+        np.testing.assert_allclose(result["probabilities"], expected["probabilities"], rtol=1e-6)
+        assert result["model_version"] == "1" and result["id"] == "g-1"
+    status, message = got["errors"]["wrong_features"]
+    assert status == "StatusCode.INVALID_ARGUMENT" and "dimension 1 must be 4" in message
+    status, message = got["errors"]["unknown_model"]
+    assert status == "StatusCode.NOT_FOUND" and "model 'nope' is not served" in message
