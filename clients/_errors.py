@@ -67,6 +67,7 @@ PROBLEM_TYPES: dict[str, type[rt.ModelportError]] = {
     "InferenceError": rt.InferenceError,
     "Unauthorized": rt.Unauthorized,
     "Forbidden": rt.Forbidden,
+    "InvalidWeights": rt.InvalidWeights,
 }
 
 # When the problem type names no known class (or the body is not a problem at all,
