@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,12 +40,31 @@ def _problem(resp: Any) -> ModelportError:
     return cls(f"registry answered {resp.status_code} for {resp.request.url}: {detail}")
 
 
+def _import_httpx() -> Any:
+    """httpx, without its command-line entry point.
+
+    httpx's package imports ``httpx._main`` (click, rich, pygments) when those are
+    installed, which is about 40 ms of a fresh process's first ``runtime.load``. The
+    runtime never runs that command, so the first import is made with the module
+    blocked; the block is lifted at once, and a later ``import httpx._main`` works.
+    """
+    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+        import httpx
+
+        return httpx
+    sys.modules["httpx._main"] = None  # type: ignore[assignment]
+    try:
+        import httpx
+    finally:
+        del sys.modules["httpx._main"]
+    return httpx
+
+
 class Fetcher:
     """Talks to one registry. Connection failures raise :class:`RegistryUnavailable`."""
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
-        import httpx
-
+        httpx = _import_httpx()
         self.url = url
         token = token or os.environ.get("MODELPORT_TOKEN")
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -40,6 +40,21 @@ def test_loading_an_onnx_model_needs_no_training_framework(linear_path):
     assert not {m for m in loaded if m.split(".")[0] in HEAVY}
 
 
+def test_the_registry_fetcher_leaves_httpx_command_line_out():
+    # httpx imports its CLI (click, rich, pygments) with the package; the fetcher blocks
+    # that one module while importing httpx, and a later import of it still works
+    code = (
+        "from runtime._remote import Fetcher\n"
+        "Fetcher('http://127.0.0.1:9').close()\n"
+        "import sys; mods = set(sys.modules)\n"
+        "assert not {'httpx._main', 'click', 'rich', 'pygments'} & mods, sorted(mods)\n"
+        "import httpx._main\n"
+        "assert callable(httpx._main.main)"
+    )
+    loaded = _modules_after(code)
+    assert {"httpx", "httpx._main"} <= loaded
+
+
 def test_public_names_are_pinned():
     import runtime
 
