@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from runtime._files import file_sha256
 from runtime._memo import remember
 from runtime.errors import IntegrityError
 
@@ -79,8 +80,6 @@ _TREE_MANIFEST = ".modelport-files.json"
 
 
 def _tree_hashes(folder: Path) -> dict[str, str]:
-    from runtime._loaders import file_sha256
-
     return {
         p.relative_to(folder).as_posix(): file_sha256(p)
         for p in sorted(folder.rglob("*"))
@@ -235,8 +234,6 @@ class Cache:
             if _SEEN.get(str(path)) == stamp or self._stamp(sha256) == stamp:
                 self.touch(sha256)
                 return path
-        from runtime._loaders import file_sha256
-
         actual = file_sha256(path)
         if actual == sha256:
             self._write_stamp(sha256, path)

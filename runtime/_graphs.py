@@ -29,6 +29,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from runtime._files import file_sha256
 from runtime._memo import remember
 
 __all__ = [
@@ -188,8 +189,6 @@ class GraphCache:
         try:
             if scratch.stat().st_size == 0:
                 return None  # onnxruntime wrote nothing
-            from runtime._loaders import file_sha256
-
             target = self.folder / f"{key}-{file_sha256(scratch)}.onnx"
             os.replace(scratch, target)
             _NAMES[(self.folder, key)] = target.name

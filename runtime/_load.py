@@ -23,6 +23,7 @@ from runtime._loaders import (
     load_file,
     open_model,
 )
+from runtime._memo import remember
 from runtime._model import Model
 from runtime._refs import ModelRef
 from runtime._remote import Fetcher, registry_url
@@ -507,7 +508,11 @@ def _open_cached_graph(
         return None
 
 
+# Parsed signatures by the identity of the cached dict they came from. Each entry holds
+# that dict, so its id cannot be reused by another object while the entry exists; the
+# memo keeps the most recent entries only (a long-lived server loads many versions).
 _STORED: dict[int, tuple[dict[str, Any], Signature]] = {}
+_STORED_MAX = 1024
 
 
 def _stored_signature(sig: dict[str, Any] | None) -> Signature | None:
@@ -519,8 +524,7 @@ def _stored_signature(sig: dict[str, Any] | None) -> Signature | None:
     if known is not None and known[0] is sig:
         return known[1]
     parsed = Signature.from_dict(sig)
-    if len(_STORED) < 1024:
-        _STORED[id(sig)] = (sig, parsed)
+    remember(_STORED, id(sig), (sig, parsed), limit=_STORED_MAX)
     return parsed
 
 

@@ -10,12 +10,14 @@ entry-point group or :func:`register_loader`.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib
 from pathlib import Path
 from typing import Any
 
+from runtime._cache import unpack_tar
 from runtime._documents import FORMAT_PREFERENCE
+from runtime._files import file_sha256, is_tar
+from runtime._graphs import GraphMiss
 from runtime._model import Backend, Model, ModelInfo
 from runtime._signature import Signature
 from runtime.errors import ModelportError, SignatureError, UnsupportedFormat
@@ -87,12 +89,6 @@ def get_loader(fmt: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, streamed (never the whole file in memory)."""
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 def _dir_format(path: Path) -> str | None:
     if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
         return "savedmodel"
@@ -100,18 +96,6 @@ def _dir_format(path: Path) -> str | None:
         if any(path.glob(f"*{suffix}")):
             return fmt
     return None
-
-
-def is_tar(path: Path) -> bool:
-    """True for a POSIX/GNU/PAX tar (what the registry packs), from its header alone."""
-    if path.suffix.lower() == ".tar":
-        return True
-    try:
-        with path.open("rb") as fh:
-            header = fh.read(512)
-    except OSError:
-        return False
-    return len(header) == 512 and header[257:262] == b"ustar"
 
 
 def detect_format(path: Path) -> str:
@@ -181,8 +165,6 @@ def open_model(
         if graph_only:
             extra.update(graph_only=True, verify=verify)
     if graph_only and not extra:
-        from runtime._graphs import GraphMiss
-
         raise GraphMiss(path)  # only ONNX files have cached graphs
     loader = get_loader(fmt)
     backend: Backend = loader(path, device=device, fallback=fallback, **extra, **(options or {}))
@@ -246,8 +228,6 @@ def load_file(
     if p.is_file():
         meta["sha256"] = file_sha256(p)
         if fmt == "tar" or (p.suffix.lower() not in _SUFFIXES and fmt != "pmml" and is_tar(p)):
-            from runtime._cache import unpack_tar
-
             p = unpack_tar(p, meta["sha256"])
             fmt = format or detect_format(p)
     if fmt not in _BUILTIN and fmt not in loaders():
