@@ -8,6 +8,10 @@ References: ``name:3``, ``name`` / ``name:latest``, ``name@alias``, or a local p
 ``.onnx``/``.pmml`` file, a SavedModel folder, a tar of one, a ``modelport pull`` folder).
 ``runtime.load_file(path)`` loads a local artifact without any registry.
 
+The documents the registry serves are typed here, once: :class:`VersionDoc`,
+:class:`ArtifactDoc`, :class:`SourceDoc`, :class:`ValidationReport`, :class:`JobDoc` and
+:class:`Problem` (``from_json(mapping)`` / ``to_json()``; see ``runtime/_wire.py``).
+
 Environment: ``MODELPORT_URL`` (registry, default http://127.0.0.1:8000),
 ``MODELPORT_TOKEN``, ``MODELPORT_CACHE`` (default ``$MODELPORT_HOME/cache`` or
 ``~/.cache/modelport``) and ``MODELPORT_CACHE_MAX`` (e.g. ``2G``; LRU eviction).
@@ -44,6 +48,14 @@ if TYPE_CHECKING:
     from runtime._load import load
     from runtime._loaders import load_file, loaders, register_loader
     from runtime._model import Model, ModelInfo
+    from runtime._wire import (
+        ArtifactDoc,
+        JobDoc,
+        Problem,
+        SourceDoc,
+        ValidationReport,
+        VersionDoc,
+    )
 
 __all__ = [
     "ARTIFACT_EXTENSIONS",
@@ -53,14 +65,20 @@ __all__ = [
     "SERVABLE_STATUSES",
     "AliasEvent",
     "AliasTarget",
+    "ArtifactDoc",
     "Cache",
+    "JobDoc",
     "Model",
     "ModelInfo",
     "MAX_VERSION",
     "ModelRef",
     "ModelportError",
+    "Problem",
     "Signature",
+    "SourceDoc",
     "TensorSpec",
+    "ValidationReport",
+    "VersionDoc",
     "check_alias",
     "check_name",
     "devices",
@@ -83,6 +101,12 @@ _LAZY = {
     "load_file": "runtime._loaders",
     "loaders": "runtime._loaders",
     "register_loader": "runtime._loaders",
+    "ArtifactDoc": "runtime._wire",
+    "JobDoc": "runtime._wire",
+    "Problem": "runtime._wire",
+    "SourceDoc": "runtime._wire",
+    "ValidationReport": "runtime._wire",
+    "VersionDoc": "runtime._wire",
 }
 
 

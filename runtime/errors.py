@@ -12,6 +12,7 @@ __all__ = [
     "AliasNotFound",
     "ArtifactNotFound",
     "ConversionError",
+    "DocumentError",
     "IntegrityError",
     "InvalidModelRef",
     "InvalidUpload",
@@ -137,3 +138,8 @@ class Unauthorized(ModelportError, PermissionError):
 
 class Forbidden(ModelportError, PermissionError):
     """The token is valid but does not allow this request (e.g. a read token uploading)."""
+
+
+class DocumentError(ModelportError, ValueError):
+    """A document that crossed a boundary (a version, a job, a problem...) does not have
+    the shape its type declares; the message names the field and what it holds."""

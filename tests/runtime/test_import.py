@@ -62,7 +62,13 @@ def test_public_names_are_pinned():
         [
             "AliasEvent",
             "AliasTarget",
+            "ArtifactDoc",
             "Cache",
+            "JobDoc",
+            "Problem",
+            "SourceDoc",
+            "ValidationReport",
+            "VersionDoc",
             "Model",
             "ModelInfo",
             "ARTIFACT_EXTENSIONS",
