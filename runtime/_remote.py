@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -60,6 +61,52 @@ def _import_httpx() -> Any:
     return httpx
 
 
+class _SchemeTransport:
+    """httpx's default transport, one pool per URL scheme, each made on its first request.
+
+    httpx's own default builds a verifying TLS context (loading certifi's CA bundle, about
+    20 ms) when the client is created, although a registry on plain ``http://`` never uses
+    it. Here the ``https`` pool is httpx's default (verified against certifi's bundle) and
+    is made only when a request needs it, e.g. a redirect to an object store's presigned
+    URL; the ``http`` pool gets a bare context that verifies but trusts no CA, so it could
+    only fail closed, and it never carries TLS anyway.
+    """
+
+    def __init__(self, httpx: Any) -> None:
+        self._httpx = httpx
+        self._pools: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _pool(self, scheme: str) -> Any:
+        pool = self._pools.get(scheme)
+        if pool is None:
+            with self._lock:
+                pool = self._pools.get(scheme)
+                if pool is None:
+                    verify: Any = True
+                    if scheme == "http":
+                        import ssl
+
+                        verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no CA: fails closed
+                    pool = self._pools[scheme] = self._httpx.HTTPTransport(verify=verify)
+        return pool
+
+    def handle_request(self, request: Any) -> Any:
+        return self._pool(request.url.scheme).handle_request(request)
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+
+    def __enter__(self) -> _SchemeTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Fetcher:
     """Talks to one registry. Connection failures raise :class:`RegistryUnavailable`."""
 
@@ -70,7 +117,10 @@ class Fetcher:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._httpx = httpx
         self._client = httpx.Client(
-            base_url=url, headers=headers, timeout=httpx.Timeout(timeout, connect=5.0)
+            base_url=url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            transport=_SchemeTransport(httpx),
         )
 
     def close(self) -> None:

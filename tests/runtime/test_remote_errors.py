@@ -53,3 +53,30 @@ def odd_server() -> Iterator[str]:
 def test_json_body_that_is_not_an_object_maps_to_a_project_error(odd_server, name, error, text):
     with Fetcher(odd_server) as fetcher, pytest.raises(error, match=text):
         fetcher.version(ModelRef.parse(f"{name}:1"))
+
+
+def test_a_plain_http_registry_loads_no_ca_bundle_and_https_stays_verified(odd_server, monkeypatch):
+    # httpx's default transport loads certifi's CA bundle when a client is made; the
+    # fetcher makes the verifying https pool only when a request needs it
+    import ssl
+
+    import httpx._transports.default as default
+
+    made: list[object] = []
+    real = default.create_ssl_context
+
+    def spy(verify: object = True, **kw: object) -> ssl.SSLContext:
+        made.append(verify)
+        return real(verify=verify, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(default, "create_ssl_context", spy)
+    with Fetcher(odd_server) as fetcher:
+        with pytest.raises(ModelportError, match="registry answered 404"):
+            fetcher.version(ModelRef.parse("listed:1"))
+        assert len(made) == 1
+        plain = made[0]
+        assert isinstance(plain, ssl.SSLContext)  # never used for TLS; if it were, it
+        assert plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname  # fails closed
+        with pytest.raises(RegistryUnavailable):
+            fetcher._get_json("https://127.0.0.1:9/api/v1/models/m/versions/1")
+        assert made[1:] == [True]  # httpx's default: certifi's bundle, hostname checked
