@@ -22,7 +22,7 @@ from converters._base import (
     SourceModel,
     Tolerance,
 )
-from converters._detect import ACCEPTED, FRAMEWORKS, detect_framework
+from converters._detect import ACCEPTED, detect_framework
 from converters._errors import ProtocolError, RegistrationError
 from converters._forkserver import (
     FRAMEWORK_GROUPS,
@@ -46,6 +46,7 @@ from converters._protocol import (
 )
 from converters._registry import (
     ENTRY_POINT_GROUP,
+    FRAMEWORKS,
     TARGETS,
     applicable_targets,
     framework_names,

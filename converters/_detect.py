@@ -22,22 +22,9 @@ from converters._protocol import ServerPolicy
 from converters._registry import framework_names, get_framework
 from runtime.errors import InvalidUpload, MissingDependency, UnsupportedFormat, UnsupportedMediaType
 
-__all__ = ["ACCEPTED", "FRAMEWORKS", "detect_framework", "is_onnx", "is_pickle_upload"]
+__all__ = ["ACCEPTED", "detect_framework", "is_onnx", "is_pickle_upload"]
 
 log = logging.getLogger("modelport.detect")
-
-#: The frameworks modelport ships; detection asks every registered plug-in.
-FRAMEWORKS = (
-    "onnx",
-    "sklearn",
-    "torch",
-    "keras",
-    "tensorflow",
-    "xgboost",
-    "lightgbm",
-    "catboost",
-    "transformers",
-)
 
 ACCEPTED = (
     "Accepted uploads: ONNX (.onnx); scikit-learn (.skops from skops.io.dump; "

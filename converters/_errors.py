@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from runtime.errors import ModelportError
+from runtime.plugins import RegistrationError
 
 __all__ = ["ProtocolError", "RegistrationError"]
-
-
-class RegistrationError(ModelportError, ValueError):
-    """A framework or converter plug-in is registered twice, or its entry is malformed."""
 
 
 class ProtocolError(ModelportError, ValueError):

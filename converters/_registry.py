@@ -4,23 +4,27 @@ Entries are ``"module:Class"`` strings, imported only when used, so listing what
 registered (``applicable_targets``) never imports a training framework. Third parties
 add entries through the ``modelport.converters`` entry-point group: an entry named
 ``"<framework>:<target>"`` is a converter, one named ``"<framework>"`` a framework.
-Overwriting a registration is refused.
+Both are :class:`runtime.plugins.PluginTable` s, with the rules every plug-in table
+follows: overwriting a registration is refused, an entry point that cannot be used is
+left out and reported, and listing imports nothing.
 """
 
 from __future__ import annotations
 
 import importlib
-import threading
-from importlib import metadata
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 from converters._base import Converter, Framework
-from converters._errors import RegistrationError
 from runtime.errors import MissingDependency, UnsupportedFormat
+from runtime.plugins import PluginTable
 
 __all__ = [
+    "CONVERTER_PLUGINS",
     "ENTRY_POINT_GROUP",
+    "FRAMEWORKS",
+    "FRAMEWORK_PLUGINS",
     "TARGETS",
     "applicable_targets",
     "get_converter",
@@ -50,6 +54,19 @@ _BUILTIN_FRAMEWORKS: dict[str, str] = {
     "transformers": "converters._transformers:TransformersFramework",
     "onnx": "converters._onnx:OnnxFramework",
 }
+
+#: The frameworks modelport ships; detection asks every registered plug-in.
+FRAMEWORKS: tuple[str, ...] = (
+    "onnx",
+    "sklearn",
+    "torch",
+    "keras",
+    "tensorflow",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "transformers",
+)
 
 _BUILTIN_CONVERTERS: dict[tuple[str, str], str] = {
     ("onnx", "onnx"): "converters._onnx:OnnxPassthrough",
@@ -82,53 +99,37 @@ _EXTRAS: dict[str, str] = {
     "transformers": "transformers",
 }
 
-_lock = threading.Lock()
-_frameworks: dict[str, Any] | None = None
-_converters: dict[tuple[str, str], Any] | None = None
+
+def _framework_key(name: str) -> str | None:
+    return None if ":" in name else name
 
 
-def _load_tables() -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
-    global _frameworks, _converters
-    with _lock:
-        if _frameworks is None or _converters is None:
-            frameworks: dict[str, Any] = dict(_BUILTIN_FRAMEWORKS)
-            converters: dict[tuple[str, str], Any] = dict(_BUILTIN_CONVERTERS)
-            for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-                _add_entry_point(ep.name, ep.value, frameworks, converters)
-            _frameworks, _converters = frameworks, converters
-        return _frameworks, _converters
+def _converter_key(name: str) -> tuple[str, str] | None:
+    if ":" not in name:
+        return None
+    framework, target = name.split(":", 1)
+    if not framework or not target or ":" in target:
+        raise ValueError("a converter is named '<framework>:<target>'")
+    return framework, target
 
 
-def _add_entry_point(
-    name: str, value: str, frameworks: dict[str, Any], converters: dict[tuple[str, str], Any]
-) -> None:
-    if ":" in name:
-        fw, target = name.split(":", 1)
-        _put(converters, (fw, target), value, f"converter {fw}->{target}")
-    else:
-        _put(frameworks, name, value, f"framework {name!r}")
-
-
-def _put(table: dict[Any, Any], key: Any, value: Any, what: str) -> None:
-    if key in table:
-        raise RegistrationError(
-            f"{what} is already registered ({_describe(table[key])}); "
-            f"refusing to overwrite it with {_describe(value)}. Pick another name."
-        )
-    table[key] = value
-
-
-def _describe(entry: Any) -> str:
-    if isinstance(entry, str):
-        return entry
-    return f"{getattr(entry, '__module__', '?')}:{getattr(entry, '__qualname__', entry)!s}"
+#: Frameworks by name, in the order detection asks their sniffers.
+FRAMEWORK_PLUGINS: PluginTable[str] = PluginTable(
+    "framework", ENTRY_POINT_GROUP, _BUILTIN_FRAMEWORKS, key_of=_framework_key
+)
+#: Converters by ``(framework, target)``.
+CONVERTER_PLUGINS: PluginTable[tuple[str, str]] = PluginTable(
+    "converter",
+    ENTRY_POINT_GROUP,
+    _BUILTIN_CONVERTERS,
+    key_of=_converter_key,
+    label=lambda key: f"{key[0]}->{key[1]}",
+)
 
 
 def register_framework(name: str, entry: str | type) -> None:
     """Register a framework plug-in (a class or ``"module:Class"``); overwriting is refused."""
-    frameworks, _ = _load_tables()
-    with _lock:
-        _put(frameworks, name, entry, f"framework {name!r}")
+    FRAMEWORK_PLUGINS.register(name, entry)
 
 
 def register_converter(framework: str, target: str, entry: str | type) -> None:
@@ -136,37 +137,31 @@ def register_converter(framework: str, target: str, entry: str | type) -> None:
 
     Raises ``RegistrationError`` when the pair is already registered.
     """
-    _, converters = _load_tables()
-    with _lock:
-        _put(converters, (framework, target), entry, f"converter {framework}->{target}")
+    CONVERTER_PLUGINS.register((framework, target), entry)
 
 
 def registered_frameworks() -> list[str]:
     """Names of every registered framework."""
-    return sorted(_load_tables()[0])
+    return sorted(FRAMEWORK_PLUGINS.names())
 
 
 def framework_names() -> list[str]:
     """Registered frameworks in registration order (built-ins first): detection's order."""
-    return list(_load_tables()[0])
+    return FRAMEWORK_PLUGINS.names()
 
 
 def framework_class(name: str) -> Any:
     """The plug-in class of ``name`` (imports its module, never the framework library)."""
-    frameworks, _ = _load_tables()
-    try:
-        entry = frameworks[name]
-    except KeyError:
-        known = ", ".join(sorted(frameworks))
-        raise UnsupportedFormat(
-            f"no framework {name!r} is registered; available: {known}"
-        ) from None
-    return _resolve(entry, extra=_EXTRAS.get(name, name))
+    found = FRAMEWORK_PLUGINS.resolve(name, _import_error(_EXTRAS.get(name, name)))
+    if found is None:
+        known = ", ".join(registered_frameworks())
+        raise UnsupportedFormat(f"no framework {name!r} is registered; available: {known}")
+    return found
 
 
 def registered_converters() -> list[tuple[str, str]]:
     """Every registered ``(framework, target)`` pair."""
-    return sorted(_load_tables()[1])
+    return sorted(CONVERTER_PLUGINS.names())
 
 
 def applicable_targets(framework: str) -> list[str]:
@@ -177,11 +172,10 @@ def applicable_targets(framework: str) -> list[str]:
     >>> applicable_targets("sklearn")
     ['onnx', 'pmml']
     """
-    pairs = _load_tables()[1]
-    if framework not in _load_tables()[0]:
+    if framework not in FRAMEWORK_PLUGINS:
         known = ", ".join(registered_frameworks())
         raise UnsupportedFormat(f"unknown framework {framework!r}; registered: {known}")
-    found = [t for (f, t) in pairs if f == framework]
+    found = [t for (f, t) in CONVERTER_PLUGINS.names() if f == framework]
     order = {t: i for i, t in enumerate(TARGETS)}
     return sorted(found, key=lambda t: (order.get(t, len(order)), t))
 
@@ -189,7 +183,8 @@ def applicable_targets(framework: str) -> list[str]:
 def get_framework(name: str) -> Framework:
     """An instance of the framework plug-in ``name``.
 
-    Raises ``UnsupportedFormat`` (listing what is registered) or ``MissingDependency``.
+    Raises ``UnsupportedFormat`` (listing what is registered), ``MissingDependency``, or
+    ``BrokenPlugin`` (an installed plug-in that cannot be used, and why).
     """
     return framework_class(name)()  # type: ignore[no-any-return]
 
@@ -200,45 +195,30 @@ def get_converter(framework: str, target: str) -> Converter:
     Raises ``UnsupportedFormat`` listing the registered pairs, or ``MissingDependency``
     naming the pip extra to install.
     """
-    _, converters = _load_tables()
-    try:
-        entry = converters[(framework, target)]
-    except KeyError:
-        known = ", ".join(f"{f}->{t}" for f, t in sorted(converters))
-        raise UnsupportedFormat(
-            f"no converter for {framework}->{target}; available: {known}"
-        ) from None
     extra = _EXTRAS.get(target if target == "pmml" else framework, framework)
-    cls = _resolve(entry, extra=extra)
+    cls = CONVERTER_PLUGINS.resolve((framework, target), _import_error(extra))
+    if cls is None:
+        known = ", ".join(f"{f}->{t}" for f, t in registered_converters())
+        raise UnsupportedFormat(f"no converter for {framework}->{target}; available: {known}")
     return cls()  # type: ignore[no-any-return]
 
 
-def _resolve(entry: Any, extra: str) -> Any:
-    if not isinstance(entry, str):
-        return entry
-    module_name, _, attr = entry.partition(":")
-    module = _import(module_name, extra)
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise UnsupportedFormat(
-            f"plug-in {entry!r} is registered but {module_name} has no {attr!r}"
-        ) from None
+def _import_error(extra: str) -> Callable[[str, ImportError, str], Exception]:
+    """How a plug-in module that does not import is reported: a missing library names
+    the pip extra; a missing plug-in module says it is registered but not installed."""
 
-
-def _import(module_name: str, extra: str) -> ModuleType:
-    try:
-        return importlib.import_module(module_name)
-    except ImportError as exc:
+    def report(module_name: str, exc: ImportError, origin: str) -> Exception:
         missing = exc.name or ""
         if missing == module_name or missing.startswith("converters."):
-            raise UnsupportedFormat(
-                f"plug-in module {module_name} is registered but not installed"
-            ) from exc
-        raise MissingDependency(
+            return UnsupportedFormat(
+                f"plug-in module {module_name} ({origin}) is registered but not installed"
+            )
+        return MissingDependency(
             f"{module_name} needs {missing or 'a library'} which is not installed; "
             f"install it with: pip install 'modelport[{extra}]'"
-        ) from exc
+        )
+
+    return report
 
 
 def import_optional(module: str, extra: str) -> ModuleType:

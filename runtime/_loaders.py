@@ -9,8 +9,6 @@ entry-point group or :func:`register_loader`.
 
 from __future__ import annotations
 
-import functools
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +18,12 @@ from runtime._files import file_sha256, is_tar
 from runtime._graphs import GraphMiss
 from runtime._model import Backend, Model, ModelInfo
 from runtime._signature import Signature
-from runtime.errors import ModelportError, SignatureError, UnsupportedFormat
+from runtime.errors import SignatureError, UnsupportedFormat
+from runtime.plugins import PluginTable
 
 __all__ = [
     "FORMAT_PREFERENCE",
+    "LOADERS",
     "detect_format",
     "file_sha256",
     "get_loader",
@@ -34,59 +34,39 @@ __all__ = [
     "register_loader",
 ]
 
-#: Formats in the order ``runtime.load`` prefers them.
-
 _BUILTIN: dict[str, str] = {
     "onnx": "runtime._onnx:OnnxBackend",
     "pmml": "runtime._pmml:PmmlBackend",
     "savedmodel": "runtime._savedmodel:SavedModelBackend",
 }
-_EXTRA: dict[str, str] = {}
-_ENTRY_POINT_GROUP = "modelport.loaders"
 _SUFFIXES = {".onnx": "onnx", ".ort": "onnx", ".pmml": "pmml", ".xml": "pmml"}
+#: Loaders by format: the built-ins, then the ``modelport.loaders`` entry points.
+LOADERS: PluginTable[str] = PluginTable("loader", "modelport.loaders", _BUILTIN)
 
 
 def register_loader(fmt: str, target: str) -> None:
-    """Register ``"module:Class"`` as the loader of ``fmt``; overwriting is refused."""
-    table = loaders()
-    if fmt in table:
-        raise ModelportError(f"a loader for format {fmt!r} is already registered ({table[fmt]})")
-    _EXTRA[fmt] = target
-
-
-@functools.cache
-def _entry_points() -> dict[str, str]:
-    """Loaders of installed distributions; read once (scanning metadata costs milliseconds)."""
-    from importlib import metadata
-
-    found: dict[str, str] = {}
-    try:
-        for ep in metadata.entry_points(group=_ENTRY_POINT_GROUP):
-            found.setdefault(ep.name, ep.value)
-    except Exception:  # noqa: S110 - broken third-party metadata must not break loading
-        pass
-    return found
+    """Register ``"module:Class"`` as the loader of ``fmt``; overwriting is refused
+    (:class:`runtime.plugins.RegistrationError`)."""
+    LOADERS.register(fmt, target)
 
 
 def loaders() -> dict[str, str]:
     """Every registered format -> loader import path (built-ins, entry points, registered)."""
-    table = dict(_BUILTIN)
-    for name, target in _entry_points().items():
-        table.setdefault(name, target)
-    table.update(_EXTRA)
-    return table
+    return LOADERS.targets()
+
+
+def _unknown(fmt: str) -> UnsupportedFormat:
+    known = ", ".join(sorted(LOADERS.names()))
+    return UnsupportedFormat(f"no loader for format {fmt!r}; available: {known}")
 
 
 def get_loader(fmt: str) -> Any:
-    """The loader class of ``fmt``; :class:`UnsupportedFormat` lists the known formats."""
-    table = _BUILTIN if fmt in _BUILTIN else loaders()
-    try:
-        target = table[fmt]
-    except KeyError:
-        known = ", ".join(sorted(loaders()))
-        raise UnsupportedFormat(f"no loader for format {fmt!r}; available: {known}") from None
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    """The loader class of ``fmt``; :class:`UnsupportedFormat` lists the known formats,
+    :class:`runtime.plugins.BrokenPlugin` says why an installed one cannot be used."""
+    loader = LOADERS.resolve(fmt)
+    if loader is None:
+        raise _unknown(fmt)
+    return loader
 
 
 def _dir_format(path: Path) -> str | None:
@@ -230,9 +210,8 @@ def load_file(
         if fmt == "tar" or (p.suffix.lower() not in _SUFFIXES and fmt != "pmml" and is_tar(p)):
             p = unpack_tar(p, meta["sha256"])
             fmt = format or detect_format(p)
-    if fmt not in _BUILTIN and fmt not in loaders():
-        known = ", ".join(sorted(loaders()))
-        raise UnsupportedFormat(f"no loader for format {fmt!r}; available: {known}")
+    if LOADERS.entry(fmt) is None:
+        raise _unknown(fmt)
     return open_model(
         p,
         fmt,

@@ -23,8 +23,14 @@ def test_overwriting_a_registration_is_refused():
         runtime.register_loader("onnx", "somewhere:Else")
 
 
-def test_a_registered_loader_is_used(tmp_path, linear_path, monkeypatch):
-    monkeypatch.setattr(_loaders, "_EXTRA", {})
+@pytest.fixture
+def _restore_loaders():
+    saved = _loaders.LOADERS.snapshot()
+    yield
+    _loaders.LOADERS.restore(saved)
+
+
+def test_a_registered_loader_is_used(tmp_path, linear_path, _restore_loaders):
     runtime.register_loader("onnx-copy", "runtime._onnx:OnnxBackend")
     model = runtime.load_file(linear_path, format="onnx-copy")
     assert model.info.format == "onnx-copy"
