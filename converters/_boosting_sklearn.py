@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from converters._registry import import_optional
@@ -21,61 +22,63 @@ _done: set[str] = set()
 _OPTIONS = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
 
 
+@dataclass(frozen=True)
+class _Library:
+    """Where one boosting library's wrappers and onnxmltools' converter live."""
+
+    module: str
+    converter_module: str
+    converter: str
+    #: the wrappers are <wrappers>Classifier and <wrappers>Regressor
+    wrappers: str
+    #: skl2onnx's alias is this prefix + the wrapper's class name
+    prefix: str
+    #: skl2onnx options of the regressor (the classifier always takes _OPTIONS)
+    regressor_options: dict[str, Any] | None
+
+
+_LIBRARIES = (
+    _Library(
+        module="xgboost",
+        converter_module="onnxmltools.convert.xgboost.operator_converters.XGBoost",
+        converter="convert_xgboost",
+        wrappers="XGB",
+        prefix="XGBoost",
+        regressor_options=None,
+    ),
+    _Library(
+        module="lightgbm",
+        converter_module="onnxmltools.convert.lightgbm.operator_converters.LightGbm",
+        converter="convert_lightgbm",
+        wrappers="LGBM",
+        prefix="LightGbm",
+        regressor_options={"split": None},
+    ),
+)
+
+
 def register_boosting_converters() -> None:
     """Teach skl2onnx the XGBoost/LightGBM wrappers of the libraries imported so far."""
     with _lock:
-        if "xgboost" in sys.modules and "xgboost" not in _done:
-            _register_xgboost()
-            _done.add("xgboost")
-        if "lightgbm" in sys.modules and "lightgbm" not in _done:
-            _register_lightgbm()
-            _done.add("lightgbm")
+        for library in _LIBRARIES:
+            if library.module in sys.modules and library.module not in _done:
+                _register(library)
+                _done.add(library.module)
 
 
-def _shapes() -> Any:
-    return import_optional("skl2onnx.common.shape_calculator", extra="sklearn")
-
-
-def _register_xgboost() -> None:
+def _register(library: _Library) -> None:
     skl2onnx = import_optional("skl2onnx", extra="sklearn")
-    xgb = import_optional("xgboost", extra="boosting")
-    ops = import_optional(
-        "onnxmltools.convert.xgboost.operator_converters.XGBoost", extra="boosting"
+    shapes = import_optional("skl2onnx.common.shape_calculator", extra="sklearn")
+    package = import_optional(library.module, extra="boosting")
+    convert = getattr(
+        import_optional(library.converter_module, extra="boosting"), library.converter
     )
-    shapes = _shapes()
-    skl2onnx.update_registered_converter(
-        xgb.XGBClassifier,
-        "XGBoostXGBClassifier",
-        shapes.calculate_linear_classifier_output_shapes,
-        ops.convert_xgboost,
-        options=_OPTIONS,
-    )
-    skl2onnx.update_registered_converter(
-        xgb.XGBRegressor,
-        "XGBoostXGBRegressor",
-        shapes.calculate_linear_regressor_output_shapes,
-        ops.convert_xgboost,
-    )
-
-
-def _register_lightgbm() -> None:
-    skl2onnx = import_optional("skl2onnx", extra="sklearn")
-    lgb = import_optional("lightgbm", extra="boosting")
-    ops = import_optional(
-        "onnxmltools.convert.lightgbm.operator_converters.LightGbm", extra="boosting"
-    )
-    shapes = _shapes()
-    skl2onnx.update_registered_converter(
-        lgb.LGBMClassifier,
-        "LightGbmLGBMClassifier",
-        shapes.calculate_linear_classifier_output_shapes,
-        ops.convert_lightgbm,
-        options=_OPTIONS,
-    )
-    skl2onnx.update_registered_converter(
-        lgb.LGBMRegressor,
-        "LightGbmLGBMRegressor",
-        shapes.calculate_linear_regressor_output_shapes,
-        ops.convert_lightgbm,
-        options={"split": None},
-    )
+    for kind, options in (("Classifier", _OPTIONS), ("Regressor", library.regressor_options)):
+        wrapper = getattr(package, f"{library.wrappers}{kind}")
+        skl2onnx.update_registered_converter(
+            wrapper,
+            f"{library.prefix}{wrapper.__name__}",
+            getattr(shapes, f"calculate_linear_{kind.lower()}_output_shapes"),
+            convert,
+            options=options,
+        )
