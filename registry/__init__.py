@@ -15,6 +15,7 @@ from registry._blobs import (
     check_blob_id,
     write_staging_file,
 )
+from registry._browse import BrowsePage, ModelQuery, ModelSummary
 from registry._db import Database
 from registry._dispatch import Dispatcher, InlineDispatcher, make_dispatcher, run_worker
 from registry._domain import (
@@ -53,6 +54,7 @@ __all__ = [
     "ArtifactStream",
     "Blob",
     "BlobStore",
+    "BrowsePage",
     "CreatedVersion",
     "Database",
     "Dispatcher",
@@ -66,6 +68,8 @@ __all__ = [
     "LocalBlobStore",
     "MetadataStore",
     "Model",
+    "ModelQuery",
+    "ModelSummary",
     "ModelVersion",
     "NewVersion",
     "Page",

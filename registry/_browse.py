@@ -12,11 +12,11 @@ just that page's models.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
-from typing import Any
+from types import MappingProxyType, SimpleNamespace
+from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -45,6 +45,9 @@ class InvalidQuery(InvalidUpload):
 @dataclass(frozen=True, slots=True)
 class ModelQuery:
     """What the models list is asked for. Empty strings mean "no filter"."""
+
+    #: sort key -> label, in the order the UI offers them
+    SORTS: ClassVar[Mapping[str, str]] = MappingProxyType(SORTS)
 
     q: str = ""
     tag: str = ""  # "key" (the model has the tag) or "key=value"
