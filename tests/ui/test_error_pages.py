@@ -17,6 +17,7 @@ from registry._cursor import InvalidCursor
 from runtime.errors import (
     AliasNotFound,
     Conflict,
+    DocumentError,
     IntegrityError,
     InvalidModelRef,
     ModelNotFound,
@@ -106,6 +107,7 @@ class Subclassed(ModelNotFound):
         (Unauthorized("u"), 401),
         (RegistryUnavailable("down"), 503),
         (IntegrityError("bytes"), 500),
+        (DocumentError("a stored document does not decode"), 500),
     ],
 )
 def test_page_status_along_the_class_hierarchy(exc, status):

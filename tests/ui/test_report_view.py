@@ -12,6 +12,7 @@ import pytest
 
 from api.routes.ui._filters import sci
 from api.routes.ui._views import report_view
+from runtime import ValidationReport
 from tests.frameworks import sklearn as sklearn_cases
 from tests.frameworks.conftest import import_or_skip
 from tests.ui.conftest import push, wait_done
@@ -100,7 +101,7 @@ def test_largest_difference_on_the_list_and_compare_pages(http, logreg):
 
 def test_report_view_reads_the_converters_document(logreg):
     report = onnx_report(logreg[1])
-    view = report_view(report)
+    view = report_view(ValidationReport.from_json(report))
     assert [r.name for r in view.rows] == [o["name"] for o in report["outputs"]]
     for got, output in zip(view.rows, report["outputs"], strict=True):
         assert got.max_abs == output["max_abs_diff"]

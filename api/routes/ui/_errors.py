@@ -24,7 +24,7 @@ from fastapi.routing import APIRoute
 
 from api.errors import status_for
 from api.routes.ui._filters import render
-from runtime.errors import InvalidModelRef, ModelportError
+from runtime.errors import DocumentError, InvalidModelRef, ModelportError
 
 __all__ = ["PageRoute", "error_page", "page_status"]
 
@@ -32,9 +32,11 @@ log = logging.getLogger("modelport.api")
 
 # Where a page differs from the REST status of ``api.errors.STATUS`` (looked up first,
 # along the MRO): a page URL is typed by hand, so a name or version that cannot exist
-# names nothing (404), and any other refused value is a plain bad request (400).
+# names nothing (404), and any other refused value is a plain bad request (400). A
+# stored document that does not decode is the server's fault, never the visitor's.
 _PAGE_STATUS: dict[type[Exception], int] = {
     InvalidModelRef: 404,
+    DocumentError: 500,
     ValueError: 400,
 }
 _TITLES = {400: "Bad request", 404: "Not found"}

@@ -7,6 +7,7 @@ HTML 404 page, not problem+json).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -20,6 +21,7 @@ from api.routes.ui._errors import PageRoute, error_page
 from api.routes.ui._filters import ASSETS, STATIC, render, url_model, url_version
 from api.routes.ui._views import (
     JobView,
+    VersionView,
     format_rows,
     job_view,
     lineage_facts,
@@ -28,8 +30,8 @@ from api.routes.ui._views import (
     size_delta,
     version_view,
 )
-from registry import JobNotFound, ModelQuery, Registry
-from runtime import FORMAT_PREFERENCE, ModelRef
+from registry import Job, JobNotFound, ModelQuery, ModelVersion, Registry
+from runtime import FORMAT_PREFERENCE, JobDoc, ModelRef, VersionDoc
 from runtime.errors import Unauthorized
 
 __all__ = ["router"]
@@ -155,7 +157,7 @@ def model_page(registry: RegistryDep, name: str, cursor: str | None = None) -> R
         "model.html",
         nav="models",
         model=model,
-        versions=[version_view(v) for v in versions.items],
+        versions=[version_view(_version_doc(v)) for v in versions.items],
         older_url=f"{base}?{urlencode({'cursor': versions.next_cursor})}#versions"
         if versions.next_cursor
         else None,
@@ -163,18 +165,38 @@ def model_page(registry: RegistryDep, name: str, cursor: str | None = None) -> R
     )
 
 
+# The seam between the registry's domain objects and the wire documents the views read:
+# a registry that hands out the documents themselves passes straight through.
+
+
+def _version_doc(version: ModelVersion) -> VersionDoc:
+    if isinstance(version, VersionDoc):
+        return version
+    return VersionDoc.from_json(dataclasses.asdict(version))
+
+
+def _job_doc(job: Job) -> JobDoc:
+    if isinstance(job, JobDoc):
+        return job
+    return JobDoc.from_json(dataclasses.asdict(job))
+
+
+def _version(registry: Registry, name: str, ref: str) -> VersionView:
+    return version_view(_version_doc(registry.get_version(ModelRef.at(name, ref))))
+
+
 def _job(registry: Registry, job_id: str | None) -> JobView | None:
     if not job_id:
         return None
     try:
-        return job_view(registry.get_job(job_id))
+        return job_view(_job_doc(registry.get_job(job_id)))
     except JobNotFound:
         return None
 
 
 def _version_context(registry: Registry, name: str, ref: str) -> dict[str, Any]:
     model = registry.get_model(name)
-    v = version_view(registry.get_version(ModelRef.at(name, ref)))
+    v = _version(registry, name, ref)
     job = _job(registry, v.job_id)
     return {
         "model": model,
@@ -216,8 +238,7 @@ def compare_page(registry: RegistryDep, name: str, a: str = "", b: str = "") -> 
             f"compare needs two version numbers, e.g. {url_model(name)}/compare?a=1&b=2",
         )
     model = registry.get_model(name)
-    va = version_view(registry.get_version(ModelRef.at(name, a)))
-    vb = version_view(registry.get_version(ModelRef.at(name, b)))
+    va, vb = _version(registry, name, a), _version(registry, name, b)
     sig_rows = signature_rows(va, vb)
     return render(
         "compare.html",

@@ -1,30 +1,38 @@
-"""What the pages show, built once from the registry's documents: frozen view objects.
+"""What the pages show, built once from the typed wire documents (``runtime._wire``):
+frozen view objects.
 
-The templates read these and nothing else of the registry's, so a template never
-guesses at a document's shape. Each builder is a plain function of its document:
+The templates read these, and the documents' own typed parts where they fit as they
+are (an input set, a finding, a signature), so a template never guesses at a
+document's shape. Each builder is a plain function of its document:
 
->>> v = version_view(registry.get_version(ModelRef.parse("fraud-clf:3")))  # doctest: +SKIP
->>> v.artifacts[1].report.rows[0].max_abs                                   # doctest: +SKIP
+>>> v = version_view(VersionDoc.from_json(response.json()))   # doctest: +SKIP
+>>> v.artifacts[1].report.rows[0].max_abs                     # doctest: +SKIP
 3.1e-07
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from api.routes.ui._filters import filesize, label, plain
-from registry import Artifact, BrowsePage, Job, ModelSummary, ModelVersion, SourceFile
-from runtime import FORMAT_PREFERENCE, Signature
+from registry import BrowsePage, ModelSummary
+from runtime import FORMAT_PREFERENCE, ArtifactDoc, JobDoc, Signature, SourceDoc, VersionDoc
+from runtime._wire import (
+    ArtifactFile,
+    Finding,
+    OutputReport,
+    SetReport,
+    Tolerance,
+    ValidationReport,
+)
 
 __all__ = [
     "ArtifactView",
-    "FindingView",
     "FormatRow",
-    "InputSetView",
     "JobView",
     "ModelsPage",
     "OutputRow",
@@ -51,40 +59,18 @@ Figure = float | int | str | None
 
 @dataclass(frozen=True, slots=True)
 class OutputRow:
-    """One output of the model compared over the deciding input sets."""
+    """One output of the model compared over the deciding input sets, with the
+    tolerance it was held to (its own, else the report's)."""
 
     name: str
     max_abs: Figure
     max_rel: Figure
-    atol: Figure
-    rtol: Figure
+    atol: float | None
+    rtol: float | None
     exact: bool
-    ok: bool | None
+    ok: bool
     reasons: tuple[str, ...]
-    dtype: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class InputSetView:
-    """One named input set the artifact ran on, and whether it decides the status."""
-
-    name: str
-    role: str
-    rows: int | None
-    status: str
-    origin: str
-    error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class FindingView:
-    """What a reported (not deciding) input set showed about one output."""
-
-    set: str
-    output: str | None
-    status: str
-    max_abs: Figure
-    explanation: str
+    dtype: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,106 +85,73 @@ class RecipeView:
 
 @dataclass(frozen=True, slots=True)
 class ReportView:
-    """A validation report as the version page shows it."""
+    """A validation report as the version page shows it: a row per output, the input
+    sets and findings as the converter wrote them, and the remaining facts as text."""
 
     rows: tuple[OutputRow, ...] = ()
     facts: tuple[tuple[str, str], ...] = ()
     max_abs: float | None = None
-    sets: tuple[InputSetView, ...] = ()
-    findings: tuple[FindingView, ...] = ()
+    sets: tuple[SetReport, ...] = ()
+    findings: tuple[Finding, ...] = ()
     decided_by: tuple[str, ...] = ()
     recipe: RecipeView | None = None
 
 
-_ABS_KEYS = ("max_abs_diff", "max_abs", "max_abs_error", "abs_diff", "max_absolute_difference")
-_REL_KEYS = ("max_rel_diff", "max_rel", "max_rel_error", "rel_diff", "max_relative_difference")
-_OK_KEYS = ("passed", "ok", "within_tolerance", "match")
-_OUTPUT_KEYS = ("outputs", "per_output", "comparisons", "results")
-_TIER_KEYS = ("sets", "findings", "recipe", "decided_by", "sample")
-
-
-def _first(data: Mapping[str, Any], keys: Iterable[str]) -> Any:
-    return next((data[k] for k in keys if k in data and data[k] is not None), None)
-
-
-def _output_row(item: Mapping[str, Any], tolerance: Mapping[str, Any]) -> OutputRow:
-    ok = _first(item, _OK_KEYS)
-    own_tol = item.get("tolerance")
-    own: Mapping[str, Any] = own_tol if isinstance(own_tol, dict) else {}
+def _output_row(output: OutputReport, tolerance: Tolerance | None) -> OutputRow:
+    tol = output.tolerance or tolerance
     return OutputRow(
-        name=str(item.get("name", item.get("output", "?"))),
-        max_abs=_first(item, _ABS_KEYS),
-        max_rel=_first(item, _REL_KEYS),
-        atol=own.get("atol", item.get("atol", tolerance.get("atol"))),
-        rtol=own.get("rtol", item.get("rtol", tolerance.get("rtol"))),
-        exact=item.get("compare") == "exact" or bool(item.get("exact")),
-        ok=None if ok is None else bool(ok),
-        reasons=tuple(str(r) for r in item.get("reasons") or []),
-        dtype=item.get("dtype"),
+        name=output.name,
+        max_abs=output.max_abs_diff,
+        max_rel=output.max_rel_diff,
+        atol=tol.atol if tol else None,
+        rtol=tol.rtol if tol else None,
+        exact=output.exact,
+        ok=output.passed,
+        reasons=output.reasons,
+        dtype=output.dtype,
     )
 
 
-def report_view(validation: Mapping[str, Any] | None) -> ReportView:
-    """Per-output rows and remaining facts of a validation report, whatever its nesting."""
-    if not validation:
-        return ReportView()
-    tolerance = validation.get("tolerance") or {}
-    raw = _first(validation, _OUTPUT_KEYS) or []
-    if isinstance(raw, dict):
-        raw = [{"name": k, **(v if isinstance(v, dict) else {"value": v})} for k, v in raw.items()]
-    rows = tuple(_output_row(item, tolerance) for item in raw if isinstance(item, dict))
-    skip = {*_OUTPUT_KEYS, "tolerance", "status", "passed", "weak", *_TIER_KEYS}
-    if not validation.get("sets"):
-        skip.discard("sample")  # an older report: the sample is its only word on inputs
-    facts = [
-        (label(k), plain(v))
-        for k, v in validation.items()
-        if k not in skip and v not in (None, [], {})
+def _facts(report: ValidationReport) -> list[tuple[str, str]]:
+    """What the tables do not show: tolerance, summary, loader, missing outputs, the
+    sample of a report older than its sets, and any field a newer converter added."""
+    facts: list[tuple[str, Any]] = [
+        ("tolerance", report.tolerance.to_json() if report.tolerance else None),
+        ("summary", report.summary),
+        ("loader", report.loader),
+        ("sample", None if report.sets or not report.sample else report.sample.to_json()),
+        ("missing_outputs", report.missing_outputs),
+        *report.extra.items(),
     ]
-    if tolerance:
-        facts.insert(0, ("tolerance", plain(tolerance)))
+    return [(label(k), plain(v)) for k, v in facts if v not in (None, "", (), [], {})]
+
+
+def _recipe(recipe: Mapping[str, Any] | None) -> RecipeView | None:
+    """The recipe, when there is a script (a recipe may only say why there is none)."""
+    if not recipe or not recipe.get("script"):
+        return None
+    return RecipeView(
+        filename=str(recipe.get("filename", "")),
+        pip=str(recipe.get("pip", "")),
+        usage=str(recipe.get("usage", "")),
+        script=str(recipe["script"]),
+    )
+
+
+def report_view(report: ValidationReport | None) -> ReportView:
+    """The view of an artifact's validation report (an empty one when there is none)."""
+    if report is None:
+        return ReportView()
+    rows = tuple(_output_row(o, report.tolerance) for o in report.outputs)
     diffs = [float(r.max_abs) for r in rows if isinstance(r.max_abs, int | float)]
-    recipe = validation.get("recipe")
     return ReportView(
         rows=rows,
-        facts=tuple(facts),
+        facts=tuple(_facts(report)),
         max_abs=max(diffs) if diffs else None,
-        sets=tuple(_input_set(s) for s in validation.get("sets") or [] if isinstance(s, dict)),
-        findings=tuple(
-            _finding(f) for f in validation.get("findings") or [] if isinstance(f, dict)
-        ),
-        decided_by=tuple(str(n) for n in validation.get("decided_by") or []),
-        recipe=_recipe(recipe) if isinstance(recipe, dict) and recipe.get("script") else None,
-    )
-
-
-def _input_set(s: Mapping[str, Any]) -> InputSetView:
-    return InputSetView(
-        name=str(s.get("name", "?")),
-        role=str(s.get("role", "")),
-        rows=s.get("rows"),
-        status=str(s.get("status", "")),
-        origin=str(s.get("origin") or ""),
-        error=s.get("error"),
-    )
-
-
-def _finding(f: Mapping[str, Any]) -> FindingView:
-    return FindingView(
-        set=str(f.get("set", "")),
-        output=f.get("output"),
-        status=str(f.get("status", "")),
-        max_abs=f.get("max_abs_diff"),
-        explanation=str(f.get("explanation") or ""),
-    )
-
-
-def _recipe(r: Mapping[str, Any]) -> RecipeView:
-    return RecipeView(
-        filename=str(r.get("filename", "")),
-        pip=str(r.get("pip", "")),
-        usage=str(r.get("usage", "")),
-        script=str(r["script"]),
+        sets=report.sets,
+        findings=report.findings,
+        decided_by=report.decided_by,
+        recipe=_recipe(report.recipe),
     )
 
 
@@ -213,10 +166,9 @@ class ArtifactView:
     status: str
     sha256: str | None
     size: int | None
-    media_type: str | None
-    signature: dict[str, Any] | None
+    signature: Signature | None
     error: str | None
-    files: tuple[Mapping[str, Any], ...]
+    files: tuple[ArtifactFile, ...]
     converter: Mapping[str, Any]
     converter_facts: tuple[tuple[str, str], ...]
     report: ReportView
@@ -239,10 +191,10 @@ class VersionView:
     version: int
     status: str
     framework: str
-    source: SourceFile
+    source: SourceDoc
     description: str
     tags: Mapping[str, str]
-    signature: dict[str, Any] | None
+    signature: Signature | None
     lineage: Mapping[str, Any]
     created_by: str | None
     created_at: datetime
@@ -252,17 +204,16 @@ class VersionView:
     artifacts: tuple[ArtifactView, ...]
 
 
-def artifact_view(name: str, number: int, art: Artifact) -> ArtifactView:
+def artifact_view(name: str, number: int, art: ArtifactDoc) -> ArtifactView:
     converter = art.converter or {}
     return ArtifactView(
         format=art.format,
         status=art.status,
         sha256=art.sha256,
         size=art.size,
-        media_type=art.media_type,
         signature=art.signature,
         error=art.error,
-        files=tuple(art.files or ()),
+        files=art.files or (),
         converter=converter,
         converter_facts=tuple((k, plain(v)) for k, v in converter.items()),
         report=report_view(art.validation),
@@ -272,7 +223,7 @@ def artifact_view(name: str, number: int, art: Artifact) -> ArtifactView:
     )
 
 
-def version_view(v: ModelVersion) -> VersionView:
+def version_view(v: VersionDoc) -> VersionView:
     return VersionView(
         name=v.name,
         version=v.version,
@@ -285,7 +236,7 @@ def version_view(v: ModelVersion) -> VersionView:
         lineage=v.lineage or {},
         created_by=v.created_by,
         created_at=v.created_at,
-        aliases=tuple(v.aliases),
+        aliases=v.aliases,
         error=v.error,
         job_id=v.job_id,
         artifacts=tuple(artifact_view(v.name, v.version, a) for a in v.artifacts),
@@ -324,7 +275,7 @@ def _stages(timings: Mapping[str, float]) -> tuple[tuple[str, str], ...]:
     return tuple((k, f"{timings[k + '_s']:.2f} s") for k in _STAGES if k + "_s" in timings)
 
 
-def job_view(job: Job) -> JobView:
+def job_view(job: JobDoc) -> JobView:
     timings = job.timings or {}
     return JobView(
         status=job.status,
@@ -373,8 +324,9 @@ class FormatRow:
     b: ArtifactView | None
 
 
-def _spec_texts(signature: dict[str, Any] | None) -> dict[tuple[str, str], str]:
-    sig = Signature.from_dict(signature)
+def _spec_texts(sig: Signature | None) -> dict[tuple[str, str], str]:
+    if sig is None:
+        return {}
     out: dict[tuple[str, str], str] = {}
     for kind, specs in (("input", sig.inputs), ("output", sig.outputs)):
         for t in specs:
