@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import functools
 import getpass
-import importlib
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+import typer.main
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
+from typer.core import TyperGroup
 
 from clients._errors import WaitTimeout
 from clients._export import LAYOUTS, export_kserve, export_triton, resolve_export
@@ -43,18 +43,74 @@ from runtime.errors import (
     ModelportError,
     RegistryUnavailable,
 )
+from runtime.plugins import PluginTable
 
-__all__ = ["EXIT_CODES", "app", "main"]
+__all__ = ["COMMAND_GROUP", "EXIT_CODES", "app", "main"]
+
+#: Command groups other distributions (and modelport's own server side) add to
+#: ``modelport``: each entry point of the group names a ``typer.Typer`` whose commands
+#: join these. The server's ``serve``, ``serve-model``, ``worker`` and ``db`` come this
+#: way from ``api.cli``, a module this package never imports (import-linter holds it).
+COMMAND_GROUP = "modelport.commands"
+COMMANDS: PluginTable[str] = PluginTable("command group", COMMAND_GROUP, {})
+
+
+class _WithPluginCommands(TyperGroup):
+    """The root command group: the client commands, and those of the plug-ins added the
+    first time a name is not a client command or the list is asked for (help), so a
+    client command never imports a plug-in's modules.
+
+    A plug-in group that is broken, not a ``typer.Typer``, or names a command that
+    exists is left out with a warning; every other command still works.
+    """
+
+    _plugins_added = False
+
+    def _add_plugins(self) -> None:
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        warn = Console(stderr=True, highlight=False, soft_wrap=True, markup=False).print
+        for name, target in COMMANDS.targets().items():
+            try:
+                group = COMMANDS.resolve(name)
+            except ModelportError as exc:
+                warn(f"warning: {exc}")
+                continue
+            if not isinstance(group, typer.Typer):
+                warn(f"warning: command group {name!r} ({target}) is not a typer.Typer; left out")
+                continue
+            built = typer.main.get_group(group).commands
+            taken = sorted(set(built) & set(self.commands))
+            if taken:
+                warn(
+                    f"warning: command group {name!r} ({target}) would replace "
+                    f"{', '.join(taken)}; left out"
+                )
+                continue
+            for command_name, command in built.items():
+                self.add_command(command, command_name)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        self._add_plugins()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and not self._plugins_added:
+            self._add_plugins()
+            found = super().get_command(ctx, cmd_name)
+        return found
+
 
 app = typer.Typer(
     name="modelport",
+    cls=_WithPluginCommands,
     help="modelport: push models to a registry, get validated portable artifacts back.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-db_app = typer.Typer(help="Database maintenance of a registry server.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
 
 EXIT_FAILED = 7
 EXIT_AUTH = 8
@@ -147,118 +203,6 @@ def root(
     ctx.obj = State(url, token, quiet)
 
 
-# -- server side ------------------------------------------------------------------------
-
-
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    data: Annotated[
-        Path | None, typer.Option("--data", help="Data folder (database, blobs).")
-    ] = None,
-    reload: Annotated[bool, typer.Option("--reload/--no-reload", help="Dev reload.")] = False,
-    access_log: Annotated[
-        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
-    ] = False,
-) -> None:
-    """Start the registry (API and web UI) with uvicorn: one process, see docs/configuration.md.
-
-    One worker process on purpose: it holds the job runner and its warm conversion
-    parents, the in-memory cache of version documents (so its own writes are seen at
-    once) and the only writer of a SQLite database. For more processes, run uvicorn
-    with --workers against PostgreSQL. Request logging is off unless --access-log.
-    """
-    try:
-        uvicorn = importlib.import_module("uvicorn")
-    except ImportError:
-        raise _fail(
-            "the registry server is not installed; run: pip install 'modelport[server]'", 1
-        ) from None
-    if data is not None:
-        data.mkdir(parents=True, exist_ok=True)
-        os.environ["MODELPORT_DATA_DIR"] = str(data.resolve())
-    if host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get(
-        "MODELPORT_WRITE_TOKENS"
-    ):
-        Console(stderr=True).print(
-            f"[yellow]warning:[/yellow] anyone who can reach {host}:{port} may upload models "
-            "and move aliases; set MODELPORT_WRITE_TOKENS (and MODELPORT_READ_TOKENS) to "
-            "require tokens: 'modelport token' makes one"
-        )
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        reload=reload,
-        access_log=access_log,
-    )
-
-
-@app.command("serve-model")
-def serve_model(
-    refs: Annotated[list[str], typer.Argument(help="Models: name:3, name@alias, name, or a path.")],
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
-    grpc_port: Annotated[
-        int | None,
-        typer.Option(
-            min=1, help="Also serve V2 gRPC on this port (off by default).", show_default=False
-        ),
-    ] = None,
-    follow: Annotated[
-        bool, typer.Option("--follow", help="Follow aliases: swap in new versions as they move.")
-    ] = False,
-    follow_interval: Annotated[
-        float, typer.Option(help="Seconds between alias checks with --follow.")
-    ] = 10.0,
-    batching: Annotated[
-        bool | None,
-        typer.Option(
-            "--batching/--no-batching",
-            help="Dynamic batching (default: on where the batch axis is dynamic).",
-            show_default=False,
-        ),
-    ] = None,
-    max_batch: Annotated[int, typer.Option(min=1, help="Rows per merged model call.")] = 64,
-    max_delay_ms: Annotated[
-        float, typer.Option(min=0, help="How long a batch waits for more requests.")
-    ] = 0.0,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "cpu",
-    threads: Annotated[
-        int | None,
-        typer.Option(
-            min=1, help="onnxruntime threads per model call (default: its own).", show_default=False
-        ),
-    ] = None,
-) -> None:
-    """Serve models over the Open Inference Protocol V2 (REST, and gRPC with --grpc-port)."""
-    try:
-        serving = importlib.import_module("api.serving")
-        importlib.import_module("uvicorn")
-    except ImportError as exc:
-        raise _fail(
-            f"the inference server is not installed ({exc}); run: pip install 'modelport[serve]'",
-            1,
-        ) from None
-    config = serving.ServeConfig(
-        refs=tuple(refs),
-        host=host,
-        port=port,
-        grpc_port=grpc_port,
-        follow=follow,
-        follow_interval=follow_interval,
-        batching=serving.BatchPolicy(batching, max_batch, max_delay_ms),
-        device=device,
-        threads=threads,
-    )
-    try:
-        serving.run(config)
-    except ModelportError as exc:
-        raise _fail(str(exc), exit_code(exc)) from None
-
-
 @app.command()
 def token(as_json: JsonOpt = False) -> None:
     """Make a new random access token for a registry, and the line that configures it.
@@ -282,65 +226,6 @@ def token(as_json: JsonOpt = False) -> None:
         "give the token to clients as MODELPORT_TOKEN; append the config line to the "
         "server's MODELPORT_WRITE_TOKENS (or MODELPORT_READ_TOKENS), comma-separated"
     )
-
-
-@app.command()
-def worker(
-    queues: Annotated[
-        str,
-        typer.Option(
-            "--queues", "-Q", help="Comma list of queues to serve (sklearn, torch, tensorflow)."
-        ),
-    ] = "",
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="Jobs run at once.")
-    ] = 1,
-    metrics_port: Annotated[
-        int | None,
-        typer.Option("--metrics-port", help="Serve Prometheus metrics on this port."),
-    ] = None,
-) -> None:
-    """Run a conversion worker for the Celery tier (MODELPORT_WORKERS=celery servers).
-
-    It consumes the named queues (all by default) from MODELPORT_BROKER_URL and records
-    results in the registry's database and blob store (MODELPORT_DATABASE_URL, ...).
-    """
-    try:
-        registry = importlib.import_module("registry")
-        settings = registry.Settings()
-    except ImportError as exc:
-        raise _fail(
-            f"the conversion worker is not installed ({exc}); "
-            "run: pip install 'modelport[server,worker]'",
-            1,
-        ) from None
-    except ValueError as exc:  # invalid MODELPORT_* settings
-        raise _fail(str(exc), 5) from None
-    registry.configure_logging(settings.log_format)
-    if metrics_port is not None:
-        registry.serve_metrics(metrics_port)
-    wanted = [q.strip() for q in queues.split(",") if q.strip()]
-    try:
-        registry.run_worker(settings, wanted, concurrency)
-    except ValueError as exc:
-        raise _fail(str(exc), 2) from None
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply the database migrations (MODELPORT_DATABASE_URL, default SQLite)."""
-    try:
-        registry = importlib.import_module("registry")
-    except ImportError as exc:
-        raise _fail(
-            f"the registry server is not installed ({exc}); run: pip install 'modelport[server]'",
-            1,
-        ) from None
-    try:
-        registry.upgrade_database(registry.get_settings())
-    except ModelportError as exc:
-        raise _fail(str(exc), exit_code(exc)) from None
-    Console(stderr=True).print("database is up to date")
 
 
 # -- models -----------------------------------------------------------------------------
@@ -665,8 +550,12 @@ def job(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. A plug-in command's modelport error becomes one line
+    on stderr and its exit code, as the client commands' errors do."""
+    try:
+        app()
+    except ModelportError as exc:
+        raise SystemExit(_fail(str(exc), exit_code(exc)).exit_code) from None
 
 
 if __name__ == "__main__":  # pragma: no cover
