@@ -1,14 +1,25 @@
-"""Wire models of REST API v1, as specified in docs/architecture.md."""
+"""Wire models of REST API v1, as specified in docs/architecture.md.
+
+The version, artifact, source and job documents are defined once, in the runtime
+(``runtime/_wire.py``); their response models here take their fields from there.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import operator
+import typing
+from collections.abc import Mapping
 from datetime import datetime
+from types import UnionType
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from runtime import MAX_VERSION, AliasTarget
+from runtime import MAX_VERSION, AliasTarget, Signature
 from runtime._aliases import MAX_SPLIT
+from runtime._wire import ArtifactDoc, Document, JobDoc, SourceDoc, VersionDoc
 
 __all__ = [
     "AliasBody",
@@ -32,8 +43,39 @@ class _Wire(BaseModel):
 
     @classmethod
     def of(cls, obj: object) -> Self:
-        """The wire form of a registry domain object (same field names)."""
+        """The wire form of a registry domain object (same field names); a wire document
+        (runtime/_wire.py) is read through its own encoder."""
+        if isinstance(obj, Document):
+            return cls.model_validate(obj.to_json())
         return cls.model_validate(obj)
+
+
+def _fields_of(doc: type[Document], nested: Mapping[type, type] | None = None) -> dict[str, Any]:
+    """The pydantic fields of a runtime wire document, for a response model that *is* that
+    document: tuples are lists, mappings dicts, the nested documents named in ``nested``
+    their own response models, and any other nested part (a validation report, a
+    signature, a folder's file list) a JSON object as the API has always described it."""
+    hints = typing.get_type_hints(doc)
+    return {
+        f.name: _hint(hints[f.name], nested or {})
+        for f in dataclasses.fields(doc)  # type: ignore[arg-type]
+        if f.name != doc._extra
+    }
+
+
+def _hint(hint: Any, nested: Mapping[type, type]) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, UnionType):
+        return functools.reduce(operator.or_, (_hint(a, nested) for a in args))
+    if origin is tuple:
+        return list[_hint(args[0], nested)]  # type: ignore[misc]
+    if origin in (Mapping, dict):
+        return dict[_hint(args[0], nested), _hint(args[1], nested)]  # type: ignore[misc]
+    if hint in nested:
+        return nested[hint]
+    if isinstance(hint, type) and issubclass(hint, Document | Signature):
+        return dict[str, Any]
+    return hint
 
 
 class UploadAccepted(_Wire):
@@ -64,43 +106,15 @@ class ModelPage(_Wire):
 
 
 class SourceOut(_Wire):
-    filename: str
-    sha256: str
-    size: int
+    __annotations__ = _fields_of(SourceDoc)
 
 
 class ArtifactOut(_Wire):
-    format: str
-    sha256: str | None
-    size: int | None
-    media_type: str | None
-    status: str
-    validation: dict[str, Any] | None
-    converter: dict[str, Any] | None
-    signature: dict[str, Any] | None
-    files: list[dict[str, Any]] | None
-    error: str | None
+    __annotations__ = _fields_of(ArtifactDoc)
 
 
 class VersionOut(_Wire):
-    name: str
-    version: int
-    status: str
-    framework: str
-    source: SourceOut
-    description: str
-    tags: dict[str, str]
-    signature: dict[str, Any] | None
-    lineage: dict[str, Any] | None
-    created_by: str | None
-    created_at: datetime
-    updated_at: datetime
-    aliases: list[str]
-    error: str | None
-    job_id: str | None
-    targets: list[str]
-    options: dict[str, Any]
-    artifacts: list[ArtifactOut]
+    __annotations__ = _fields_of(VersionDoc, {SourceDoc: SourceOut, ArtifactDoc: ArtifactOut})
 
 
 class VersionPage(_Wire):
@@ -162,15 +176,6 @@ class AliasHistory(_Wire):
 
 
 class JobOut(_Wire):
-    id: str
-    kind: str
-    name: str
-    version: int
-    status: str
-    attempts: int
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    timings: dict[str, float] | None = None
-    progress: dict[str, Any] | None = None
+    __annotations__ = _fields_of(JobDoc)
+    timings = None
+    progress = None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from runtime import ARTIFACT_FORMATS as _ARTIFACT_FORMATS
 from runtime import SERVABLE_STATUSES
+from runtime._wire import ArtifactDoc, JobDoc, SourceDoc, VersionDoc
 
 T = TypeVar("T")
 
@@ -49,63 +50,12 @@ class Model:
     alias_weights: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFile:
-    filename: str
-    sha256: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class Artifact:
-    format: str
-    sha256: str | None
-    size: int | None
-    media_type: str | None
-    status: str
-    validation: dict[str, Any] | None = None
-    converter: dict[str, Any] | None = None
-    signature: dict[str, Any] | None = None
-    files: list[dict[str, Any]] | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelVersion:
-    name: str
-    version: int
-    status: str
-    framework: str
-    source: SourceFile
-    description: str
-    tags: dict[str, str]
-    signature: dict[str, Any] | None
-    lineage: dict[str, Any] | None
-    created_by: str | None
-    created_at: datetime
-    updated_at: datetime
-    aliases: list[str]
-    error: str | None
-    job_id: str | None
-    targets: list[str] = field(default_factory=list)
-    artifacts: list[Artifact] = field(default_factory=list)
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    id: str
-    kind: str
-    name: str
-    version: int
-    status: str
-    attempts: int
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    timings: dict[str, float] | None = None
-    progress: dict[str, Any] | None = None
+#: The registry hands out the wire documents themselves (runtime/_wire.py), built from its
+#: rows at the metadata store's edge: one definition of each, no parallel copy.
+SourceFile = SourceDoc
+Artifact = ArtifactDoc
+ModelVersion = VersionDoc
+Job = JobDoc
 
 
 @dataclass(frozen=True, slots=True)

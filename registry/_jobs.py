@@ -51,6 +51,7 @@ from registry._orm import utcnow
 from registry._packing import pack_directory
 from registry._service import Registry
 from registry._uploads import safe_suffix
+from runtime._wire import ArtifactFile
 
 __all__ = ["JobRunner"]
 
@@ -450,16 +451,18 @@ class JobRunner:
 
     def _store_artifact(self, job_dir: Path, item: ArtifactResult) -> Artifact:
         """The artifact as the registry keeps it, its file or folder put in the blob store."""
-        art = Artifact(
-            format=item.format,
-            sha256=None,
-            size=None,
-            media_type=item.media_type,
-            status=item.status,
-            validation=item.validation,
-            converter=item.converter,
-            signature=item.signature,
-            error=item.error,
+        art = Artifact.from_json(
+            {
+                "format": item.format,
+                "sha256": None,
+                "size": None,
+                "media_type": item.media_type,
+                "status": item.status,
+                "validation": item.validation,
+                "converter": item.converter,
+                "signature": item.signature,
+                "error": item.error,
+            }
         )
         if not item.path:
             return art
@@ -469,9 +472,8 @@ class JobRunner:
             return dataclasses.replace(art, status="error", error=missing)
         if path.is_dir():
             tar = job_dir / f"{item.format}.tar"
-            art = dataclasses.replace(
-                art, files=pack_directory(path, tar), media_type="application/x-tar"
-            )
+            files = tuple(ArtifactFile.from_json(f) for f in pack_directory(path, tar))
+            art = dataclasses.replace(art, files=files, media_type="application/x-tar")
             path = tar
         blob = self.registry.store.put_file(path)
         return dataclasses.replace(art, sha256=blob.sha256, size=blob.size)

@@ -449,20 +449,25 @@ def _attempt(claim: JobClaim) -> ColumnElement[bool]:
     )
 
 
+#: The columns of an artifact row: the artifact document's fields, stored as its JSON.
+_ARTIFACT_COLUMNS = (
+    "format",
+    "sha256",
+    "size",
+    "media_type",
+    "status",
+    "validation",
+    "converter",
+    "signature",
+    "files",
+    "error",
+)
+
+
 def _artifact_row(version_id: int, a: Artifact, now: datetime) -> ArtifactRow:
+    doc = a.to_json()
     return ArtifactRow(
-        version_id=version_id,
-        created_at=now,
-        format=a.format,
-        sha256=a.sha256,
-        size=a.size,
-        media_type=a.media_type,
-        status=a.status,
-        validation=a.validation,
-        converter=a.converter,
-        signature=a.signature,
-        files=a.files,
-        error=a.error,
+        version_id=version_id, created_at=now, **{c: doc[c] for c in _ARTIFACT_COLUMNS}
     )
 
 
@@ -549,18 +554,8 @@ def _models(s: Session, rows: list[ModelRow]) -> list[Model]:
 
 
 def _artifact(row: ArtifactRow) -> Artifact:
-    return Artifact(
-        format=row.format,
-        sha256=row.sha256,
-        size=row.size,
-        media_type=row.media_type,
-        status=row.status,
-        validation=row.validation,
-        converter=row.converter,
-        signature=row.signature,
-        files=row.files,
-        error=row.error,
-    )
+    """The artifact document of a row, decoded once here (the report, signature, files)."""
+    return Artifact.from_json({c: getattr(row, c) for c in _ARTIFACT_COLUMNS})
 
 
 def _versions(s: Session, model: ModelRow, rows: list[VersionRow]) -> list[ModelVersion]:
@@ -586,25 +581,27 @@ def _versions(s: Session, model: ModelRow, rows: list[VersionRow]) -> list[Model
     ):
         jobs[vid] = jid
     return [
-        ModelVersion(
-            name=model.name,
-            version=r.version,
-            status=r.status,
-            framework=r.framework,
-            source=SourceFile(r.source_filename, r.source_sha256, r.source_size),
-            description=r.description or "",
-            tags=dict(r.tags or {}),
-            signature=r.signature,
-            lineage=r.lineage,
-            created_by=r.created_by,
-            created_at=aware(r.created_at),  # type: ignore[arg-type]
-            updated_at=aware(r.updated_at),  # type: ignore[arg-type]
-            aliases=aliases[r.id],
-            error=r.error,
-            job_id=jobs.get(r.id),
-            targets=list(r.targets or []),
-            artifacts=sorted(arts[r.id], key=lambda a: order.get(a.format, 99)),
-            options=dict(r.options or {}),
+        ModelVersion.from_json(
+            {
+                "name": model.name,
+                "version": r.version,
+                "status": r.status,
+                "framework": r.framework,
+                "source": SourceFile(r.source_filename, r.source_sha256, r.source_size),
+                "description": r.description or "",
+                "tags": dict(r.tags or {}),
+                "signature": r.signature,
+                "lineage": r.lineage,
+                "created_by": r.created_by,
+                "created_at": aware(r.created_at),
+                "updated_at": aware(r.updated_at),
+                "aliases": aliases[r.id],
+                "error": r.error,
+                "job_id": jobs.get(r.id),
+                "targets": list(r.targets or []),
+                "options": dict(r.options or {}),
+                "artifacts": sorted(arts[r.id], key=lambda a: order.get(a.format, 99)),
+            }
         )
         for r in rows
     ]

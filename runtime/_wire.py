@@ -170,6 +170,8 @@ def _any(value: Any, path: str) -> Any:
 
 
 def _signature(value: Any, path: str) -> Signature:
+    if isinstance(value, Signature):
+        return value
     if not isinstance(value, Mapping):
         raise _wrong(path, "a signature object", value)
     specs: dict[str, tuple[TensorSpec, ...]] = {}
@@ -220,6 +222,8 @@ def _decoder(hint: Any) -> _Decode:
         doc = hint
 
         def decode_doc(value: Any, path: str) -> Any:
+            if isinstance(value, doc):  # already decoded (a part built by its owner)
+                return value
             if not isinstance(value, Mapping):
                 raise _wrong(path, "an object", value)
             return doc.from_json(value, where=path)

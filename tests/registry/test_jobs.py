@@ -56,7 +56,7 @@ def test_job_converts_and_validates_an_onnx_upload(registry, tmp_path):
     assert v.status == "ready", v.error
     onnx_art = next(a for a in v.artifacts if a.format == "onnx")
     assert onnx_art.status == "passed" and onnx_art.sha256 == v.source.sha256
-    assert v.signature["inputs"][0]["name"] == "x"
+    assert v.signature is not None and v.signature.input_names == ["x"]
     job = registry.get_job(created.job_id)
     assert (job.status, job.attempts, job.error) == ("succeeded", 1, None)
     stages = {"queue_s", "prepare_s", "fork_s", "load_s", "convert_s", "validate_s"}
@@ -241,7 +241,8 @@ def test_directory_artifacts_are_stored_as_deterministic_tars(registry, tmp_path
         job_dir, ArtifactResult("savedmodel", "passed", path="out/savedmodel")
     )
     assert art.media_type == "application/x-tar"
-    assert [f["path"] for f in art.files] == ["saved_model.pb", "variables/v.index"]
+    assert art.files is not None
+    assert [f.path for f in art.files] == ["saved_model.pb", "variables/v.index"]
     assert registry.store.exists(art.sha256)
 
 

@@ -57,7 +57,7 @@ def test_refs_resolve_numbers_latest_and_aliases(registry, onnx_bytes):
     assert registry.set_alias("m", "prod", 2).version == 2
     assert registry.get_version(ModelRef.at("m", "prod")).version == 2
     assert registry.set_alias("m", "prod", 1).version == 1  # moving an alias
-    assert registry.get_version(ModelRef.at("m", "prod")).aliases == ["prod"]
+    assert registry.get_version(ModelRef.at("m", "prod")).aliases == ("prod",)
     assert registry.get_model("m").aliases == {"prod": 1}
     registry.delete_alias("m", "prod")
     with pytest.raises(AliasNotFound):
@@ -201,9 +201,9 @@ def test_unreachable_database_raises_registry_unavailable(tmp_path):
 @pytest.mark.parametrize("targets", [None, [], ["", " "]])
 def test_no_or_only_blank_targets_mean_every_applicable_target(registry, onnx_bytes, targets):
     created = push(registry, "m", onnx_bytes, targets=targets)
-    assert registry.get_version(ModelRef("m", version=created.version)).targets == ["onnx"]
+    assert registry.get_version(ModelRef("m", version=created.version)).targets == ("onnx",)
 
 
 def test_requested_targets_are_trimmed_lowercased_and_deduplicated(registry, onnx_bytes):
     created = push(registry, "m", onnx_bytes, targets=[" ONNX", "onnx ", ""])
-    assert registry.get_version(ModelRef("m", version=created.version)).targets == ["onnx"]
+    assert registry.get_version(ModelRef("m", version=created.version)).targets == ("onnx",)
