@@ -166,19 +166,27 @@ def model_page(registry: RegistryDep, name: str, cursor: str | None = None) -> R
 
 
 # The seam between the registry's domain objects and the wire documents the views read:
-# a registry that hands out the documents themselves passes straight through.
+# a registry that hands out the documents themselves passes straight through. Fields
+# are read shallowly (dataclasses.asdict deep-copies every report: twice the decoding).
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
 def _version_doc(version: ModelVersion) -> VersionDoc:
     if isinstance(version, VersionDoc):
         return version
-    return VersionDoc.from_json(dataclasses.asdict(version))
+    data = _fields(version)
+    data["source"] = _fields(version.source)
+    data["artifacts"] = [_fields(a) for a in version.artifacts]
+    return VersionDoc.from_json(data)
 
 
 def _job_doc(job: Job) -> JobDoc:
     if isinstance(job, JobDoc):
         return job
-    return JobDoc.from_json(dataclasses.asdict(job))
+    return JobDoc.from_json(_fields(job))
 
 
 def _version(registry: Registry, name: str, ref: str) -> VersionView:
