@@ -82,6 +82,17 @@ def _number(ref: str) -> int | None:
         return None
 
 
+class _Flight:
+    """One read in progress, which concurrent loads of the same reference wait for."""
+
+    __slots__ = ("doc", "done", "generation")
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+        self.doc: CachedDoc | None = None
+        self.done = threading.Event()
+
+
 class VersionDocs:
     """A bounded, thread-safe cache of encoded version documents.
 
@@ -104,6 +115,7 @@ class VersionDocs:
         self._docs: OrderedDict[tuple[str, int], tuple[CachedDoc, float]] = OrderedDict()
         self._refs: dict[tuple[str, str], tuple[int, float]] = {}
         self._generation: dict[str, int] = {}
+        self._flights: dict[tuple[str, str], _Flight] = {}
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -125,9 +137,42 @@ class VersionDocs:
             return entry[0]
 
     def load(self, read: Callable[[str, str], ModelVersion], name: str, ref: str) -> CachedDoc:
-        """Read the version through ``read(name, ref)``, encode it and keep it when ready."""
+        """Read the version through ``read(name, ref)``, encode it and keep it when ready.
+
+        Concurrent loads of one reference share one read (a burst of clients arriving as
+        an entry expires costs the database one query, not one each). A load joins only a
+        read that began after the model's last write in this process, and takes its
+        answer only when it is a ready version (an unfinished one is read afresh: its
+        status is what the caller polls); otherwise, or when that read failed, it reads
+        for itself.
+        """
+        key = (name, ref)
         with self._lock:
             generation = self._generation.get(name, 0)
+            flight = self._flights.get(key)
+            if flight is None or flight.generation != generation or self._max <= 0:
+                flight, leader = _Flight(generation), True
+                if self._max > 0:  # with the cache off every read is its own
+                    self._flights[key] = flight
+            else:
+                leader = False
+        if not leader:
+            flight.done.wait()
+            if flight.doc is not None and flight.doc.ready:
+                return flight.doc
+            return self._read(read, name, ref, generation)
+        try:
+            flight.doc = self._read(read, name, ref, generation)
+            return flight.doc
+        finally:
+            with self._lock:
+                if self._flights.get(key) is flight:
+                    del self._flights[key]
+            flight.done.set()
+
+    def _read(
+        self, read: Callable[[str, str], ModelVersion], name: str, ref: str, generation: int
+    ) -> CachedDoc:
         version = read(name, ref)
         doc = CachedDoc.of(self._encode(version), version.version, version.status == "ready")
         if self._max <= 0:

@@ -107,10 +107,16 @@ class Server:
 
 
 def _start(
-    name: str, cmd: list[str], env: dict[str, str], port: int, ready: str, log: Path
+    name: str,
+    cmd: list[str],
+    env: dict[str, str],
+    port: int,
+    ready: str,
+    log: Path,
+    cwd: Path = ROOT,
 ) -> Server:
     out = log.open("wb")
-    proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=str(ROOT))
+    proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=str(cwd))
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -126,15 +132,19 @@ def _start(
     raise RuntimeError(f"{name} did not start:\n{log.read_text()[-3000:]}")
 
 
-def start_modelport(tmp: Path, database_url: str | None, label: str) -> Server:
+def start_modelport(
+    tmp: Path, database_url: str | None, label: str, root: Path = ROOT
+) -> Server:
+    """``modelport serve`` from the checkout at ``root`` (this one unless told)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = str(root)
     if database_url:
         env["MODELPORT_DATABASE_URL"] = database_url
     data = tmp / f"modelport-{label}"
     cmd = [sys.executable, "-m", "clients.cli", "serve", "--data", str(data), "--port", str(port)]
-    return _start(f"modelport ({label})", cmd, env, port, "/readyz", tmp / f"mp-{label}.log")
+    log = tmp / f"mp-{label}.log"
+    return _start(f"modelport ({label})", cmd, env, port, "/readyz", log, cwd=root)
 
 
 def start_mlflow(python: Path, tmp: Path, workers: int | None = None) -> Server:
@@ -176,14 +186,14 @@ def start_mlflow_robustly(python: Path, tmp: Path, notes: list[str]) -> Server:
 
 
 @contextmanager
-def pg_database() -> Iterator[str | None]:
+def pg_database(suffix: str = "") -> Iterator[str | None]:
     """A fresh PostgreSQL database for the modelport server, or None when none is reachable."""
     try:
         import psycopg
     except ImportError:
         yield None
         return
-    name = f"bench_vs_mlflow_{os.getpid()}"
+    name = f"bench_vs_mlflow_{os.getpid()}{suffix}"
     try:
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=2) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -193,3 +195,101 @@ def test_zero_entries_turns_the_cache_off(reads):
 )
 def test_if_none_match(header, matches):
     assert etag_matches(header, '"a"') is matches
+
+
+def _concurrent_loads(docs: VersionDocs, read, n: int, ref: str = "1") -> list:
+    results: list = [None] * n
+
+    def load(i: int) -> None:
+        results[i] = docs.load(read, "m", ref)
+
+    threads = [threading.Thread(target=load, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    return [threads, results]
+
+
+def _gated_reader(reads: list[str], gate: threading.Event, status: str = "ready"):
+    def read(name: str, ref: str) -> ModelVersion:
+        reads.append(ref)
+        assert gate.wait(10)
+        return _version(int(ref) if ref.isdecimal() else 7, status)
+
+    return read
+
+
+def _wait_for(cond) -> None:
+    deadline = time.monotonic() + 10
+    while not cond():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_concurrent_misses_of_one_reference_share_one_read(reads):
+    # a burst of clients arriving as an entry expires costs the database one query
+    docs = VersionDocs(_encode, ttl_s=60)
+    gate = threading.Event()
+    threads, results = _concurrent_loads(docs, _gated_reader(reads, gate), 16)
+    _wait_for(lambda: len(reads) == 1)
+    time.sleep(0.05)  # the others are waiting on that read, not reading themselves
+    assert reads == ["1"]
+    gate.set()
+    for t in threads:
+        t.join()
+    assert len({id(doc) for doc in results}) == 1 and results[0].body == b"m:1:ready"
+
+
+def test_a_load_after_a_write_does_not_join_a_read_begun_before_it(reads):
+    docs = VersionDocs(_encode, ttl_s=60)
+    gate = threading.Event()
+    first, _ = _concurrent_loads(docs, _gated_reader(reads, gate), 1, ref="prod")
+    _wait_for(lambda: len(reads) == 1)
+    docs.forget("m")  # the alias moves while that read is on its way
+    second, _ = _concurrent_loads(docs, _gated_reader(reads, gate), 1, ref="prod")
+    _wait_for(lambda: len(reads) == 2)  # a read of its own
+    gate.set()
+    for t in first + second:
+        t.join()
+
+
+def test_unfinished_versions_are_never_shared_between_loads(reads):
+    # their status is what clients poll: each load reads it afresh
+    docs = VersionDocs(_encode, ttl_s=60)
+    gate = threading.Event()
+    threads, results = _concurrent_loads(docs, _gated_reader(reads, gate, "converting"), 4)
+    _wait_for(lambda: len(reads) == 1)
+    gate.set()
+    for t in threads:
+        t.join()
+    assert len(reads) == 4 and all(not doc.ready for doc in results)
+
+
+def test_a_failed_read_is_not_shared():
+    docs = VersionDocs(_encode, ttl_s=60)
+    gate = threading.Event()
+    calls: list[str] = []
+
+    def read(name: str, ref: str) -> ModelVersion:
+        calls.append(ref)
+        if len(calls) == 1:
+            assert gate.wait(10)
+            raise RuntimeError("database went away")
+        return _version(1)
+
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            docs.load(read, "m", "1")
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    t1 = threading.Thread(target=first)
+    t1.start()
+    _wait_for(lambda: len(calls) == 1)
+    threads, results = _concurrent_loads(docs, read, 1)
+    time.sleep(0.05)
+    gate.set()
+    for t in [t1, *threads]:
+        t.join()
+    assert len(errors) == 1 and results[0].body == b"m:1:ready" and calls == ["1", "1"]
