@@ -7,7 +7,6 @@ HTML 404 page, not problem+json).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -30,8 +29,8 @@ from api.routes.ui._views import (
     size_delta,
     version_view,
 )
-from registry import Job, JobNotFound, ModelQuery, ModelVersion, Registry
-from runtime import FORMAT_PREFERENCE, JobDoc, ModelRef, VersionDoc
+from registry import JobNotFound, ModelQuery, Registry
+from runtime import FORMAT_PREFERENCE, ModelRef
 from runtime.errors import Unauthorized
 
 __all__ = ["router"]
@@ -157,7 +156,7 @@ def model_page(registry: RegistryDep, name: str, cursor: str | None = None) -> R
         "model.html",
         nav="models",
         model=model,
-        versions=[version_view(_version_doc(v)) for v in versions.items],
+        versions=[version_view(v) for v in versions.items],
         older_url=f"{base}?{urlencode({'cursor': versions.next_cursor})}#versions"
         if versions.next_cursor
         else None,
@@ -165,39 +164,15 @@ def model_page(registry: RegistryDep, name: str, cursor: str | None = None) -> R
     )
 
 
-# The seam between the registry's domain objects and the wire documents the views read:
-# a registry that hands out the documents themselves passes straight through. Fields
-# are read shallowly (dataclasses.asdict deep-copies every report: twice the decoding).
-
-
-def _fields(obj: Any) -> dict[str, Any]:
-    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-
-
-def _version_doc(version: ModelVersion) -> VersionDoc:
-    if isinstance(version, VersionDoc):
-        return version
-    data = _fields(version)
-    data["source"] = _fields(version.source)
-    data["artifacts"] = [_fields(a) for a in version.artifacts]
-    return VersionDoc.from_json(data)
-
-
-def _job_doc(job: Job) -> JobDoc:
-    if isinstance(job, JobDoc):
-        return job
-    return JobDoc.from_json(_fields(job))
-
-
 def _version(registry: Registry, name: str, ref: str) -> VersionView:
-    return version_view(_version_doc(registry.get_version(ModelRef.at(name, ref))))
+    return version_view(registry.get_version(ModelRef.at(name, ref)))
 
 
 def _job(registry: Registry, job_id: str | None) -> JobView | None:
     if not job_id:
         return None
     try:
-        return job_view(_job_doc(registry.get_job(job_id)))
+        return job_view(registry.get_job(job_id))
     except JobNotFound:
         return None
 
