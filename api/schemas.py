@@ -13,9 +13,9 @@ import typing
 from collections.abc import Mapping
 from datetime import datetime
 from types import UnionType
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from runtime import MAX_VERSION, AliasTarget, Signature
 from runtime._aliases import MAX_SPLIT
@@ -43,10 +43,7 @@ class _Wire(BaseModel):
 
     @classmethod
     def of(cls, obj: object) -> Self:
-        """The wire form of a registry domain object (same field names); a wire document
-        (runtime/_wire.py) is read through its own encoder."""
-        if isinstance(obj, Document):
-            return cls.model_validate(obj.to_json())
+        """The wire form of a registry domain object (same field names)."""
         return cls.model_validate(obj)
 
 
@@ -74,8 +71,18 @@ def _hint(hint: Any, nested: Mapping[type, type]) -> Any:
     if hint in nested:
         return nested[hint]
     if isinstance(hint, type) and issubclass(hint, Document | Signature):
-        return dict[str, Any]
+        return _AsJson
     return hint
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, Document):
+        return value.to_json()
+    return value.to_dict() if isinstance(value, Signature) else value
+
+
+#: A nested part of a document that the API describes as a plain JSON object.
+_AsJson = Annotated[dict[str, Any], BeforeValidator(_as_json)]
 
 
 class UploadAccepted(_Wire):

@@ -56,11 +56,11 @@ def choose_artifact(info: VersionInfo, format: str | None) -> ArtifactInfo:
 
 def _filename(info: VersionInfo, art: ArtifactInfo) -> str:
     if art.format == "source":
-        original = Path(str(info.source.get("filename") or "")).name
+        original = Path(info.source.filename).name
         stem = _SAFE.sub("_", original).lstrip(".")
         return f"{info.name}-{info.version}-{stem}" if stem else f"{info.name}-{info.version}.bin"
     ext = _EXTENSIONS.get(art.format, ".bin")
-    if art.raw.get("files") and not ext.endswith(".tar"):
+    if art.files and not ext.endswith(".tar"):
         ext += ".tar"  # a multi-file artifact (e.g. ONNX with external data) is a tar
     return f"{info.name}-{info.version}{ext}"
 
@@ -148,16 +148,17 @@ def _write_stream(
 
 
 def _write_manifest(folder: Path, info: VersionInfo, art: ArtifactInfo, filename: str) -> Path:
+    sig = art.signature or info.signature
     manifest: dict[str, Any] = {
         "name": info.name,
         "version": info.version,
         "format": art.format,
         "sha256": art.sha256,
         "size": art.size,
-        "signature": art.raw.get("signature") or info.raw.get("signature"),
+        "signature": None if sig is None else sig.to_dict(),
         "framework": info.framework,
         "filename": filename,
-        "files": art.raw.get("files"),
+        "files": None if art.files is None else [f.to_json() for f in art.files],
     }
     path = folder / MANIFEST_NAME
     tmp = folder / f".{MANIFEST_NAME}.part"

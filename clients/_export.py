@@ -74,8 +74,7 @@ class Exported:
         )
 
     def signature(self, info: VersionInfo) -> Signature:
-        raw = self.onnx(info).raw.get("signature")
-        return Signature.from_dict(raw) if raw else info.signature
+        return self.onnx(info).signature or info.spec
 
 
 def resolve_export(reg: Registry, ref: str) -> Exported:

@@ -44,29 +44,10 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-def _max_abs_diff(report: Any) -> float | None:
-    """The largest ``max_abs_diff`` anywhere in a validation report."""
-    found: list[float] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "max_abs_diff" and isinstance(value, int | float):
-                    found.append(float(value))
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(report)
-    return max(found) if found else None
-
-
 def artifact_summary(art: ArtifactInfo) -> str:
     """One line per target, e.g. ``onnx: passed, max abs diff 3e-07``."""
     text = f"{art.format}: {art.status}"
-    diff = _max_abs_diff(art.validation)
+    diff = art.max_abs_diff
     if diff is not None:
         text += f", max abs diff {diff:.3g}"
     if art.error:
@@ -121,7 +102,7 @@ def versions_table(versions: Iterable[VersionInfo]) -> Table:
             v.framework or "-",
             arts or "-",
             ", ".join(v.aliases) or "-",
-            (v.created_at or "-")[:19],
+            v.created_at.isoformat(sep=" ")[:19],
         )
     return table
 
@@ -137,29 +118,23 @@ def version_details(console: Console, v: VersionInfo) -> None:
         console.print(Text(f"description: {v.description}"))
     if v.tags:
         console.print(Text("tags: " + ", ".join(f"{k}={val}" for k, val in sorted(v.tags.items()))))
-    if v.source:
-        src = v.source
-        console.print(
-            Text(
-                f"source: {src.get('filename', '-')}  sha256 {src.get('sha256', '-')}  "
-                f"{_size(src.get('size'))}"
-            )
-        )
+    src = v.source
+    console.print(Text(f"source: {src.filename}  sha256 {src.sha256}  {_size(src.size)}"))
     if v.error:
         console.print(f"[red]error:[/red] {escape(v.error)}")
     sig = Table(title="signature", box=None, header_style="bold", title_justify="left")
     for col in ("", "NAME", "DTYPE", "SHAPE"):
         sig.add_column(col)
-    for kind, specs in (("input", v.signature.inputs), ("output", v.signature.outputs)):
+    for kind, specs in (("input", v.spec.inputs), ("output", v.spec.outputs)):
         for spec in specs:
             _row(sig, kind, spec.name, spec.dtype, spec.shape_text())
-    if v.signature.inputs or v.signature.outputs:
+    if v.spec.inputs or v.spec.outputs:
         console.print(sig)
     arts = Table(title="artifacts", box=None, header_style="bold", title_justify="left")
     for col in ("FORMAT", "STATUS", "SIZE", "SHA256", "VALIDATION"):
         arts.add_column(col, overflow="fold")
     for a in v.artifacts:
-        diff = _max_abs_diff(a.validation)
+        diff = a.max_abs_diff
         note = f"max abs diff {diff:.3g}" if diff is not None else (a.error or "")
         _row(arts, a.format, a.status, _size(a.size), (a.sha256 or "-")[:16], note)
     console.print(arts)

@@ -1,7 +1,9 @@
 """Typed, frozen results of the SDK, built from the REST API's JSON.
 
-Each class keeps the full JSON it came from in ``raw`` so fields the server adds
-later stay reachable, and ``to_dict()`` returns it for ``--json`` output.
+The version, artifact and job results are the runtime's wire documents
+(``runtime/_wire.py``) with a few conveniences: fields the server adds later are kept
+in ``extra`` and written back by ``to_dict()``, which gives the JSON for ``--json``.
+The push result and the model keep the full JSON they came from in ``raw``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import SERVABLE_STATUSES, AliasTarget, Signature
+from runtime._wire import ArtifactDoc, JobDoc, VersionDoc
 
 __all__ = [
     "AliasInfo",
@@ -61,88 +64,29 @@ class PushResult:
         return dict(self.raw)
 
 
-@dataclass(frozen=True)
-class ArtifactInfo:
-    """One stored format of a version (``source``, ``onnx``, ``pmml``, ``savedmodel``)."""
-
-    format: str
-    sha256: str | None
-    size: int | None
-    status: str
-    media_type: str | None = None
-    validation: dict[str, Any] | None = None
-    converter: dict[str, Any] | None = None
-    error: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ArtifactInfo:
-        return cls(
-            format=str(data["format"]),
-            sha256=_str_or_none(data.get("sha256")),
-            size=_int_or_none(data.get("size")),
-            status=str(data.get("status", "")),
-            media_type=_str_or_none(data.get("media_type")),
-            validation=data.get("validation"),
-            converter=data.get("converter"),
-            error=_str_or_none(data.get("error")),
-            raw=dict(data),
-        )
-
-    @property
-    def servable(self) -> bool:
-        """True when ``runtime.load`` would use this artifact without being forced."""
-        return self.status in SERVABLE
+@dataclass(frozen=True, slots=True)
+class ArtifactInfo(ArtifactDoc):
+    """One stored format of a version (``source``, ``onnx``, ``pmml``, ``savedmodel``):
+    the runtime's artifact document (``runtime.ArtifactDoc``), with ``to_dict()``."""
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.raw)
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """One immutable version of a model, with its artifacts."""
-
-    name: str
-    version: int
-    status: str
-    framework: str | None
-    signature: Signature
-    artifacts: tuple[ArtifactInfo, ...]
-    aliases: tuple[str, ...] = ()
-    description: str | None = None
-    tags: dict[str, Any] = field(default_factory=dict)
-    source: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    job_id: str | None = None
-    created_at: str | None = None
-    created_by: str | None = None
-    lineage: dict[str, Any] = field(default_factory=dict)
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> VersionInfo:
-        return cls(
-            name=str(data["name"]),
-            version=int(data["version"]),
-            status=str(data.get("status", "")),
-            framework=_str_or_none(data.get("framework")),
-            signature=Signature.from_dict(data.get("signature") or {}),
-            artifacts=tuple(ArtifactInfo.from_json(a) for a in data.get("artifacts") or []),
-            aliases=tuple(str(a) for a in data.get("aliases") or []),
-            description=_str_or_none(data.get("description")),
-            tags=dict(data.get("tags") or {}),
-            source=dict(data.get("source") or {}),
-            error=_str_or_none(data.get("error")),
-            job_id=_str_or_none(data.get("job_id")),
-            created_at=_str_or_none(data.get("created_at")),
-            created_by=_str_or_none(data.get("created_by")),
-            lineage=dict(data.get("lineage") or {}),
-            raw=dict(data),
-        )
+        return self.to_json()
 
     @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
+    def max_abs_diff(self) -> float | None:
+        """The largest finite ``max_abs_diff`` of the outputs over the deciding sets."""
+        if self.validation is None:
+            return None
+        found = [o.max_abs_diff for o in self.validation.outputs]
+        return max((float(d) for d in found if isinstance(d, int | float)), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo(VersionDoc):
+    """One immutable version of a model, with its artifacts: the runtime's version
+    document (``runtime.VersionDoc``), decoded once; ``to_dict()`` gives its JSON."""
+
+    artifacts: tuple[ArtifactInfo, ...] = ()
 
     @property
     def done(self) -> bool:
@@ -152,8 +96,13 @@ class VersionInfo:
     def artifact(self, format: str) -> ArtifactInfo | None:
         return next((a for a in self.artifacts if a.format == format), None)
 
+    @property
+    def spec(self) -> Signature:
+        """The signature, empty while the version has none yet."""
+        return self.signature or Signature()
+
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.raw)
+        return self.to_json()
 
 
 @dataclass(frozen=True)
@@ -220,37 +169,9 @@ class AliasInfo:
         return self.target.to_dict()
 
 
-@dataclass(frozen=True)
-class JobInfo:
-    """A unit of conversion work."""
-
-    id: str
-    kind: str
-    name: str | None
-    version: int | None
-    status: str
-    attempts: int
-    error: str | None
-    created_at: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> JobInfo:
-        return cls(
-            id=str(data["id"]),
-            kind=str(data.get("kind", "")),
-            name=_str_or_none(data.get("name")),
-            version=_int_or_none(data.get("version")),
-            status=str(data.get("status", "")),
-            attempts=int(data.get("attempts") or 0),
-            error=_str_or_none(data.get("error")),
-            created_at=_str_or_none(data.get("created_at")),
-            started_at=_str_or_none(data.get("started_at")),
-            finished_at=_str_or_none(data.get("finished_at")),
-            raw=dict(data),
-        )
+@dataclass(frozen=True, slots=True)
+class JobInfo(JobDoc):
+    """A unit of conversion work: the runtime's job document (``runtime.JobDoc``)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.raw)
+        return self.to_json()

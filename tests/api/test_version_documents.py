@@ -11,6 +11,7 @@ import pytest
 from api._doc_cache import VersionDocs, etag_matches
 from api.schemas import VersionOut
 from registry import ModelVersion, SourceFile
+from runtime import JobDoc, VersionDoc
 from tests.api.conftest import upload, wait_done
 
 
@@ -34,6 +35,33 @@ def test_ready_version_has_an_etag_and_answers_304(registry_client, unique_name,
         assert cond.content == b""
         assert cond.headers["etag"] == etag
     assert registry_client.get(url, headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_the_served_documents_are_the_runtime_types(registry_client, unique_name, onnx_file):
+    # a ready version carries a signature and a typed validation report: the single
+    # document, the page of versions and the job all decode into the runtime's types and
+    # encode back to the bytes' JSON (the report's every member included)
+    assert upload(registry_client, unique_name, onnx_file, targets="onnx").status_code == 202
+    wait_done(registry_client, unique_name, 1)
+    one = registry_client.get(f"/api/v1/models/{unique_name}/versions/1").json()
+    doc = VersionDoc.from_json(one)
+    assert doc.signature is not None and doc.signature.inputs
+    onnx = doc.artifact("onnx")
+    assert onnx is not None and onnx.validation is not None
+    assert onnx.validation.decided_by and onnx.validation.outputs
+    assert onnx.validation.status == onnx.status
+    page = registry_client.get(f"/api/v1/models/{unique_name}/versions").json()
+    assert [VersionDoc.from_json(v) for v in page["items"]] == [doc]
+    assert page["items"] == [one]
+    job = JobDoc.from_json(registry_client.get(f"/api/v1/jobs/{doc.job_id}").json())
+    assert (job.name, job.version, job.status) == (unique_name, 1, "succeeded")
+    assert job.timings and all(isinstance(t, float) for t in job.timings.values())
+    # the JSON it came from, but for the ISO form of times (pydantic writes "Z")
+    again = doc.to_json()
+    assert VersionDoc.from_json(again) == doc
+    assert {k: v for k, v in again.items() if not k.endswith("_at")} == {
+        k: v for k, v in one.items() if not k.endswith("_at")
+    }
 
 
 def test_aliases_and_latest_move_at_once_and_are_cached_briefly(

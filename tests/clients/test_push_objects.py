@@ -26,7 +26,7 @@ def test_fitted_sklearn_estimator_is_pushed_as_skops(reg, unique_name, tmp_path)
     assert result.version == 1
     info = reg.wait(unique_name, 1, timeout=WAIT_S)
     assert info.framework == "sklearn"
-    assert info.source["filename"] == "model.skops"
+    assert info.source.filename == "model.skops"
     assert info.status == "ready", info.to_dict()
     loaded = runtime.load(f"{unique_name}:1", registry=reg.url, format="onnx", cache_dir=tmp_path)
     np.testing.assert_array_equal(np.asarray(loaded.predict(x)).reshape(-1), model.predict(x))
@@ -42,7 +42,7 @@ def test_torch_module_is_pushed_as_an_exported_program(reg, unique_name, tmp_pat
     assert isinstance(result, PushResult)
     info = reg.wait(unique_name, result.version, timeout=WAIT_S * 2)
     assert info.framework == "torch"
-    assert info.source["filename"] == "model.pt2"
+    assert info.source.filename == "model.pt2"
     assert info.status == "ready", info.to_dict()
     loaded = runtime.load(f"{unique_name}:1", registry=reg.url, cache_dir=tmp_path)
     x = torch.randn(5, 4)  # another batch size than the example's: the batch axis is dynamic

@@ -38,7 +38,7 @@ def test_keras_model(tf_reg, tmp_path):
     )
     info = tf_reg.push(model, "keras-mlp", targets="onnx", wait=True, timeout=300)
     assert info.framework == "keras"
-    assert info.source["filename"] == "model.keras"
+    assert info.source.filename == "model.keras"
     assert info.status == "ready", info.to_dict()
     loaded = runtime.load("keras-mlp:1", registry=tf_reg.url, format="onnx", cache_dir=tmp_path)
     x = _x()
@@ -60,7 +60,7 @@ def test_tf_module(tf_reg, tmp_path):
     module = Linear()
     info = tf_reg.push(module, "tf-linear", targets="onnx", wait=True, timeout=300)
     assert info.framework == "tensorflow"
-    assert info.source["filename"] == "saved_model.zip"
+    assert info.source.filename == "saved_model.zip"
     assert info.status == "ready", info.to_dict()
     loaded = runtime.load("tf-linear:1", registry=tf_reg.url, format="onnx", cache_dir=tmp_path)
     x = _x()

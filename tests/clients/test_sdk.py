@@ -42,7 +42,7 @@ def test_pushed_onnx_becomes_ready_with_its_signature(ready):
     assert info.signature.output_names == ["y"]
     onnx = info.artifact("onnx")
     assert onnx is not None and onnx.servable
-    assert info.source["sha256"] == sha256_of(ready.file)
+    assert info.source.sha256 == sha256_of(ready.file)
     assert info.created_by == getpass.getuser()
 
 
