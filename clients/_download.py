@@ -3,28 +3,28 @@
 The bytes go to a temporary file next to the destination while being hashed;
 only when the sha256 matches the registry's record (and the ``ETag``) is the file
 fsynced and renamed into place, so a destination never holds a partial or
-corrupt artifact.
+corrupt artifact. The transfer itself is the runtime's (runtime._transfer, through
+the runtime's fetcher): ``runtime.load`` fills its cache the same way.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from clients._errors import error_from_response, unavailable
 from clients._multipart import Progress
 from clients._types import ArtifactInfo, VersionInfo
 from runtime import ARTIFACT_EXTENSIONS, FORMAT_PREFERENCE, PULL_MANIFEST
-from runtime.errors import ArtifactNotFound, IntegrityError
+from runtime._transfer import write_verified
+from runtime.errors import ArtifactNotFound, IntegrityError, RegistryError
 
 if TYPE_CHECKING:
-    from clients._registry import Registry
+    import httpx
+
+    from runtime._remote import Fetcher
 
 __all__ = ["MANIFEST_NAME", "choose_artifact", "download_artifact"]
 
@@ -99,18 +99,11 @@ def _resume_offset(partial: Path, size: int | None) -> int:
     return have
 
 
-def _prefix_digest(partial: Path, offset: int) -> Any:
-    if not offset:
-        return hashlib.sha256()
-    with open(partial, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256")
-
-
 def _write_stream(
     response: httpx.Response,
     partial: Path,
     target: Path,
-    expected: str,
+    art: ArtifactInfo,
     offset: int,
     progress: Progress | None,
 ) -> None:
@@ -119,32 +112,31 @@ def _write_stream(
     A transfer cut short keeps ``partial`` for the next pull to resume; bytes that
     hash wrong are deleted.
     """
+    expected = art.sha256
+    assert expected is not None
     if response.status_code != 206:
         offset = 0
-    digest = _prefix_digest(partial, offset)
-    length = int(response.headers.get("content-length") or 0)
-    total = offset + length if length else 0
-    done = offset
-    with open(partial, "ab" if offset else "wb") as fh:
-        # the chunks as the socket delivers them: asking httpx for a fixed size would copy
-        # every byte three times through its re-chunking buffer
-        for chunk in response.iter_bytes():
-            fh.write(chunk)
-            digest.update(chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total or None)
-        fh.flush()
-        os.fsync(fh.fileno())
-    actual = digest.hexdigest()
     header = _etag_sha(response)
-    if actual != expected or (header is not None and header != expected):
-        partial.unlink(missing_ok=True)
-        raise IntegrityError(
+
+    def refusal(actual: str) -> str:
+        return (
             f"downloaded bytes hash to {actual}, but the registry records {expected} "
             f"(ETag {header}); the file was discarded, try the pull again"
         )
-    os.replace(partial, target)
+
+    if header is not None and header != expected:  # refused before reading a byte
+        partial.unlink(missing_ok=True)
+        raise IntegrityError(refusal("(not read)"))
+    write_verified(
+        response,
+        target,
+        expected,
+        size=art.size,
+        partial=partial,
+        offset=offset,
+        progress=progress,
+        refusal=refusal,
+    )
 
 
 def _write_manifest(folder: Path, info: VersionInfo, art: ArtifactInfo, filename: str) -> Path:
@@ -168,7 +160,7 @@ def _write_manifest(folder: Path, info: VersionInfo, art: ArtifactInfo, filename
 
 
 def download_artifact(
-    registry: Registry,
+    fetcher: Fetcher,
     info: VersionInfo,
     format: str | None,
     dest: Path,
@@ -182,26 +174,22 @@ def download_artifact(
     filename = _filename(info, art)
     target = dest / filename if folder_mode else dest
     target.parent.mkdir(parents=True, exist_ok=True)
-    path = f"/api/v1/models/{info.name}/versions/{info.version}/artifacts/{art.format}"
     partial = _partial_path(target, art.sha256)
     offset = _resume_offset(partial, art.size)
     headers = {"Range": f"bytes={offset}-"} if offset else None
     try:
-        with registry._stream(path, headers) as response:
-            if response.status_code >= 400:
-                response.read()
-                if response.status_code == 416:  # the partial file is no prefix: start over
-                    partial.unlink(missing_ok=True)
-                    return download_artifact(registry, info, format, dest, dest_text, progress)
-                raise error_from_response(response)
-            _write_stream(response, partial, target, art.sha256, offset, progress)
-    except (httpx.TransportError, httpx.InvalidURL) as exc:
-        raise unavailable(registry.url, exc) from exc
+        with fetcher.artifact(info.name, info.version, art.format, headers) as response:
+            _write_stream(response, partial, target, art, offset, progress)
     except IntegrityError:
         if not offset:
             raise
         # the kept partial file was not a prefix of the artifact: it is gone, start over
-        return download_artifact(registry, info, format, dest, dest_text, progress)
+        return download_artifact(fetcher, info, format, dest, dest_text, progress)
+    except RegistryError as exc:
+        if exc.status != 416 or not offset:
+            raise
+        partial.unlink(missing_ok=True)  # the partial file is no prefix: start over
+        return download_artifact(fetcher, info, format, dest, dest_text, progress)
     if folder_mode:
         _write_manifest(target.parent, info, art, filename)
     return target

@@ -20,16 +20,16 @@ from typing import Any, Literal, overload
 import httpx
 
 from clients._download import download_artifact
-from clients._errors import WaitTimeout, error_from_response, unavailable
+from clients._errors import WaitTimeout
 from clients._multipart import FilePart, MultipartBody, Progress
 from clients._serialize import prepared_sample, prepared_upload
 from clients._types import AliasInfo, JobInfo, ModelInfo, PushResult, VersionInfo
 from runtime import AliasEvent, ModelRef, check_alias, check_name, parse_weights
-from runtime.errors import InvalidUpload, ModelportError
+from runtime._remote import DEFAULT_URL, Fetcher, registry_token
+from runtime.errors import InvalidModelRef, InvalidUpload, ModelportError
 
 __all__ = ["DEFAULT_URL", "Registry"]
 
-DEFAULT_URL = "http://127.0.0.1:8000"
 API = "/api/v1"
 
 
@@ -70,16 +70,18 @@ class Registry:
     ) -> None:
         base = str(client.base_url) if client is not None and str(client.base_url) else None
         self.url = (url or base or os.environ.get("MODELPORT_URL") or DEFAULT_URL).rstrip("/")
-        self.token = token if token is not None else os.environ.get("MODELPORT_TOKEN") or None
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=timeout)
+        self.token = registry_token(token)
+        # the runtime's fetcher owns the connection, the token header, timeouts and the
+        # decoding of error answers; this class adds the registry's methods on top
+        self._fetcher = Fetcher(
+            self.url, self.token or "", timeout, client=client, connect_timeout=None
+        )
 
     # -- plumbing ---------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the HTTP connection pool (not an injected client)."""
-        if self._owns_client:
-            self._client.close()
+        self._fetcher.close()
 
     def __enter__(self) -> Registry:
         return self
@@ -90,31 +92,18 @@ class Registry:
     def __repr__(self) -> str:
         return f"Registry({self.url!r})"
 
-    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        headers.update(extra or {})
-        return headers
-
     def _send(
         self,
         method: str,
         path: str,
         *,
-        default_422: type[ModelportError] | None = None,
+        default_422: type[ModelportError] = InvalidModelRef,
         headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        url = self.url + path
-        try:
-            response = self._client.request(method, url, headers=self._headers(headers), **kwargs)
-        except (httpx.TransportError, httpx.InvalidURL) as exc:
-            raise unavailable(self.url, exc) from exc
-        if response.status_code >= 400:
-            kw = {"default_422": default_422} if default_422 is not None else {}
-            raise error_from_response(response, **kw)
-        return response
+        return self._fetcher.request(
+            method, path, default_422=default_422, headers=headers, **kwargs
+        )
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._send(method, path, **kwargs).json()
@@ -371,12 +360,4 @@ class Registry:
         same artifact resumes with an HTTP Range request.
         """
         info = self.show(ref)
-        return download_artifact(self, info, format, Path(dest), str(dest), progress)
-
-    # used by clients._download: one streamed GET with the same errors as _send
-    def _stream(self, path: str, headers: dict[str, str] | None = None) -> Any:
-        # an object store's presigned URL answers a redirect; httpx drops the
-        # Authorization header when the redirect leaves the registry's origin
-        return self._client.stream(
-            "GET", self.url + path, headers=self._headers(headers), follow_redirects=True
-        )
+        return download_artifact(self._fetcher, info, format, Path(dest), str(dest), progress)

@@ -294,30 +294,12 @@ class Cache:
         except OSError:
             return fallback
 
-    def store(self, sha256: str, chunks: Iterable[bytes]) -> Path:
-        """Write the streamed bytes as blob ``sha256``; refuse (and keep nothing) on mismatch."""
-        import tempfile
+    def store(self, sha256: str, source: Iterable[bytes] | Any, size: int | None = None) -> Path:
+        """Write ``source`` (streamed chunks, or a registry's streamed answer) as blob
+        ``sha256``; refuse (and keep nothing) on mismatch. See runtime._transfer."""
+        from runtime._transfer import write_verified
 
-        path = self.blob_path(sha256)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(prefix=".part-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                for chunk in chunks:
-                    digest.update(chunk)
-                    fh.write(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
-            if digest.hexdigest() != sha256:
-                raise IntegrityError(
-                    f"downloaded bytes hash to sha256 {digest.hexdigest()}, but the registry "
-                    f"announced {sha256}; nothing was kept. Retry; if it persists the "
-                    "registry's stored blob is damaged"
-                )
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        path = write_verified(source, self.blob_path(sha256), sha256, size=size)
         self._write_stamp(sha256, path)
         self.touch(sha256)
         return path

@@ -243,8 +243,10 @@ def _fetch(
             return path, "cache"
         label = f"{doc['name']}:{doc['version']}"
         try:
-            chunks = resolver.fetcher.download(str(doc["name"]), int(doc["version"]), art["format"])
-            path = cache.store(sha, chunks)
+            size = int(art["size"]) if art.get("size") else None
+            fetcher = resolver.fetcher
+            with fetcher.artifact(str(doc["name"]), int(doc["version"]), art["format"]) as body:
+                path = cache.store(sha, body, size)
         except RegistryUnavailable as exc:
             raise NotCached(
                 f"registry {resolver.url} is unreachable and the {art['format']} artifact of "

@@ -1,4 +1,16 @@
-"""A read-only fetcher for the registry's REST API v1 (version documents and artifacts)."""
+"""The one HTTP seam to a registry's REST API v1.
+
+:class:`Fetcher` owns what every request to a registry shares: the connection pool,
+the ``Authorization`` header, timeouts, and the decoding of error answers into the
+project's exceptions (:mod:`runtime._problems`). ``runtime.load`` reads version
+documents and artifacts through it; the SDK (``clients.Registry``) builds its methods
+on top of it, the way httpx's ``Client`` sits on its ``BaseTransport``.
+
+Artifact bodies go through a second client whose transport reads the socket into
+large reusable buffers (:mod:`runtime._bulk`, written to disk by
+:mod:`runtime._transfer`), unless the caller brought its own httpx client or a proxy
+is configured.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +18,22 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any
 
-from runtime import errors
+from runtime._problems import decode_problem, error_for, unavailable
 from runtime._refs import ModelRef
-from runtime.errors import ModelportError, RegistryUnavailable
+from runtime.errors import InvalidModelRef, ModelportError, RegistryUnavailable
 
-__all__ = ["DEFAULT_URL", "Fetcher", "registry_url"]
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["DEFAULT_URL", "Fetcher", "registry_token", "registry_url"]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+API = "/api/v1"
 _UNAVAILABLE = frozenset({502, 503, 504})
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 
 
 def registry_url(url: str | None) -> str:
@@ -23,22 +41,17 @@ def registry_url(url: str | None) -> str:
     return (url or os.environ.get("MODELPORT_URL") or DEFAULT_URL).rstrip("/")
 
 
-def _problem(resp: Any) -> ModelportError:
-    """The project's exception for an error response (RFC 9457 problem details)."""
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):  # not a problem document (a proxy's page, a bare list)
-        body = {}
-    kind = str(body.get("type", "")).rsplit("/", 1)[-1]
-    detail = body.get("detail") or body.get("title") or resp.text[:200] or resp.reason_phrase
-    cls = getattr(errors, kind, None)
-    if not (isinstance(cls, type) and issubclass(cls, ModelportError)):
-        cls = ModelportError
-    if resp.status_code in (401, 403) and cls is ModelportError:
-        detail = f"{detail} (set MODELPORT_TOKEN or pass token= with a valid token)"
-    return cls(f"registry answered {resp.status_code} for {resp.request.url}: {detail}")
+def registry_token(token: str | None) -> str | None:
+    """The token to send: the argument (``""`` for none), else ``MODELPORT_TOKEN``."""
+    return token if token is not None else os.environ.get("MODELPORT_TOKEN") or None
+
+
+def error_from_response(
+    response: httpx.Response, default_422: type[ModelportError] = InvalidModelRef
+) -> ModelportError:
+    """The exception for an error answer whose body has been read (not raised)."""
+    problem = decode_problem(response.status_code, response.content, response.reason_phrase)
+    return error_for(response.status_code, problem, response.reason_phrase, default_422=default_422)
 
 
 def _import_httpx() -> Any:
@@ -59,6 +72,10 @@ def _import_httpx() -> Any:
     finally:
         del sys.modules["httpx._main"]
     return httpx
+
+
+def _proxied() -> bool:
+    return any(v for k, v in os.environ.items() if k.lower() in _PROXY_VARIABLES)
 
 
 class _SchemeTransport:
@@ -108,23 +125,42 @@ class _SchemeTransport:
 
 
 class Fetcher:
-    """Talks to one registry. Connection failures raise :class:`RegistryUnavailable`."""
+    """Talks to one registry. Connection failures raise :class:`RegistryUnavailable`;
+    error answers raise the class their problem document names (see runtime._problems).
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
-        httpx = _import_httpx()
-        self.url = url
-        token = token or os.environ.get("MODELPORT_TOKEN")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._httpx = httpx
-        self._client = httpx.Client(
-            base_url=url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=5.0),
-            transport=_SchemeTransport(httpx),
-        )
+    ``token`` ``None`` means ``MODELPORT_TOKEN``. Pass ``client`` to send through your
+    own ``httpx.Client`` (its hooks, transport and settings apply to every request;
+    it is not closed here).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        timeout: float = 30.0,
+        *,
+        client: httpx.Client | None = None,
+        connect_timeout: float | None = 5.0,
+    ) -> None:
+        hx = _import_httpx()
+        self.url = url.rstrip("/")
+        self.token = registry_token(token)
+        self._httpx = hx
+        self._owns_client = client is None
+        if client is None:
+            connect = timeout if connect_timeout is None else connect_timeout
+            client = hx.Client(
+                timeout=hx.Timeout(timeout, connect=connect), transport=_SchemeTransport(hx)
+            )
+        self._client: httpx.Client = client
+        self._bulk: httpx.Client | None = None
 
     def close(self) -> None:
-        self._client.close()
+        """Close the connection pools (not an injected client)."""
+        if self._owns_client:
+            self._client.close()
+        if self._bulk is not None and self._bulk is not self._client:
+            self._bulk.close()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -132,41 +168,117 @@ class Fetcher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _unreachable(self, exc: Exception) -> RegistryUnavailable:
-        return RegistryUnavailable(f"registry {self.url} is unreachable: {exc}")
+    # -- requests ---------------------------------------------------------------------
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The headers of every request: JSON wanted, the token when there is one."""
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        headers.update(extra or {})
+        return headers
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        default_422: type[ModelportError] = InvalidModelRef,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send one request to ``path`` (under the registry's URL) and return a success.
+
+        Error answers raise their problem's class (a 422 without one: ``default_422``);
+        no answer at all raises :class:`RegistryUnavailable`.
+        """
+        hx = self._httpx
+        try:
+            response: httpx.Response = self._client.request(
+                method, self.url + path, headers=self.headers(headers), **kwargs
+            )
+        except (hx.TransportError, hx.InvalidURL) as exc:
+            raise unavailable(self.url, exc) from exc
+        if response.status_code >= 400:
+            raise error_from_response(response, default_422)
+        return response
+
+    def get_json(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs).json()
+
+    @contextmanager
+    def stream(
+        self, path: str, headers: dict[str, str] | None = None, *, bulk: bool = False
+    ) -> Iterator[httpx.Response]:
+        """A streamed GET of ``path``, redirects followed; error answers raise as in
+        :meth:`request`, and so does a connection lost while the body is read.
+
+        With an object store the registry answers a redirect to a presigned URL; httpx
+        drops the ``Authorization`` header when a redirect leaves this origin.
+        ``bulk`` reads the body through the large-buffer transport (see the module).
+        """
+        hx = self._httpx
+        client = self._bulk_client() if bulk else self._client
+        try:
+            with client.stream(
+                "GET", self.url + path, headers=self.headers(headers), follow_redirects=True
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise error_from_response(response)
+                yield response
+        except (hx.TransportError, hx.InvalidURL) as exc:
+            raise unavailable(self.url, exc) from exc
+
+    def _bulk_client(self) -> httpx.Client:
+        if self._bulk is None:
+            if self._owns_client and not _proxied():
+                from runtime._bulk import BlockTransport
+
+                bulk: httpx.Client = self._httpx.Client(
+                    transport=BlockTransport(), timeout=self._client.timeout
+                )
+                self._bulk = bulk
+            else:
+                self._bulk = self._client
+        return self._bulk
+
+    # -- what runtime.load reads ------------------------------------------------------
+
+    def _get_doc(self, path: str) -> dict[str, Any]:
+        try:
+            doc: dict[str, Any] = self.get_json(path)
+        except ModelportError as exc:
+            if exc.status in _UNAVAILABLE and not isinstance(exc, RegistryUnavailable):
+                # the registry is up but cannot answer (e.g. its database is down): for
+                # the caller this is the same as unreachable, so the cache may step in
+                down = RegistryUnavailable(str(exc))
+                down.problem, down.status = exc.problem, exc.status
+                raise down from exc
+            raise
+        return doc
 
     def version(self, ref: ModelRef) -> dict[str, Any]:
         """The version document of ``ref`` (number, ``latest`` or alias)."""
-        return self._get_json(f"/api/v1/models/{ref.name}/versions/{ref.ref}")
-
-    def _get_json(self, path: str) -> dict[str, Any]:
-        try:
-            resp = self._client.get(path)
-        except self._httpx.TransportError as exc:
-            raise self._unreachable(exc) from exc
-        if resp.status_code in _UNAVAILABLE:
-            # the registry is up but cannot answer (e.g. its database is down): for the
-            # caller this is the same as unreachable, so the cache may step in
-            raise RegistryUnavailable(f"{_problem(resp)}")
-        if resp.status_code != 200:
-            raise _problem(resp)
-        doc: dict[str, Any] = resp.json()
-        return doc
+        return self._get_doc(f"{API}/models/{ref.name}/versions/{ref.ref}")
 
     def alias(self, name: str, alias: str) -> dict[str, Any]:
         """The alias document of ``name@alias`` (its version weights)."""
-        return self._get_json(f"/api/v1/models/{name}/aliases/{alias}")
+        return self._get_doc(f"{API}/models/{name}/aliases/{alias}")
+
+    def artifact_path(self, name: str, version: int, fmt: str) -> str:
+        return f"{API}/models/{name}/versions/{version}/artifacts/{fmt}"
+
+    def artifact(
+        self, name: str, version: int, fmt: str, headers: dict[str, str] | None = None
+    ) -> AbstractContextManager[httpx.Response]:
+        """The streamed answer for an artifact's bytes, read through the large-buffer
+        transport; hand it to :func:`runtime._transfer.write_verified`. Artifacts are
+        asked for as they are stored (no content coding: they do not compress)."""
+        headers = {"Accept-Encoding": "identity", **(headers or {})}
+        return self.stream(self.artifact_path(name, version, fmt), headers, bulk=True)
 
     def download(self, name: str, version: int, fmt: str) -> Iterator[bytes]:
-        """Stream the artifact's bytes."""
-        path = f"/api/v1/models/{name}/versions/{version}/artifacts/{fmt}"
-        try:
-            # with an object store the registry answers a redirect to a presigned URL;
-            # httpx drops the Authorization header when a redirect leaves this origin
-            with self._client.stream("GET", path, follow_redirects=True) as resp:
-                if resp.status_code != 200:
-                    resp.read()
-                    raise _problem(resp)
-                yield from resp.iter_bytes()  # as received: no re-chunking copies
-        except self._httpx.TransportError as exc:
-            raise self._unreachable(exc) from exc
+        """Stream the artifact's bytes as received."""
+        with self.stream(self.artifact_path(name, version, fmt)) as resp:
+            yield from resp.iter_bytes()

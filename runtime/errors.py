@@ -8,6 +8,8 @@ what to do next.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AliasNotFound",
     "ArtifactNotFound",
@@ -34,11 +36,21 @@ __all__ = [
     "InvalidDevice",
     "Unauthorized",
     "Forbidden",
+    "RegistryError",
+    "ResourceNotFound",
 ]
 
 
 class ModelportError(Exception):
-    """Base class of every error modelport raises on purpose."""
+    """Base class of every error modelport raises on purpose.
+
+    An error decoded from a registry's answer carries that answer: ``problem`` is the
+    RFC 9457 problem document (a dict, as the server sent it) and ``status`` the HTTP
+    status. Both are None for an error raised locally or when no answer came.
+    """
+
+    problem: dict[str, Any] | None = None
+    status: int | None = None
 
 
 class InvalidModelRef(ModelportError, ValueError):
@@ -143,3 +155,11 @@ class Forbidden(ModelportError, PermissionError):
 class DocumentError(ModelportError, ValueError):
     """A document that crossed a boundary (a version, a job, a problem...) does not have
     the shape its type declares; the message names the field and what it holds."""
+
+
+class RegistryError(ModelportError):
+    """The registry answered with an error no more specific class describes."""
+
+
+class ResourceNotFound(RegistryError, LookupError):
+    """A 404 for something other than a model, version, alias or artifact (e.g. a job)."""

@@ -70,7 +70,7 @@ def test_download_redirects_to_a_short_lived_url_of_the_store(s3_registry, s3_se
     direct = httpx.get(location)  # no registry token needed: the signature is the grant
     assert direct.status_code == 200
     assert hashlib.sha256(direct.content).hexdigest() == digest
-    assert 'filename*=UTF-8' in direct.headers["content-disposition"]
+    assert "filename*=UTF-8" in direct.headers["content-disposition"]
     assert httpx.get(location, headers={"Range": "bytes=0-3"}).content == data[:4]
 
 
@@ -100,6 +100,24 @@ def test_runtime_fetcher_follows_without_sending_the_token_to_the_store(
         fetcher._client.event_hooks["request"].append(_recorder(seen))
         got = b"".join(fetcher.download(name, 1, "onnx"))
     assert got == data
+    _assert_token_stayed_home(seen, s3_registry, s3_server)
+
+
+def test_runtime_artifact_transport_follows_without_sending_the_token_to_the_store(
+    s3_registry, s3_server, pushed, tmp_path
+):
+    """The large-buffer transport runtime.load and pull read artifacts through."""
+    from runtime._transfer import READINTO, write_verified
+
+    name, data = pushed
+    seen: list[httpx.Request] = []
+    with Fetcher(s3_registry.url, token=TOKEN) as fetcher:
+        fetcher._bulk_client().event_hooks["request"].append(_recorder(seen))
+        with fetcher.artifact(name, 1, "onnx") as resp:
+            assert READINTO in resp.extensions
+            sha = hashlib.sha256(data).hexdigest()
+            path = write_verified(resp, tmp_path / "blob", sha, size=len(data))
+    assert path.read_bytes() == data
     _assert_token_stayed_home(seen, s3_registry, s3_server)
 
 

@@ -33,8 +33,64 @@ def test_every_runtime_error_class_has_a_mapping():
         if isinstance(getattr(rt, name), type) and issubclass(getattr(rt, name), rt.ModelportError)
     }
     assert exported - set(PROBLEM_TYPES) == set(), "add these classes to PROBLEM_TYPES"
-    for name, cls in PROBLEM_TYPES.items():
-        assert cls.__name__ == name
+    for name in exported:
+        assert PROBLEM_TYPES[name].__name__ == name
+
+
+def _server_problem_types() -> set[str]:
+    """Every problem type name the API can answer with: the name of any error class of
+    the server's packages (api/errors.py uses the class name), and the titles the API
+    code writes itself."""
+    import re
+    from pathlib import Path
+
+    import api.app  # noqa: F401  (loads the registry, converters and every route)
+    from api import errors as api_errors
+
+    def subclasses(cls: type) -> set[type]:
+        found = set(cls.__subclasses__())
+        return found.union(*(subclasses(c) for c in found)) if found else found
+
+    ours = ("runtime.", "registry.", "converters.", "api.")
+    names = {c.__name__ for c in subclasses(rt.ModelportError) if c.__module__.startswith(ours)}
+    names |= {"HTTPError", *api_errors._HTTP_TITLES.values()}
+    root = Path(api_errors.__file__).parent
+    titles = re.compile(r"\b(?:send_)?problem\(\s*(?:request|send),\s*\d+,\s*\"(\w+)\"")
+    for source in root.rglob("*.py"):
+        names |= set(titles.findall(source.read_text(encoding="utf-8")))
+    return names
+
+
+def test_every_problem_type_the_api_can_emit_is_decoded_on_purpose():
+    emitted = _server_problem_types()
+    # the scan sees what it should (else this test could not fail)
+    assert {"ModelNotFound", "JobNotFound", "InvalidCursor", "RequestValidationError"} <= emitted
+    assert {"RangeNotSatisfiable", "InternalError", "NotReady", "PayloadTooLarge"} <= emitted
+    undecided = emitted - set(PROBLEM_TYPES) - _errors.BY_STATUS
+    assert undecided == set(), "map these in runtime/_problems.py (PROBLEM_TYPES or BY_STATUS)"
+    assert set(PROBLEM_TYPES).isdisjoint(_errors.BY_STATUS)
+
+
+def test_every_error_class_is_reachable_from_some_answer():
+    wanted = {
+        getattr(rt, n)
+        for n in rt.__all__
+        if isinstance(getattr(rt, n), type) and issubclass(getattr(rt, n), rt.ModelportError)
+    }
+    names = [*PROBLEM_TYPES, *_errors.BY_STATUS, "SomethingNew", None]
+    statuses = [400, 401, 403, 404, 409, 413, 415, 418, 422, 500, 502, 503]
+    reached = {
+        type(error_from_response(_problem(status, name))) for name in names for status in statuses
+    }
+    assert wanted - reached == set()
+    assert reached <= wanted | {clients.RegistryError, clients.ResourceNotFound}
+
+
+def test_by_status_names_follow_the_status(tmp_path):
+    exc = error_from_response(_problem(422, "InvalidCursor"), default_422=rt.InvalidUpload)
+    assert type(exc) is rt.InvalidUpload
+    assert type(error_from_response(_problem(404, "JobNotFound"))) is clients.ResourceNotFound
+    assert type(error_from_response(_problem(416, "RangeNotSatisfiable"))) is clients.RegistryError
 
 
 @pytest.mark.parametrize("name", sorted(PROBLEM_TYPES))
@@ -149,3 +205,33 @@ def test_token_refusals_exit_with_8(cls):
     from clients.cli import exit_code
 
     assert exit_code(cls("x")) == 8
+
+
+def test_real_answers_decode_to_their_classes(reg, ready):
+    """Error answers of a running registry, each decoded by the one map."""
+    art = ready.info.artifact("onnx")
+    fetcher = reg._fetcher
+    cases = [
+        (lambda: reg.show(f"{ready.name}:99"), rt.VersionNotFound, 404),
+        (lambda: reg.job("0" * 32), clients.ResourceNotFound, 404),
+        (lambda: fetcher.request("GET", "/api/v1/nowhere"), clients.ResourceNotFound, 404),
+        (lambda: list(reg._pages("/api/v1/models", {"cursor": "x" * 40})), rt.InvalidModelRef, 422),
+        (
+            lambda: fetcher.request(
+                "GET",
+                f"/api/v1/models/{ready.name}/versions/1/artifacts/onnx?redirect=false",
+                headers={"Range": f"bytes={art.size + 10}-"},
+            ),
+            clients.RegistryError,
+            416,
+        ),
+    ]
+    for call, cls, status in cases:
+        with pytest.raises(rt.ModelportError) as info:
+            call()
+        assert type(info.value) is cls, info.value
+        assert info.value.status == status
+        problem = info.value.problem
+        assert problem is not None and problem["status"] == status
+        name = str(problem["type"]).removeprefix("/problems/")
+        assert name in PROBLEM_TYPES or name in _errors.BY_STATUS, name

@@ -11,7 +11,7 @@ import pytest
 
 from runtime._refs import ModelRef
 from runtime._remote import Fetcher
-from runtime.errors import ModelportError, RegistryUnavailable
+from runtime.errors import Conflict, ModelportError, RegistryUnavailable, ResourceNotFound
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -45,14 +45,17 @@ def odd_server() -> Iterator[str]:
 @pytest.mark.parametrize(
     ("name", "error", "text"),
     [
-        ("listed", ModelportError, "registry answered 404"),
-        ("text", ModelportError, "registry answered 409"),
-        ("proxy", RegistryUnavailable, "registry answered 502"),
+        ("listed", ResourceNotFound, r'\["not", "a", "problem"\] \(HTTP 404\)'),
+        ("text", Conflict, r"just a string.* \(HTTP 409\)"),
+        ("proxy", RegistryUnavailable, r"\(HTTP 502\)"),
     ],
 )
 def test_json_body_that_is_not_an_object_maps_to_a_project_error(odd_server, name, error, text):
-    with Fetcher(odd_server) as fetcher, pytest.raises(error, match=text):
+    # the status decides the class; the answer rides along as a problem document
+    with Fetcher(odd_server) as fetcher, pytest.raises(error, match=text) as info:
         fetcher.version(ModelRef.parse(f"{name}:1"))
+    assert info.value.problem is not None and info.value.problem["type"] == "about:blank"
+    assert info.value.status == info.value.problem["status"]
 
 
 def test_a_plain_http_registry_loads_no_ca_bundle_and_https_stays_verified(odd_server, monkeypatch):
@@ -71,12 +74,12 @@ def test_a_plain_http_registry_loads_no_ca_bundle_and_https_stays_verified(odd_s
 
     monkeypatch.setattr(default, "create_ssl_context", spy)
     with Fetcher(odd_server) as fetcher:
-        with pytest.raises(ModelportError, match="registry answered 404"):
+        with pytest.raises(ModelportError, match=r"\(HTTP 404\)"):
             fetcher.version(ModelRef.parse("listed:1"))
         assert len(made) == 1
         plain = made[0]
         assert isinstance(plain, ssl.SSLContext)  # never used for TLS; if it were, it
         assert plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname  # fails closed
-        with pytest.raises(RegistryUnavailable):
-            fetcher._get_json("https://127.0.0.1:9/api/v1/models/m/versions/1")
-        assert made[1:] == [True]  # httpx's default: certifi's bundle, hostname checked
+    with Fetcher("https://127.0.0.1:9") as secure, pytest.raises(RegistryUnavailable):
+        secure.version(ModelRef.parse("m:1"))
+    assert made[1:] == [True]  # httpx's default: certifi's bundle, hostname checked
