@@ -24,6 +24,8 @@ from types import MappingProxyType
 from typing import Any
 
 from runtime import errors as rt
+from runtime._wire import Problem
+from runtime.errors import DocumentError
 
 __all__ = [
     "BY_STATUS",
@@ -63,7 +65,8 @@ BY_STATUS: frozenset[str] = frozenset(
         "HTTPError",
         "InternalError",
         "NotReady",  # /readyz while the database is down (503)
-        "RegistrationError",  # converters: a plug-in refused at start-up
+        "RegistrationError",  # a plug-in refused at start-up
+        "BrokenPlugin",  # an installed plug-in that cannot be used
         "ProtocolError",  # converters: a worker's answer did not parse
     }
 )
@@ -86,26 +89,40 @@ STATUS_FALLBACK: Mapping[int, type[rt.ModelportError]] = MappingProxyType(
 )
 
 
-def decode_problem(status: int, content: bytes, reason: str) -> dict[str, Any]:
-    """The problem document of an error answer; a body that is none (a proxy's page, a
-    bare list) becomes an ``about:blank`` problem holding its first 200 characters."""
+def decode_problem(status: int, content: bytes, reason: str) -> tuple[Problem, dict[str, Any]]:
+    """The problem of an error answer, typed, and its JSON object as sent.
+
+    A body that is no problem document (a proxy's page, a bare list, a member of the
+    wrong type) becomes an ``about:blank`` problem holding its first 200 characters
+    (a framework's list of field errors: their messages).
+    """
     try:
         body = json.loads(content) if content else None
     except ValueError:
         body = None
     if isinstance(body, dict):
-        return body
-    text = content.decode("utf-8", "replace").strip()[:200]
-    return {"type": "about:blank", "title": reason, "status": status, "detail": text or reason}
+        try:
+            return Problem.from_json(body), body
+        except DocumentError:
+            text = _detail_text(body.get("detail")) or str(body.get("title") or "")
+    else:
+        text = content.decode("utf-8", "replace").strip()[:200]
+    blank = Problem(title=reason, status=status, detail=text or reason)
+    return blank, body if isinstance(body, dict) else blank.to_json()
+
+
+def _detail_text(detail: Any) -> str:
+    if isinstance(detail, list):  # a framework-level validation error list
+        return "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
+    return "" if detail is None else str(detail)
 
 
 def _class_for(
-    problem: Mapping[str, Any], status: int, default_422: type[rt.ModelportError]
+    problem: Problem, status: int, default_422: type[rt.ModelportError]
 ) -> type[rt.ModelportError]:
-    ptype = str(problem.get("type") or "")
-    name = ptype.removeprefix(_PREFIX) if ptype.startswith(_PREFIX) else ""
+    name = problem.type.removeprefix(_PREFIX) if problem.type.startswith(_PREFIX) else ""
     if name not in BY_STATUS:
-        cls = PROBLEM_TYPES.get(name) or PROBLEM_TYPES.get(str(problem.get("title") or ""))
+        cls = PROBLEM_TYPES.get(name) or PROBLEM_TYPES.get(problem.title)
         if cls is not None:
             return cls
     if status == 422:
@@ -113,31 +130,25 @@ def _class_for(
     return STATUS_FALLBACK.get(status, rt.RegistryError)
 
 
-def _message(problem: Mapping[str, Any], status: int, reason: str) -> str:
-    detail = problem.get("detail")
-    if isinstance(detail, list):  # a framework-level validation error list
-        detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
-    text = str(detail or problem.get("title") or reason)
-    return f"{text} (HTTP {status})"
-
-
 def error_for(
     status: int,
-    problem: dict[str, Any],
+    problem: Problem,
+    body: dict[str, Any] | None = None,
     reason: str = "",
     *,
     default_422: type[rt.ModelportError] = rt.InvalidModelRef,
 ) -> rt.ModelportError:
-    """The exception for an error answer (not raised), carrying ``problem`` and ``status``."""
+    """The exception for an error answer (not raised). It carries ``status`` and, as
+    ``problem``, the document's JSON object as the server sent it (``body``)."""
     cls = _class_for(problem, status, default_422)
-    message = _message(problem, status, reason)
+    message = f"{problem.detail or problem.title or reason} (HTTP {status})"
     exc: rt.ModelportError
     if cls is rt.ValidationFailed:
-        report = problem.get("report")
+        report = problem.extensions.get("report")
         exc = rt.ValidationFailed(message, report if isinstance(report, dict) else None)
     else:
         exc = cls(message)
-    exc.problem = problem
+    exc.problem = body if body is not None else problem.to_json()
     exc.status = status
     return exc
 

@@ -50,8 +50,9 @@ def error_from_response(
     response: httpx.Response, default_422: type[ModelportError] = InvalidModelRef
 ) -> ModelportError:
     """The exception for an error answer whose body has been read (not raised)."""
-    problem = decode_problem(response.status_code, response.content, response.reason_phrase)
-    return error_for(response.status_code, problem, response.reason_phrase, default_422=default_422)
+    status, reason = response.status_code, response.reason_phrase
+    problem, body = decode_problem(status, response.content, reason)
+    return error_for(status, problem, body, reason, default_422=default_422)
 
 
 def _import_httpx() -> Any:
