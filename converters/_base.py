@@ -129,6 +129,9 @@ class Framework(Protocol):
 
     Registered by name (built-in, or the ``modelport.converters`` entry-point group);
     detection asks every registered framework's ``sniff`` in registration order.
+    Optionally a plug-in also has ``explain(path, filename) -> str | None``: asked when
+    no plug-in claimed an upload, it words a near miss of its own format ("is an HDF5
+    file without a Keras model_config ...") or returns None.
     """
 
     name: ClassVar[str]

@@ -1,8 +1,10 @@
 """Cheap, safe framework detection from an upload's content.
 
 Safe for the API process: nothing from the file is executed, no training framework is
-imported. Pickles are only *scanned* (their opcodes listed with ``pickletools``), never
-loaded; archives are only listed; ONNX is parsed as a protobuf message.
+imported. Detection knows containers (``converters._sniff``) and the server's pickle
+policy; every file layout is its framework plug-in's own (``sniff``, and ``explain``
+for a near miss). Pickles are only *scanned* (their opcodes listed with
+``pickletools``), never loaded.
 """
 
 from __future__ import annotations
@@ -13,28 +15,25 @@ import io
 import logging
 import lzma
 import pickletools
-import tarfile
-import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from converters._protocol import ServerPolicy
 from converters._registry import framework_names, get_framework
+from converters._sniff import (
+    ACCEPTED,
+    head,
+    is_compressed,
+    is_pickle_upload,
+    is_zip,
+    zip_names,
+)
 from runtime.errors import InvalidUpload, MissingDependency, UnsupportedFormat, UnsupportedMediaType
 
-__all__ = ["ACCEPTED", "detect_framework", "is_onnx", "is_pickle_upload"]
+__all__ = ["ACCEPTED", "detect_framework", "is_pickle_upload"]
 
 log = logging.getLogger("modelport.detect")
-
-ACCEPTED = (
-    "Accepted uploads: ONNX (.onnx); scikit-learn (.skops from skops.io.dump; "
-    ".pkl/.joblib only when the server allows pickles); PyTorch (.pt2 from "
-    "torch.export.save, TorchScript .pt from torch.jit.save); Keras (.keras, legacy .h5); "
-    "TensorFlow SavedModel folder packed as .zip, .tar.gz or .tgz; XGBoost (.json/.ubj from "
-    "Booster.save_model); LightGBM (.txt from Booster.save_model); CatBoost (.cbm); "
-    "Hugging Face transformers checkpoint folder (config.json, model.safetensors and "
-    "tokenizer files) packed as .zip, .tar.gz or .tgz."
-)
 
 _ALIASES = {
     "scikit-learn": "sklearn",
@@ -59,8 +58,6 @@ _TORCH_HINT = (
     "(or save TorchScript with `torch.jit.script(model).save('model.pt')`)."
 )
 
-_PICKLE_EXTS = (".pkl", ".pickle", ".joblib")
-_MAX_ARCHIVE_MEMBERS = 100_000
 _MAX_PICKLE_OPS = 2_000_000
 
 
@@ -108,144 +105,58 @@ def _normalise_declared(declared: str | None) -> str | None:
     return name
 
 
-def _first_claim(path: Path, filename: str, policy: ServerPolicy) -> str:
+def _plugins() -> Iterator[tuple[str, Any]]:
+    """The registered framework plug-ins in detection order, each imported when its
+    turn comes; one that cannot be imported claims nothing (logged)."""
     for name in framework_names():
         try:
             plugin = get_framework(name)
         except (MissingDependency, UnsupportedFormat):  # a broken plug-in claims nothing
             log.warning("framework plug-in %r cannot be imported; skipped", name, exc_info=True)
             continue
+        yield name, plugin
+
+
+def _first_claim(path: Path, filename: str, policy: ServerPolicy) -> str:
+    asked = []
+    for name, plugin in _plugins():
         if plugin.sniff(path, filename, policy):
             return name
-    raise _unrecognised(path, filename)
-
-
-def _head(path: Path, filename: str) -> bytes:
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(16)
-    except OSError as exc:
-        raise InvalidUpload(f"cannot read the upload {filename!r}: {exc}") from exc
-    if not head:
-        raise InvalidUpload(f"the upload {filename!r} is empty. {ACCEPTED}")
-    return head
-
-
-def _is_zip(head: bytes) -> bool:
-    return head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06")
-
-
-def _is_compressed(head: bytes) -> bool:
-    return head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00"
+        asked.append(plugin)
+    raise _unrecognised(path, filename, asked)
 
 
 def _refuse_unsafe(path: Path, filename: str, policy: ServerPolicy) -> None:
-    """Refuse what no plug-in may load: pickles (torch's always), damaged archives."""
-    head = _head(path, filename)
-    if _is_zip(head):
-        _zip_names(path, filename)  # a damaged zip is refused here
-        from converters._torch import torch_kind
-
-        if torch_kind(path, filename) == "pickle":
-            raise UnsupportedMediaType(
-                f"{filename!r} is a torch.save pickle archive. {_TORCH_HINT}"
-            )
+    """Refuse what no plug-in may load: damaged archives, and pickles (unless the server
+    allows them; a pickle of torch objects never). Layouts inside a valid archive are
+    each plug-in's own to judge (torch's refuses its pickle archives)."""
+    first = head(path, filename)
+    if is_zip(first):
+        zip_names(path, filename)  # a damaged zip is refused here
         return
     if is_pickle_upload(path, filename):
-        _check_pickle(path, filename, policy, head if _is_compressed(head) else None)
+        _check_pickle(path, filename, policy, first if is_compressed(first) else None)
 
 
-def is_pickle_upload(path: Path, filename: str) -> bool:
-    """A pickle or joblib stream (plain or compressed), judged from content and ending."""
-    head = _head(path, filename)
-    lower = filename.lower()
-    if _is_zip(head):
-        return False
-    if _is_compressed(head):
-        return _tar_names(path) is None and lower.endswith(_PICKLE_EXTS + (".gz", ".bz2", ".xz"))
-    return _looks_like_pickle(head) or (lower.endswith(_PICKLE_EXTS) and head[:1] in (b"x", b"Z"))
-
-
-def skops_upload(path: Path, filename: str) -> bool:
-    """A skops archive (a zip with ``schema.json``); its types are checked on the way."""
-    if not _is_zip(_head(path, filename)):
-        return False
-    names = [n for n in _zip_names(path, filename) if not n.startswith("__MACOSX/")]
-    if "schema.json" not in names:
-        return False
-    from converters._sklearn_applicable import check_inference
-    from converters._skops_trust import check_types
-
-    check_types(path)  # refuse non-allowed types before any version exists
-    check_inference(path, filename)  # and estimators that cannot infer on new rows
-    return True
-
-
-def _unrecognised(path: Path, filename: str) -> InvalidUpload:
-    """Why no plug-in claimed the upload, as precisely as the container allows."""
-    head = _head(path, filename)
-    if _is_zip(head):
-        return InvalidUpload(
-            f"{filename!r} is a zip archive of no known model format (no skops schema.json, "
-            f"Keras config.json + model.weights.h5, saved_model.pb, or torch archive). "
-            f"{ACCEPTED}"
-        )
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
-        return InvalidUpload(
-            f"{filename!r} is an HDF5 file without a Keras model_config (weights only?). "
-            f"Save the whole model with model.save('model.keras'). {ACCEPTED}"
-        )
-    if _is_compressed(head):
-        if _tar_names(path) is not None:
-            return InvalidUpload(
-                f"{filename!r} is a tar archive without saved_model.pb at its root or inside "
-                f"one top folder. {ACCEPTED}"
-            )
+def _unrecognised(path: Path, filename: str, plugins: list[Any]) -> InvalidUpload:
+    """Why no plug-in claimed the upload: a plug-in that recognises a near miss of its
+    own format (``explain``) says what is wrong; else the container is named."""
+    first = head(path, filename)
+    if is_zip(first):
+        return InvalidUpload(f"{filename!r} is a zip archive of no known model format. {ACCEPTED}")
+    for plugin in plugins:
+        explain = getattr(plugin, "explain", None)
+        reason = explain(path, filename) if explain is not None else None
+        if reason:
+            return InvalidUpload(f"{filename!r} {reason} {ACCEPTED}")
+    if is_compressed(first):
         return InvalidUpload(
             f"{filename!r} is a compressed file of no known model format. {ACCEPTED}"
-        )
-    if filename.lower().endswith(".onnx"):
-        return InvalidUpload(
-            f"{filename!r} is not a valid ONNX model: it does not parse as an ONNX ModelProto "
-            f"with a graph. Re-export it (onnx.save) and upload again. {ACCEPTED}"
         )
     return InvalidUpload(f"the format of {filename!r} is not recognised. {ACCEPTED}")
 
 
-# --- zip -------------------------------------------------------------------
-
-
-def _zip_names(path: Path, filename: str) -> list[str]:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InvalidUpload(f"{filename!r} is a damaged zip archive: {exc}. {ACCEPTED}") from exc
-    if len(infos) > _MAX_ARCHIVE_MEMBERS:
-        raise InvalidUpload(
-            f"{filename!r} has {len(infos)} members, more than {_MAX_ARCHIVE_MEMBERS}"
-        )
-    return [i.filename for i in infos]
-
-
-# --- hdf5 / compressed / pickle ---------------------------------------------
-
-
-def _tar_names(path: Path) -> list[str] | None:
-    try:
-        with tarfile.open(path, "r:*") as tf:
-            names: list[str] = []
-            for member in tf:
-                names.append(member.name)
-                if len(names) > _MAX_ARCHIVE_MEMBERS:
-                    break
-            return names
-    except (tarfile.TarError, OSError, EOFError, ValueError, lzma.LZMAError):
-        return None
-
-
-def _looks_like_pickle(head: bytes) -> bool:
-    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+# --- pickles -----------------------------------------------------------------
 
 
 def _pickle_globals(data: bytes) -> set[str]:
@@ -307,83 +218,3 @@ def _check_pickle(
         raise UnsupportedMediaType(f"{filename!r} is a pickled torch object. {_TORCH_HINT}")
     if not policy.allow_pickle:
         raise UnsupportedMediaType(f"{filename!r} is a pickle/joblib file. {_SKOPS_HINT}")
-
-
-# Files up to this size are parsed whole; larger ones (their weights may be GiB) are
-# checked by walking the protobuf's field headers, seeking over the payloads.
-_ONNX_FULL_PARSE_BYTES = 64 * 1024 * 1024
-
-
-def is_onnx(path: Path) -> bool:
-    """An ONNX ModelProto with a graph that has outputs (large files: header scan)."""
-    if path.stat().st_size > _ONNX_FULL_PARSE_BYTES:
-        return _onnx_header_scan(path)
-    try:
-        import onnx
-    except ImportError:  # pragma: no cover - onnx ships with the server extra
-        return False
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception:  # noqa: BLE001 - any parse failure means "not ONNX"
-        return False
-    return bool(model.HasField("graph") and model.ir_version > 0 and len(model.graph.output) > 0)
-
-
-def _read_varint(fh: io.BufferedReader) -> int | None:
-    value = shift = 0
-    while shift < 64:
-        byte = fh.read(1)
-        if not byte:
-            return None
-        value |= (byte[0] & 0x7F) << shift
-        if not byte[0] & 0x80:
-            return value
-        shift += 7
-    return None
-
-
-def _scan_fields(fh: io.BufferedReader, end: int) -> dict[int, list[tuple[int, int, int]]] | None:
-    """Walk the protobuf fields in ``[fh.tell(), end)`` without reading payloads.
-
-    Returns field number -> [(wire type, varint value or payload offset, payload length)],
-    or None when the bytes are not a well-formed message.
-    """
-    fields: dict[int, list[tuple[int, int, int]]] = {}
-    while fh.tell() < end:
-        key = _read_varint(fh)
-        if key is None or key >> 3 == 0:
-            return None
-        number, wire, length = key >> 3, key & 7, 0
-        if wire == 0:
-            value = _read_varint(fh)
-            if value is None:
-                return None
-        elif wire == 2:
-            size = _read_varint(fh)
-            value = fh.tell()
-            if size is None or value + size > end:
-                return None
-            length = size
-            fh.seek(size, io.SEEK_CUR)
-        elif wire in (1, 5):
-            value, length = fh.tell(), 8 if wire == 1 else 4
-            fh.seek(length, io.SEEK_CUR)
-        else:
-            return None
-        fields.setdefault(number, []).append((wire, value, length))
-    return fields if fh.tell() == end else None
-
-
-def _onnx_header_scan(path: Path) -> bool:
-    """A ModelProto with ir_version (field 1) > 0 and a graph (7) with an output (12)."""
-    with path.open("rb") as fh:
-        model = _scan_fields(fh, path.stat().st_size)
-        if not model or not model.get(1) or not model.get(7):
-            return False
-        ir_wire, ir_version, _ = model[1][0]
-        graph_wire, graph_at, graph_len = model[7][0]
-        if ir_wire != 0 or ir_version <= 0 or graph_wire != 2:
-            return False
-        fh.seek(graph_at)
-        graph = _scan_fields(fh, graph_at + graph_len)
-        return bool(graph and graph.get(12))

@@ -8,15 +8,23 @@ it does not, why in words a user can act on.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
     from converters._base import InputSet
-    from converters._validation import OutputStats
 
-__all__ = ["error_finding", "magnitude", "set_findings"]
+__all__ = ["ComparedOutput", "error_finding", "magnitude", "set_findings"]
+
+
+class ComparedOutput(Protocol):
+    """What a finding reads of one output's comparison (``_validation.OutputStats``)."""
+
+    exact: bool
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 def magnitude(input_set: InputSet) -> float:
@@ -34,7 +42,7 @@ def magnitude(input_set: InputSet) -> float:
 def set_findings(
     input_set: InputSet,
     fmt: str,
-    own: dict[str, OutputStats],
+    own: Mapping[str, ComparedOutput],
     pairs: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> list[dict[str, Any]]:
     """One finding per compared output of a reported set."""

@@ -145,6 +145,16 @@ class KerasFramework:
     def sniff(self, path: Path, filename: str, policy: ServerPolicy = NO_PICKLES) -> bool:
         return _kind(path) is not None
 
+    def explain(self, path: Path, filename: str) -> str | None:
+        """An HDF5 file ``sniff`` refused: weights without the model's config."""
+        with open(path, "rb") as fh:
+            if fh.read(8) != _HDF5_MAGIC:
+                return None
+        return (
+            "is an HDF5 file without a Keras model_config (weights only?). "
+            "Save the whole model with model.save('model.keras')."
+        )
+
     def load(
         self, path: Path, filename: str, options: Mapping[str, Any], policy: ServerPolicy
     ) -> KerasSource:

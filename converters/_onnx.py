@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 
@@ -202,9 +203,16 @@ class OnnxFramework:
     options: ClassVar[Mapping[str, OptionSpec]] = {}
 
     def sniff(self, path: Path, filename: str, policy: ServerPolicy = NO_PICKLES) -> bool:
-        from converters._detect import is_onnx
-
         return is_onnx(path)
+
+    def explain(self, path: Path, filename: str) -> str | None:
+        """Why a file named ``.onnx`` that ``sniff`` refused is not one."""
+        if not filename.lower().endswith(".onnx"):
+            return None
+        return (
+            "is not a valid ONNX model: it does not parse as an ONNX ModelProto with a "
+            "graph. Re-export it (onnx.save) and upload again."
+        )
 
     def load(
         self, path: Path, filename: str, options: Mapping[str, Any], policy: ServerPolicy
@@ -258,3 +266,85 @@ class OnnxPassthrough:
                 "opset": opset,
             },
         )
+
+
+# --- sniffing: is the upload an ONNX model? ---------------------------------
+
+# Files up to this size are parsed whole; larger ones (their weights may be GiB) are
+# checked by walking the protobuf's field headers, seeking over the payloads.
+_ONNX_FULL_PARSE_BYTES = 64 * 1024 * 1024
+
+
+def is_onnx(path: Path) -> bool:
+    """An ONNX ModelProto with a graph that has outputs (large files: header scan)."""
+    if path.stat().st_size > _ONNX_FULL_PARSE_BYTES:
+        return _onnx_header_scan(path)
+    try:
+        import onnx
+    except ImportError:  # pragma: no cover - onnx ships with the server extra
+        return False
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - any parse failure means "not ONNX"
+        return False
+    return bool(model.HasField("graph") and model.ir_version > 0 and len(model.graph.output) > 0)
+
+
+def _read_varint(fh: BinaryIO) -> int | None:
+    value = shift = 0
+    while shift < 64:
+        byte = fh.read(1)
+        if not byte:
+            return None
+        value |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            return value
+        shift += 7
+    return None
+
+
+def _scan_fields(fh: BinaryIO, end: int) -> dict[int, list[tuple[int, int, int]]] | None:
+    """Walk the protobuf fields in ``[fh.tell(), end)`` without reading payloads.
+
+    Returns field number -> [(wire type, varint value or payload offset, payload length)],
+    or None when the bytes are not a well-formed message.
+    """
+    fields: dict[int, list[tuple[int, int, int]]] = {}
+    while fh.tell() < end:
+        key = _read_varint(fh)
+        if key is None or key >> 3 == 0:
+            return None
+        number, wire, length = key >> 3, key & 7, 0
+        if wire == 0:
+            value = _read_varint(fh)
+            if value is None:
+                return None
+        elif wire == 2:
+            size = _read_varint(fh)
+            value = fh.tell()
+            if size is None or value + size > end:
+                return None
+            length = size
+            fh.seek(size, os.SEEK_CUR)
+        elif wire in (1, 5):
+            value, length = fh.tell(), 8 if wire == 1 else 4
+            fh.seek(length, os.SEEK_CUR)
+        else:
+            return None
+        fields.setdefault(number, []).append((wire, value, length))
+    return fields if fh.tell() == end else None
+
+
+def _onnx_header_scan(path: Path) -> bool:
+    """A ModelProto with ir_version (field 1) > 0 and a graph (7) with an output (12)."""
+    with path.open("rb") as fh:
+        model = _scan_fields(fh, path.stat().st_size)
+        if not model or not model.get(1) or not model.get(7):
+            return False
+        ir_wire, ir_version, _ = model[1][0]
+        graph_wire, graph_at, graph_len = model[7][0]
+        if ir_wire != 0 or ir_version <= 0 or graph_wire != 2:
+            return False
+        fh.seek(graph_at)
+        graph = _scan_fields(fh, graph_at + graph_len)
+        return bool(graph and graph.get(12))

@@ -23,6 +23,7 @@ from converters._onnx import library_versions, write_onnx
 from converters._protocol import ServerPolicy
 from converters._registry import import_optional
 from converters._samples import LARGE, MIN_ROWS, generate_inputs
+from converters._sklearn_domain import column_transformer
 from converters._sklearn_inputs import sklearn_domain_inputs, sklearn_extreme_inputs
 from converters._sklearn_shapes import (
     OutputWidths,
@@ -31,6 +32,7 @@ from converters._sklearn_shapes import (
     probe_outputs,
     rebuild_for_onnx,
 )
+from converters._sniff import head, is_pickle_upload, is_zip, zip_names
 from runtime import Signature, TensorSpec
 from runtime.errors import ConversionError, InvalidUpload, UnsupportedMediaType
 
@@ -74,15 +76,6 @@ def _final_step(est: Any) -> Any:
     return est
 
 
-def _column_transformer(est: Any) -> Any:
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
-
-    while isinstance(est, Pipeline):
-        est = est.steps[0][1]
-    return est if isinstance(est, ColumnTransformer) else None
-
-
 def _encoder_categories(trans: Any) -> list[np.ndarray] | None:
     from sklearn.pipeline import Pipeline
 
@@ -96,7 +89,7 @@ def _encoder_categories(trans: Any) -> list[np.ndarray] | None:
 
 def _columns(est: Any) -> list[Column] | None:
     """Per-column inputs when a ColumnTransformer selects named DataFrame columns."""
-    ct = _column_transformer(est)
+    ct = column_transformer(est)
     names = getattr(est, "feature_names_in_", None)
     if ct is None or names is None:
         return None
@@ -284,6 +277,21 @@ def _n_features(est: Any) -> int | None:
     return int(n) if n is not None else None
 
 
+def skops_upload(path: Path, filename: str) -> bool:
+    """A skops archive (a zip with ``schema.json``); its types are checked on the way."""
+    if not is_zip(head(path, filename)):
+        return False
+    names = [n for n in zip_names(path, filename) if not n.startswith("__MACOSX/")]
+    if "schema.json" not in names:
+        return False
+    from converters._sklearn_applicable import check_inference
+    from converters._skops_trust import check_types
+
+    check_types(path)  # refuse non-allowed types before any version exists
+    check_inference(path, filename)  # and estimators that cannot infer on new rows
+    return True
+
+
 class SklearnFramework:
     """``.skops`` (allow-listed types) and, only when allowed, pickle/joblib files."""
 
@@ -294,8 +302,6 @@ class SklearnFramework:
 
     def sniff(self, path: Path, filename: str, policy: ServerPolicy = NO_PICKLES) -> bool:
         """A skops archive, or a pickle/joblib stream when the server allows pickles."""
-        from converters._detect import is_pickle_upload, skops_upload
-
         if skops_upload(path, filename):
             return True
         return policy.allow_pickle and is_pickle_upload(path, filename)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FeatureDomain", "domain_matrix", "feature_domains"]
+__all__ = ["FeatureDomain", "column_transformer", "domain_matrix", "feature_domains"]
 
 _SPREAD = 2.0  # standard deviations either side of a mean
 
@@ -285,3 +285,13 @@ def _spread(est: Any, rows: np.ndarray) -> np.ndarray:
 
 
 _READERS = (_scalers, _encoders, _counts, _trees, _stored_rows)
+
+
+def column_transformer(est: Any) -> Any:
+    """The ColumnTransformer at the front of ``est`` (through Pipelines), or None."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    while isinstance(est, Pipeline):
+        est = est.steps[0][1]
+    return est if isinstance(est, ColumnTransformer) else None

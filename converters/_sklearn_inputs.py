@@ -13,7 +13,12 @@ from typing import Any
 import numpy as np
 
 from converters._domain import extreme_rows, within_range
-from converters._sklearn_domain import FeatureDomain, domain_matrix, feature_domains
+from converters._sklearn_domain import (
+    FeatureDomain,
+    column_transformer,
+    domain_matrix,
+    feature_domains,
+)
 
 __all__ = ["sklearn_domain_inputs", "sklearn_extreme_inputs"]
 
@@ -149,9 +154,7 @@ def _column_inputs(
 
 def _column_domains(source: Any) -> dict[str, FeatureDomain]:
     """Domains of the numeric DataFrame columns, from the transformer that reads each."""
-    from converters._sklearn import _column_transformer
-
-    ct = _column_transformer(source.native)
+    ct = column_transformer(source.native)
     out: dict[str, FeatureDomain] = {}
     if ct is None:
         return out

@@ -17,7 +17,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from converters._archive import extract_archive, find_saved_model_root, list_members
+from converters._archive import (
+    archive_kind,
+    extract_archive,
+    find_saved_model_root,
+    list_members,
+)
 from converters._base import NO_PICKLES, ConversionOutput, OptionSpec, Sample, Tolerance
 from converters._postprocess import POSTPROCESS_OPTION, PREPROCESS_OPTION
 from converters._protocol import ServerPolicy
@@ -61,6 +66,12 @@ class TensorFlowFramework:
 
     def sniff(self, path: Path, filename: str, policy: ServerPolicy = NO_PICKLES) -> bool:
         return _has_saved_model(list_members(path))
+
+    def explain(self, path: Path, filename: str) -> str | None:
+        """A tar ``sniff`` refused: its saved_model.pb is missing or too deep."""
+        if archive_kind(path) != "tar":
+            return None
+        return "is a tar archive without saved_model.pb at its root or inside one top folder."
 
     def load(
         self, path: Path, filename: str, options: Mapping[str, Any], policy: ServerPolicy

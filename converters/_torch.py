@@ -77,7 +77,16 @@ class TorchFramework:
     }
 
     def sniff(self, path: Path, filename: str, policy: ServerPolicy = NO_PICKLES) -> bool:
-        return torch_kind(path, filename) is not None
+        """A ``.pt2`` program or a TorchScript archive; a ``torch.save`` pickle (an archive,
+        or a legacy stream named ``.pt``/``.pth``) is refused here, whatever the server's
+        pickle policy: unpickling runs code."""
+        kind = torch_kind(path, filename)
+        if kind == "pickle":
+            raise UnsupportedMediaType(
+                f"{filename!r} is a torch.save pickle archive (a pickled nn.Module or state "
+                f"dict), refused because unpickling runs code; {_EXPORT_HOWTO}"
+            )
+        return kind is not None
 
     def load(
         self, path: Path, filename: str, options: Mapping[str, Any], policy: ServerPolicy

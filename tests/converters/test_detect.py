@@ -214,10 +214,10 @@ def _big_onnx(path: Path, floats: int) -> Path:
 def test_large_onnx_is_recognised_without_loading_its_weights(tmp_path: Path) -> None:
     import tracemalloc
 
-    from converters import _detect
+    from converters import _onnx
 
     path = _big_onnx(tmp_path / "big.onnx", 20_000_000)  # 80 MB of weights
-    assert path.stat().st_size > _detect._ONNX_FULL_PARSE_BYTES
+    assert path.stat().st_size > _onnx._ONNX_FULL_PARSE_BYTES
     tracemalloc.start()
     try:
         assert detect_framework(path, "big.onnx") == "onnx"
@@ -241,3 +241,42 @@ def test_large_random_bytes_named_onnx_are_refused(tmp_path: Path) -> None:
     path.write_bytes(np.random.default_rng(0).bytes(70 * 1024 * 1024))
     with pytest.raises(InvalidUpload):
         detect_framework(path, "noise.onnx")
+
+
+class _Magic:
+    """A framework plug-in of files starting with MAGIC1; MAGIC0 is its near miss."""
+
+    name = "magic"
+    extensions = (".magic",)
+    options: dict[str, object] = {}
+
+    def sniff(self, path: Path, filename: str, policy: object = None) -> bool:
+        return path.read_bytes().startswith(b"MAGIC1")
+
+    def explain(self, path: Path, filename: str) -> str | None:
+        if path.read_bytes().startswith(b"MAGIC0"):
+            return "is a version 0 magic file; save it again with magic 1."
+        return None
+
+    def load(self, *args: object) -> object:  # pragma: no cover - detection only
+        raise NotImplementedError
+
+
+def test_detection_asks_the_registered_plugins_and_their_explanations(tmp_path: Path) -> None:
+    """Detection knows no layout: a registered plug-in's sniff claims its files and its
+    explain words the refusal of a near miss."""
+    from converters import _registry, register_framework
+
+    saved = _registry.FRAMEWORK_PLUGINS.snapshot()
+    try:
+        register_framework("magic", _Magic)
+        ok, old = tmp_path / "a.magic", tmp_path / "b.magic"
+        ok.write_bytes(b"MAGIC1 payload")
+        old.write_bytes(b"MAGIC0 payload")
+        assert detect_framework(ok, "a.magic") == "magic"
+        with pytest.raises(InvalidUpload, match="'b.magic' is a version 0 magic file"):
+            detect_framework(old, "b.magic")
+    finally:
+        _registry.FRAMEWORK_PLUGINS.restore(saved)
+    with pytest.raises(InvalidUpload, match="'b.magic' is not recognised|format of 'b.magic'"):
+        detect_framework(old, "b.magic")

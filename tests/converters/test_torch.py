@@ -239,7 +239,8 @@ def test_pickled_module_is_refused_unopened(tmp_path, legacy):
     marker = tmp_path / "pwned"
     path = tmp_path / "model.pt"
     torch.save({"model": _Trap(marker)}, str(path), _use_new_zipfile_serialization=not legacy)
-    assert TorchFramework().sniff(path, "model.pt")
+    with pytest.raises(UnsupportedMediaType, match=r"pickle.*torch\.export\.export"):
+        TorchFramework().sniff(path, "model.pt")  # detection refuses it, whatever the policy
     with pytest.raises(UnsupportedMediaType, match=r"torch\.export\.export"):
         TorchFramework().load(path, "model.pt", {}, ServerPolicy())
     assert not marker.exists()
