@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from api.serving._app import STICKY_HEADER, VERSION_HEADER, ServerState, build_app
+from api.serving._app import STICKY_HEADER, VERSION_HEADER, build_app
 from api.serving._grpc import STICKY_METADATA
 from api.serving._loading import BatchPolicy, Follower, ModelLoader, publish_weights
 from api.serving._metrics import ServerMetrics
 from api.serving._routes import Route, ServedModel, ServedVersion
+from api.serving._state import ServerState
 
 __all__ = [
     "STICKY_HEADER",
@@ -100,9 +101,7 @@ def create_app(config: ServeConfig) -> Any:
     if config.follow:
         follower = Follower(loader, models, config.follow_interval, on_retire=_retire)
     grpc_address = None if config.grpc_port is None else f"{config.host}:{config.grpc_port}"
-    state = ServerState(
-        models, metrics, config.max_body, follower, _server_version(), grpc_address
-    )
+    state = ServerState(models, metrics, config.max_body, follower, _server_version(), grpc_address)
     return build_app(state)
 
 

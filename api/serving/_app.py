@@ -14,7 +14,6 @@ import logging
 import time
 import zlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -24,9 +23,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.serving._grpc import start_grpc
-from api.serving._loading import Follower
-from api.serving._metrics import CONTENT_TYPE, ServerMetrics
+from api.serving._metrics import CONTENT_TYPE
 from api.serving._routes import NotServed, ServedModel, ServedVersion
+from api.serving._state import ServerState
 from api.serving._tensors import RequestError, decode_request, encode_response
 from runtime.errors import SignatureError
 
@@ -45,18 +44,6 @@ class _V2Error(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-@dataclass
-class ServerState:
-    """What the endpoints read: the served models and server-wide settings."""
-
-    models: dict[str, ServedModel]
-    metrics: ServerMetrics
-    max_body: int
-    follower: Follower | None = None
-    server_version: str = "0"
-    grpc_address: str | None = None  # host:port of the V2 gRPC service, None: off
 
 
 def _error(status: int, message: str) -> JSONResponse:

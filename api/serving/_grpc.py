@@ -28,7 +28,7 @@ from api.serving.protocol import grpc_service_pb2 as pb
 from runtime.errors import SignatureError
 
 if TYPE_CHECKING:
-    from api.serving._app import ServerState
+    from api.serving._state import ServerState
 
 __all__ = ["SERVICE", "STICKY_METADATA", "start_grpc"]
 
