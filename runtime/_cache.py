@@ -30,6 +30,7 @@ from typing import Any
 
 from runtime._files import file_sha256
 from runtime._memo import remember
+from runtime._wire import VersionDoc
 from runtime.errors import IntegrityError
 
 __all__ = ["VERIFY_MODES", "Cache", "cache_root", "parse_size", "unpack_tar"]
@@ -38,7 +39,7 @@ __all__ = ["VERIFY_MODES", "Cache", "cache_root", "parse_size", "unpack_tar"]
 VERIFY_MODES = ("full", "stat")
 
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
-# Parsed version documents, keyed by file and stat: versions are immutable, so a warm
+# Decoded version documents, keyed by file and stat: versions are immutable, so a warm
 # load in a long-lived process does not parse the same JSON again.
 _DOCS: dict[tuple[str, int, int], Any] = {}
 # Stat stamps of blobs this process hashed successfully (for verify="stat").
@@ -308,11 +309,13 @@ class Cache:
     def _refs(self, registry: str, name: str) -> Path:
         return self.root / "refs" / _registry_key(registry) / name
 
-    def save_version(self, registry: str, doc: dict[str, Any]) -> None:
-        folder = self._refs(registry, str(doc["name"]))
-        _atomic_write_text(folder / "versions" / f"{int(doc['version'])}.json", json.dumps(doc))
+    def save_version(self, registry: str, doc: VersionDoc) -> None:
+        folder = self._refs(registry, doc.name)
+        _atomic_write_text(folder / "versions" / f"{doc.version}.json", json.dumps(doc.to_json()))
 
-    def load_version(self, registry: str, name: str, version: int) -> dict[str, Any] | None:
+    def load_version(self, registry: str, name: str, version: int) -> VersionDoc | None:
+        """The saved version document, decoded once per file and stat (None when there is
+        none, or it cannot be read as one: it is then fetched again)."""
         where = (self.root, registry, name, int(version))
         path = _DOC_PATHS.get(where)
         if path is None:
@@ -322,13 +325,13 @@ class Cache:
         try:
             st = path.stat()
             key = (str(path), st.st_mtime_ns, st.st_size)
-            data: dict[str, Any] | None = _DOCS.get(key)
-            if data is None:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                remember(_DOCS, key, data)
-        except (OSError, ValueError):
+            doc: VersionDoc | None = _DOCS.get(key)
+            if doc is None:
+                doc = VersionDoc.from_json(json.loads(path.read_text(encoding="utf-8")))
+                remember(_DOCS, key, doc)
+        except (OSError, ValueError):  # DocumentError is a ValueError
             return None
-        return data
+        return doc
 
     def save_target(
         self,

@@ -23,11 +23,11 @@ from runtime._loaders import (
     load_file,
     open_model,
 )
-from runtime._memo import remember
 from runtime._model import Model
 from runtime._refs import ModelRef
 from runtime._remote import Fetcher, registry_url
 from runtime._signature import Signature
+from runtime._wire import ArtifactDoc, VersionDoc
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -73,13 +73,12 @@ def _looks_like_path(ref: str | Path) -> bool:
     return candidate.is_dir() and (candidate / _MANIFEST).is_file()
 
 
-def usable_artifacts(doc: dict[str, Any], allow_unvalidated: bool = False) -> list[dict[str, Any]]:
+def usable_artifacts(doc: VersionDoc, allow_unvalidated: bool = False) -> list[ArtifactDoc]:
     """The version's artifacts that ``load`` may serve, best format first."""
     ok = (*_SERVED, "failed") if allow_unvalidated else _SERVED
-    arts = [a for a in doc.get("artifacts", []) if a.get("format") != "source"]
-    usable = [a for a in arts if a.get("status") in ok]
+    usable = [a for a in doc.artifacts if a.format != "source" and a.status in ok]
     rank = {f: i for i, f in enumerate(FORMAT_PREFERENCE)}
-    return sorted(usable, key=lambda a: rank.get(str(a["format"]), len(rank)))
+    return sorted(usable, key=lambda a: rank.get(a.format, len(rank)))
 
 
 def _backend_present(fmt: str) -> bool:
@@ -92,36 +91,36 @@ def _backend_present(fmt: str) -> bool:
         return False
 
 
-def _formats_text(doc: dict[str, Any]) -> str:
-    arts = [a for a in doc.get("artifacts", []) if a.get("format") != "source"]
-    return ", ".join(f"{a['format']} ({a.get('status')})" for a in arts) or "none"
+def _formats_text(doc: VersionDoc) -> str:
+    arts = [a for a in doc.artifacts if a.format != "source"]
+    return ", ".join(f"{a.format} ({a.status})" for a in arts) or "none"
 
 
-def _choose(doc: dict[str, Any], fmt: str | None, allow_unvalidated: bool) -> dict[str, Any]:
-    label = f"{doc.get('name')}:{doc.get('version')}"
+def _choose(doc: VersionDoc, fmt: str | None, allow_unvalidated: bool) -> ArtifactDoc:
+    label = doc.ref
     usable = usable_artifacts(doc, allow_unvalidated)
     if fmt is not None:
         for art in usable:
-            if art["format"] == fmt:
+            if art.format == fmt:
                 return art
         raise ArtifactNotFound(
             f"{label} has no usable {fmt!r} artifact; its artifacts: {_formats_text(doc)}. "
             "Pick one of the passed/weak formats, or allow_unvalidated=True for 'failed' ones"
         )
     if not usable:
-        if doc.get("status") in ("pending", "converting"):
+        if doc.status in ("pending", "converting"):
             raise Conflict(
-                f"{label} is still {doc['status']}; wait until it is ready, then load again"
+                f"{label} is still {doc.status}; wait until it is ready, then load again"
             )
         raise ArtifactNotFound(
             f"{label} has no artifact that passed validation; its artifacts: "
-            f"{_formats_text(doc)}" + (f"; error: {doc['error']}" if doc.get("error") else "")
+            f"{_formats_text(doc)}" + (f"; error: {doc.error}" if doc.error else "")
         )
     for art in usable:
-        if _backend_present(str(art["format"])):
+        if _backend_present(art.format):
             return art
     art = usable[0]
-    extra = BACKEND_MODULES.get(str(art["format"]), ("", "modelport"))[1]
+    extra = BACKEND_MODULES.get(art.format, ("", "modelport"))[1]
     raise MissingDependency(
         f"{label} is available as {_formats_text(doc)}, but no installed backend loads any "
         f"of them; install one, e.g. pip install '{extra}'"
@@ -152,7 +151,7 @@ class _Resolver:
         if self._fetcher is not None:
             self._fetcher.close()
 
-    def resolve(self, ref: ModelRef, *, ask: bool = False) -> tuple[dict[str, Any], bool]:
+    def resolve(self, ref: ModelRef, *, ask: bool = False) -> tuple[VersionDoc, bool]:
         """(version document, online?). ``ask`` skips the cached document of a pinned ref.
 
         An alias is read first (its weights) and one version picked from it with the
@@ -162,16 +161,16 @@ class _Resolver:
             ref = self._pick(ref)
         if ref.version is not None and not ask:
             cached = self.cache.load_version(self.url, ref.name, ref.version)
-            if cached is not None and cached.get("status") == "ready":
+            if cached is not None and cached.status == "ready":
                 return cached, False  # versions are immutable: no need to ask
         try:
-            doc = self.fetcher.version(ref)
+            doc = VersionDoc.from_json(self.fetcher.version(ref))  # decoded once, here
         except RegistryUnavailable as exc:
             return self._offline(ref, exc), False
-        if doc.get("status") == "ready":
+        if doc.status == "ready":
             self.cache.save_version(self.url, doc)
         if not ref.is_pinned:
-            self.cache.save_target(self.url, ref.name, ref.ref, int(doc["version"]))
+            self.cache.save_target(self.url, ref.name, ref.ref, doc.version)
         return doc, True
 
     def _pick(self, ref: ModelRef) -> ModelRef:
@@ -207,7 +206,7 @@ class _Resolver:
         self.cache.save_target(self.url, name, alias, target.version, weights)
         return target
 
-    def _offline(self, ref: ModelRef, exc: RegistryUnavailable) -> dict[str, Any]:
+    def _offline(self, ref: ModelRef, exc: RegistryUnavailable) -> VersionDoc:
         version = ref.version
         if version is None:
             target = self.cache.load_target(self.url, ref.name, ref.ref)
@@ -230,10 +229,10 @@ class _Resolver:
 
 
 def _fetch(
-    cache: Cache, resolver: _Resolver, doc: dict[str, Any], art: dict[str, Any], verify: str
+    cache: Cache, resolver: _Resolver, doc: VersionDoc, art: ArtifactDoc, verify: str
 ) -> tuple[Path, str]:
     """The verified blob of ``art``, downloading it when needed. Returns (path, origin)."""
-    sha = str(art["sha256"])
+    sha = str(art.sha256)
     path = cache.verified(sha, verify)
     if path is not None:
         return path, "cache"
@@ -241,29 +240,24 @@ def _fetch(
         path = cache.verified(sha, verify)  # another process may have fetched it meanwhile
         if path is not None:
             return path, "cache"
-        label = f"{doc['name']}:{doc['version']}"
+        label = doc.ref
         try:
-            size = int(art["size"]) if art.get("size") else None
             fetcher = resolver.fetcher
-            with fetcher.artifact(str(doc["name"]), int(doc["version"]), art["format"]) as body:
-                path = cache.store(sha, body, size)
+            with fetcher.artifact(doc.name, doc.version, art.format) as body:
+                path = cache.store(sha, body, art.size or None)
         except RegistryUnavailable as exc:
             raise NotCached(
-                f"registry {resolver.url} is unreachable and the {art['format']} artifact of "
+                f"registry {resolver.url} is unreachable and the {art.format} artifact of "
                 f"{label} is not in the cache ({cache.root}); reconnect to fetch it"
             ) from exc
         except IntegrityError as exc:
-            raise IntegrityError(f"{label} ({art['format']}): {exc}") from exc
-        log.info("runtime: downloaded %s %s (%s bytes)", label, art["format"], art.get("size"))
+            raise IntegrityError(f"{label} ({art.format}): {exc}") from exc
+        log.info("runtime: downloaded %s %s (%s bytes)", label, art.format, art.size)
         return path, "download"
 
 
-def _packed(art: dict[str, Any]) -> bool:
-    return (
-        bool(art.get("files"))
-        or art["format"] == "savedmodel"
-        or "tar" in str(art.get("media_type") or "")
-    )
+def _packed(art: ArtifactDoc) -> bool:
+    return bool(art.files) or art.format == "savedmodel" or "tar" in (art.media_type or "")
 
 
 def _load_local(ref: Path, fmt: str | None, kwargs: dict[str, Any]) -> Model:
@@ -388,26 +382,26 @@ def load(
             # the cached document may predate a conversion added since: ask once
             doc, online = resolver.resolve(parsed, ask=True)
             art = _choose(doc, format, allow_unvalidated)
-        if art.get("status") == "weak":
+        if art.status == "weak":
             warnings.warn(
-                f"{doc['name']}:{doc['version']} {art['format']} artifact is 'weak': it matched "
+                f"{doc.ref} {art.format} artifact is 'weak': it matched "
                 "the source model, but on reference outputs with (near) zero variance",
                 RuntimeWarning,
                 stacklevel=2,
             )
-        sha = str(art["sha256"])
-        meta = {
-            "name": doc.get("name"),
-            "version": doc.get("version"),
+        sha = str(art.sha256)
+        meta: dict[str, Any] = {
+            "name": doc.name,
+            "version": doc.version,
             "sha256": sha,
-            "framework": doc.get("framework"),
+            "framework": doc.framework,
             "origin": "cache",
             "registry": resolver.url,
         }
         if resolver.target is not None:
             meta["alias"] = resolver.target.alias
             meta["weights"] = dict(resolver.target.weights)
-        sig = art.get("signature") or doc.get("signature")
+        sig = art.signature or doc.signature
 
         def build(path: Path, graph_only: bool = False) -> Model:
             return _open(
@@ -423,7 +417,7 @@ def load(
             )
 
         model = None
-        if art["format"] == "onnx" and not _packed(art) and options_allow_graphs(session_options):
+        if art.format == "onnx" and not _packed(art) and options_allow_graphs(session_options):
             model = _open_cached_graph(cache, sha, build)
         if model is None and verify == "full" and not _packed(art):
             model = _open_while_verifying(cache, sha, build)
@@ -510,31 +504,11 @@ def _open_cached_graph(
         return None
 
 
-# Parsed signatures by the identity of the cached dict they came from. Each entry holds
-# that dict, so its id cannot be reused by another object while the entry exists; the
-# memo keeps the most recent entries only (a long-lived server loads many versions).
-_STORED: dict[int, tuple[dict[str, Any], Signature]] = {}
-_STORED_MAX = 1024
-
-
-def _stored_signature(sig: dict[str, Any] | None) -> Signature | None:
-    """The stored signature of a version document. Cached documents are parsed once per
-    process and reused, so the parsed signature is kept next to the dict it came from."""
-    if not sig:
-        return None
-    known = _STORED.get(id(sig))
-    if known is not None and known[0] is sig:
-        return known[1]
-    parsed = Signature.from_dict(sig)
-    remember(_STORED, id(sig), (sig, parsed), limit=_STORED_MAX)
-    return parsed
-
-
 def _open(
     path: Path,
-    art: dict[str, Any],
-    doc: dict[str, Any],
-    sig: dict[str, Any] | None,
+    art: ArtifactDoc,
+    doc: VersionDoc,
+    sig: Signature | None,
     meta: dict[str, Any],
     placement: tuple[str, bool, int | None],
     session_options: dict[str, Any],
@@ -546,8 +520,8 @@ def _open(
     try:
         return open_model(
             path,
-            str(art["format"]),
-            signature=_stored_signature(sig),
+            art.format,
+            signature=sig,
             device=device,
             fallback=fallback,
             batch_size=batch_size,
@@ -558,6 +532,4 @@ def _open(
             verify=verify,
         )
     except MissingDependency as exc:
-        raise MissingDependency(
-            f"{exc}; {doc['name']}:{doc['version']} has: {_formats_text(doc)}"
-        ) from exc
+        raise MissingDependency(f"{exc}; {doc.ref} has: {_formats_text(doc)}") from exc

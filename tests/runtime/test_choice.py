@@ -7,31 +7,37 @@ import sys
 
 import pytest
 
+from runtime import VersionDoc
 from runtime._cache import parse_size
 from runtime._load import _choose, usable_artifacts
 from runtime.errors import ArtifactNotFound, Conflict
 from tests.conftest import ROOT
+from tests.runtime.test_wire import ARTIFACT, VERSION
 
 
-def _doc(*arts: tuple[str, str], status: str = "ready") -> dict:
-    return {
-        "name": "m",
-        "version": 3,
-        "status": status,
-        "artifacts": [{"format": f, "status": s, "sha256": "0" * 64} for f, s in arts],
-    }
+def _doc(*arts: tuple[str, str], status: str = "ready") -> VersionDoc:
+    return VersionDoc.from_json(
+        {
+            **VERSION,
+            "name": "m",
+            "status": status,
+            "artifacts": [
+                {**ARTIFACT, "format": f, "status": s, "sha256": "0" * 64} for f, s in arts
+            ],
+        }
+    )
 
 
 def test_onnx_then_pmml_then_savedmodel():
     doc = _doc(("savedmodel", "passed"), ("pmml", "passed"), ("onnx", "weak"), ("source", "stored"))
-    assert [a["format"] for a in usable_artifacts(doc)] == ["onnx", "pmml", "savedmodel"]
-    assert _choose(doc, None, False)["format"] == "onnx"
+    assert [a.format for a in usable_artifacts(doc)] == ["onnx", "pmml", "savedmodel"]
+    assert _choose(doc, None, False).format == "onnx"
 
 
 def test_failed_artifacts_only_when_allowed():
     doc = _doc(("onnx", "failed"), ("pmml", "passed"))
-    assert _choose(doc, None, False)["format"] == "pmml"
-    assert _choose(doc, "onnx", True)["format"] == "onnx"
+    assert _choose(doc, None, False).format == "pmml"
+    assert _choose(doc, "onnx", True).format == "onnx"
     with pytest.raises(
         ArtifactNotFound,
         match=r"no usable 'onnx' artifact; its artifacts: onnx \(failed\), pmml \(passed\)",
@@ -57,8 +63,8 @@ def test_missing_backends_name_the_extra_and_the_formats():
     code = (
         "import sys; sys.modules['pypmml'] = None; sys.modules['tensorflow'] = None\n"
         "from runtime._load import _choose\n"
-        "doc = {'name': 'm', 'version': 1, 'status': 'ready', 'artifacts': ["
-        "{'format': 'pmml', 'status': 'passed'}, {'format': 'savedmodel', 'status': 'passed'}]}\n"
+        "from tests.runtime.test_choice import _doc\n"
+        "doc = _doc(('pmml', 'passed'), ('savedmodel', 'passed'))\n"
         "try:\n    _choose(doc, None, False)\nexcept Exception as exc:\n"
         "    print(type(exc).__name__, exc)\n"
     )
@@ -72,9 +78,9 @@ def test_a_missing_backend_is_skipped_for_the_next_format():
     code = (
         "import sys; sys.modules['pypmml'] = None\n"
         "from runtime._load import _choose\n"
-        "doc = {'name': 'm', 'version': 1, 'artifacts': ["
-        "{'format': 'pmml', 'status': 'passed'}, {'format': 'savedmodel', 'status': 'passed'}]}\n"
-        "print(_choose(doc, None, False)['format'])\n"
+        "from tests.runtime.test_choice import _doc\n"
+        "doc = _doc(('pmml', 'passed'), ('savedmodel', 'passed'))\n"
+        "print(_choose(doc, None, False).format)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "savedmodel", out.stderr

@@ -1,4 +1,5 @@
-"""Process-wide memos stay bounded and keep the newest entries."""
+"""Process-wide memos stay bounded and keep the newest entries; cached documents are
+decoded once."""
 
 from runtime._memo import remember
 
@@ -13,14 +14,20 @@ def test_memo_drops_the_oldest_past_its_limit() -> None:
     assert list(memo) == [8, 9, 6, 10]
 
 
-def test_parsed_signatures_stay_bounded_and_keep_serving_new_documents() -> None:
-    from runtime import _load
+def test_a_cached_version_document_is_decoded_once_per_file(tmp_path) -> None:
+    from runtime import Cache, VersionDoc
+    from tests.runtime.test_wire import VERSION
 
-    _load._STORED.clear()
-    sig = {"inputs": [{"name": "x", "dtype": "float32", "shape": [None, 2]}], "outputs": []}
-    docs = [dict(sig) for _ in range(_load._STORED_MAX + 5)]
-    parsed = [_load._stored_signature(d) for d in docs]
-    assert len(_load._STORED) == _load._STORED_MAX
-    # the newest document is remembered (before, the memo stopped taking entries when full)
-    assert _load._stored_signature(docs[-1]) is parsed[-1]
-    assert _load._stored_signature(docs[0]) is not parsed[0]  # dropped, parsed again
+    cache = Cache(tmp_path)
+    url = "http://registry.invalid"
+    cache.save_version(url, VersionDoc.from_json(VERSION))
+    first = cache.load_version(url, "fraud-clf", 3)
+    assert first == VersionDoc.from_json(VERSION) and first.signature is not None
+    assert cache.load_version(url, "fraud-clf", 3) is first  # typed once, then reused
+    changed = {**VERSION, "description": "another description, another size"}
+    cache.save_version(url, VersionDoc.from_json(changed))
+    again = cache.load_version(url, "fraud-clf", 3)
+    assert again is not first and again.description == changed["description"]
+    path = next((tmp_path / "refs").rglob("3.json"))
+    path.write_text('{"name": "fraud-clf", "version": "three"}')
+    assert cache.load_version(url, "fraud-clf", 3) is None  # unreadable: fetched again
