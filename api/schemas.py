@@ -11,7 +11,6 @@ import functools
 import operator
 import typing
 from collections.abc import Mapping
-from datetime import datetime
 from types import UnionType
 from typing import Annotated, Any, Self
 
@@ -19,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from runtime import MAX_VERSION, AliasTarget, Signature
 from runtime._aliases import MAX_SPLIT
-from runtime._wire import ArtifactDoc, Document, JobDoc, SourceDoc, VersionDoc
+from runtime._wire import ArtifactDoc, Document, JobDoc, ModelDoc, SourceDoc, VersionDoc
 
 __all__ = [
     "AliasBody",
@@ -93,15 +92,8 @@ class UploadAccepted(_Wire):
 
 
 class ModelOut(_Wire):
-    name: str
-    description: str
-    tags: dict[str, str]
-    created_at: datetime
-    updated_at: datetime
-    latest_version: int | None
-    version_count: int
-    aliases: dict[str, int]
-    alias_weights: dict[str, dict[int, int]] = Field(
+    __annotations__ = _fields_of(ModelDoc)
+    alias_weights = Field(  # type: ignore[var-annotated]  # typed by ModelDoc
         default_factory=dict,
         description="Every alias's split, version -> percent ({'3': 100} for a plain alias).",
     )

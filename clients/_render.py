@@ -83,7 +83,7 @@ def models_table(models: Iterable[ModelInfo]) -> Table:
             "-" if m.latest_version is None else str(m.latest_version),
             str(m.version_count),
             aliases or "-",
-            (m.updated_at or "-")[:19],
+            m.updated_at.isoformat(sep=" ")[:19],
             m.description or "",
         )
     return table

@@ -3,7 +3,7 @@
 The version, artifact and job results are the runtime's wire documents
 (``runtime/_wire.py``) with a few conveniences: fields the server adds later are kept
 in ``extra`` and written back by ``to_dict()``, which gives the JSON for ``--json``.
-The push result and the model keep the full JSON they came from in ``raw``.
+The push result keeps the full JSON it came from in ``raw``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import SERVABLE_STATUSES, AliasTarget, Signature
-from runtime._wire import ArtifactDoc, JobDoc, VersionDoc
+from runtime._wire import ArtifactDoc, JobDoc, ModelDoc, VersionDoc
 
 __all__ = [
     "AliasInfo",
@@ -105,36 +105,13 @@ class VersionInfo(VersionDoc):
         return self.to_json()
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    """A registered model (its versions are listed separately)."""
-
-    name: str
-    description: str | None
-    tags: dict[str, Any]
-    latest_version: int | None
-    version_count: int
-    aliases: dict[str, int]
-    created_at: str | None = None
-    updated_at: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ModelInfo:
-        return cls(
-            name=str(data["name"]),
-            description=_str_or_none(data.get("description")),
-            tags=dict(data.get("tags") or {}),
-            latest_version=_int_or_none(data.get("latest_version")),
-            version_count=int(data.get("version_count") or 0),
-            aliases={str(k): int(v) for k, v in (data.get("aliases") or {}).items()},
-            created_at=_str_or_none(data.get("created_at")),
-            updated_at=_str_or_none(data.get("updated_at")),
-            raw=dict(data),
-        )
+@dataclass(frozen=True, slots=True)
+class ModelInfo(ModelDoc):
+    """A registered model (its versions are listed separately): the runtime's model
+    document (``runtime._wire.ModelDoc``)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.raw)
+        return self.to_json()
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from runtime import ARTIFACT_FORMATS as _ARTIFACT_FORMATS
 from runtime import SERVABLE_STATUSES
-from runtime._wire import ArtifactDoc, JobDoc, SourceDoc, VersionDoc
+from runtime._wire import ArtifactDoc, JobDoc, ModelDoc, SourceDoc, VersionDoc
 
 T = TypeVar("T")
 
@@ -37,21 +37,9 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class Model:
-    name: str
-    description: str
-    tags: dict[str, str]
-    created_at: datetime
-    updated_at: datetime
-    latest_version: int | None
-    version_count: int
-    aliases: dict[str, int]
-    alias_weights: dict[str, dict[int, int]] = field(default_factory=dict)
-
-
 #: The registry hands out the wire documents themselves (runtime/_wire.py), built from its
 #: rows at the metadata store's edge: one definition of each, no parallel copy.
+Model = ModelDoc
 SourceFile = SourceDoc
 Artifact = ArtifactDoc
 ModelVersion = VersionDoc

@@ -8,9 +8,10 @@ References: ``name:3``, ``name`` / ``name:latest``, ``name@alias``, or a local p
 ``.onnx``/``.pmml`` file, a SavedModel folder, a tar of one, a ``modelport pull`` folder).
 ``runtime.load_file(path)`` loads a local artifact without any registry.
 
-The documents the registry serves are typed here, once: :class:`VersionDoc`,
-:class:`ArtifactDoc`, :class:`SourceDoc`, :class:`ValidationReport`, :class:`JobDoc` and
-:class:`Problem` (``from_json(mapping)`` / ``to_json()``; see ``runtime/_wire.py``).
+The documents the registry serves are typed here, once: :class:`ModelDoc`,
+:class:`VersionDoc`, :class:`ArtifactDoc`, :class:`SourceDoc`, :class:`ValidationReport`,
+:class:`JobDoc` and :class:`Problem` (``from_json(mapping)`` / ``to_json()``; see
+``runtime/_wire.py``).
 
 Environment: ``MODELPORT_URL`` (registry, default http://127.0.0.1:8000),
 ``MODELPORT_TOKEN``, ``MODELPORT_CACHE`` (default ``$MODELPORT_HOME/cache`` or
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from runtime._wire import (
         ArtifactDoc,
         JobDoc,
+        ModelDoc,
         Problem,
         SourceDoc,
         ValidationReport,
@@ -69,6 +71,7 @@ __all__ = [
     "Cache",
     "JobDoc",
     "Model",
+    "ModelDoc",
     "ModelInfo",
     "MAX_VERSION",
     "ModelRef",
@@ -103,6 +106,7 @@ _LAZY = {
     "register_loader": "runtime._loaders",
     "ArtifactDoc": "runtime._wire",
     "JobDoc": "runtime._wire",
+    "ModelDoc": "runtime._wire",
     "Problem": "runtime._wire",
     "SourceDoc": "runtime._wire",
     "ValidationReport": "runtime._wire",

@@ -1,5 +1,5 @@
-"""The documents that cross a boundary, typed once: version, artifact, source, validation
-report, job and problem.
+"""The documents that cross a boundary, typed once: model, version, artifact, source,
+validation report, job and problem.
 
 The registry writes them, the REST API sends them, the runtime, the SDK, the CLI and the
 web UI read them; every reader imports these classes (``runtime`` is the one layer all of
@@ -42,6 +42,7 @@ __all__ = [
     "DocumentError",
     "Finding",
     "JobDoc",
+    "ModelDoc",
     "OutputReport",
     "Problem",
     "SampleBatch",
@@ -165,6 +166,13 @@ def _datetime(value: Any, path: str) -> _dt.datetime:
     raise _wrong(path, "an ISO 8601 date-time", value)
 
 
+def _int_key(value: Any, path: str) -> int:
+    """An integer key of a JSON object, which JSON writes as a string ("3")."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return _SIMPLE[int](value, path)  # type: ignore[no-any-return]
+
+
 def _any(value: Any, path: str) -> Any:
     return value
 
@@ -242,7 +250,8 @@ def _decoder(hint: Any) -> _Decode:
 
         return decode_list
     if origin in (Mapping, dict):
-        key, val = _decoder(args[0]), _decoder(args[1])
+        key = _int_key if args[0] is int else _decoder(args[0])
+        val = _decoder(args[1])
 
         def decode_map(value: Any, path: str) -> dict[Any, Any]:
             if not isinstance(value, Mapping):
@@ -468,6 +477,25 @@ class ArtifactDoc(Document):
     def servable(self) -> bool:
         """True when ``runtime.load`` uses this artifact without being forced."""
         return self.format != "source" and self.status in SERVABLE_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class ModelDoc(Document):
+    """A registered model (``GET /models/{name}``); its versions are listed separately.
+    ``aliases`` maps each alias to its primary version, ``alias_weights`` to its split
+    (version -> percent; ``{3: 100}`` for a plain alias)."""
+
+    _kind: ClassVar[str] = "model document"
+    name: str
+    description: str
+    tags: Mapping[str, str]
+    created_at: _dt.datetime
+    updated_at: _dt.datetime
+    latest_version: int | None
+    version_count: int
+    aliases: Mapping[str, int]
+    alias_weights: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
+    extra: Mapping[str, Any] = _unknown()
 
 
 @dataclass(frozen=True, slots=True)

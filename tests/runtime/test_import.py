@@ -65,6 +65,7 @@ def test_public_names_are_pinned():
             "ArtifactDoc",
             "Cache",
             "JobDoc",
+            "ModelDoc",
             "Problem",
             "SourceDoc",
             "ValidationReport",

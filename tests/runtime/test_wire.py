@@ -13,6 +13,7 @@ import pytest
 from runtime import (
     ArtifactDoc,
     JobDoc,
+    ModelDoc,
     Problem,
     Signature,
     SourceDoc,
@@ -169,6 +170,17 @@ JOB = {
     "timings": {"queue_s": 0.01, "convert_s": 1.5},
     "progress": {"done": ["onnx"]},
 }
+MODEL = {
+    "name": "fraud-clf",
+    "description": "",
+    "tags": {},
+    "created_at": "2026-12-06T09:17:18+00:00",
+    "updated_at": "2026-12-06T09:17:20+00:00",
+    "latest_version": 4,
+    "version_count": 4,
+    "aliases": {"production": 3},
+    "alias_weights": {"production": {"3": 90, "4": 10}},
+}
 PROBLEM = {
     "type": "/problems/VersionNotFound",
     "title": "VersionNotFound",
@@ -187,6 +199,7 @@ CASES: list[tuple[type[Any], dict[str, Any], str, Any, str]] = [
     (SetReport, REPORT["sets"][0], "outputs", "none", "outputs"),
     (Finding, REPORT["findings"][0], "max_abs_diff", [1], "max_abs_diff"),
     (JobDoc, JOB, "timings", {"convert_s": "slow"}, "timings.convert_s"),
+    (ModelDoc, MODEL, "version_count", "4", "version_count"),
     (Problem, PROBLEM, "status", "404", "status"),
 ]
 IDS = [c[0].__name__ for c in CASES]
@@ -260,6 +273,14 @@ def test_decoded_fields_are_typed():
     assert report.findings[0].max_abs_diff == "inf" and report.findings[1].output is None
     files = doc.artifact("savedmodel").files
     assert files is not None and files[0].path == "saved_model.pb"
+
+
+def test_a_split_alias_has_integer_versions_written_as_json_keys():
+    model = ModelDoc.from_json(MODEL)
+    assert model.alias_weights == {"production": {3: 90, 4: 10}}
+    assert model.to_json()["alias_weights"] == {"production": {"3": 90, "4": 10}}
+    with pytest.raises(DocumentError, match=r"alias_weights\.production key must be an integer"):
+        ModelDoc.from_json({**MODEL, "alias_weights": {"production": {"three": 100}}})
 
 
 def test_a_problem_keeps_its_extensions_and_names_its_kind():
