@@ -35,6 +35,7 @@ from vs_mlflow import (
     N_FEATURES,
     ROOT,
     Server,
+    compile_bytecode,
     concurrent,
     pg_database,
     start_modelport,
@@ -54,12 +55,6 @@ def export(ref: str, dest: Path) -> Path:
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     return dest
-
-
-def compile_bytecode(root: Path) -> None:
-    for package in ("runtime", "converters", "registry", "api", "clients"):
-        if (root / package).is_dir():
-            subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / package)])
 
 
 def side_by_side(
@@ -90,6 +85,7 @@ def row(measure: str, values: dict[str, list[float]], unit: str, higher: bool = 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--ref", default="main", help="the git ref to compare with")
+    p.add_argument("--this", help="a git ref to measure instead of this working tree")
     p.add_argument("--sections", default="concurrent,cold")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=32)
@@ -104,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-against-ref-") as tmp_text, ExitStack() as stack:
         tmp = Path(tmp_text)
-        roots = {"ref": export(args.ref, tmp / "ref"), "this": ROOT}
+        this = export(args.this, tmp / "this") if args.this else ROOT
+        roots = {"ref": export(args.ref, tmp / "ref"), "this": this}
         for root in roots.values():
             compile_bytecode(root)
         backends: list[tuple[str, dict[str, str | None]]] = [
@@ -170,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             for server in servers.values():
                 server.stop()
     print()
-    print(f"ref = {args.ref}, this = {ROOT}")
+    print(f"ref = {args.ref}, this = {args.this or ROOT}")
     print("\n".join(rows))
     return 0
 
