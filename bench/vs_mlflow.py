@@ -647,10 +647,10 @@ def bench_download(b: Bench, mp: Server, mlflow: Server | None) -> None:
         ]
     b.section(f"download of a {size / 1e6:.0f} MB artifact")
 
-    def ours() -> dict[str, Any]:
+    def ours(root: Path = ROOT) -> dict[str, Any]:
         dest = Path(tempfile.mkdtemp(dir=b.tmp))
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
-        env["PYTHONPATH"] = str(ROOT)
+        env["PYTHONPATH"] = str(root)
         out = subprocess.run(
             [sys.executable, "-c", _PULL_MP, mp.url, str(dest)],
             env=env,
@@ -672,6 +672,8 @@ def bench_download(b: Bench, mp: Server, mlflow: Server | None) -> None:
         return result
 
     mine, other = b.alternate(b.args.rounds, ours, theirs)
+    if b.args.download_ref:
+        _download_against_ref(b, ours, b.args.download_ref)
     rate = [r["bytes"] / r["seconds"] / 1e6 for r in mine]
     rate_m = [r["bytes"] / r["seconds"] / 1e6 for r in other if r]
     rss = max(r["rss_growth_mb"] for r in mine)
@@ -703,6 +705,39 @@ def bench_download(b: Bench, mp: Server, mlflow: Server | None) -> None:
             f"alone to curl: {_fmt(_median(plain), 'MB/s')}",
         )
     )
+
+
+def _download_against_ref(
+    b: Bench, pull: Callable[[Path], dict[str, Any]], ref: str, rounds: int = 6
+) -> None:
+    """The same pull through this checkout's SDK and through the SDK of git ``ref``
+    (its runtime and clients), against the same server, alternated; prints the ratio."""
+    old_root = b.tmp / "ref"
+    old_root.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "runtime", "clients"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(old_root)], input=archive, check=True)
+    runs: dict[str, list[dict[str, Any]]] = {"this checkout": [], ref: []}
+    sides = [("this checkout", ROOT), (ref, old_root)]
+    for i in range(max(rounds, b.args.rounds)):
+        for label, root in sides if i % 2 == 0 else sides[::-1]:
+            runs[label].append(pull(root))
+    rates = {k: [r["bytes"] / r["seconds"] / 1e6 for r in v] for k, v in runs.items()}
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    for label, values in rates.items():
+        line = (
+            f"SDK download, {label}: median {med[label]:.0f} MB/s "
+            f"(rounds: {', '.join(f'{v:.0f}' for v in values)}; client RSS growth "
+            f"{max(r['rss_growth_mb'] for r in runs[label]):.0f} MB)"
+        )
+        print(line, flush=True)
+        b.notes.append(line)
+    line = f"SDK download, this checkout / {ref}: {med['this checkout'] / med[ref]:.2f}x"
+    print(line, flush=True)
+    b.notes.append(line)
 
 
 _PREDICT_MP = (
@@ -777,6 +812,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes, one round (CI)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--download-mb", type=int, default=200)
+    p.add_argument(
+        "--download-ref",
+        help="also pull through the SDK of this git ref, alternated with this checkout's "
+        "(e.g. HEAD~3), and print the ratio",
+    )
     p.add_argument("--mlflow-venv", type=Path, default=DEFAULT_VENV)
     p.add_argument("--no-mlflow", action="store_true", help="modelport's figures alone")
     p.add_argument("--no-postgres", action="store_true")
@@ -823,7 +863,7 @@ def run_all(b: Bench) -> None:
             wanted = set(b.args.sections.split(","))
             if "push" in wanted:
                 bench_push(b, mp, mlflow, model)  # every later section reads 'forest'
-            else:
+            elif wanted - {"download"}:  # every later section but download reads it
                 push_forest(b, mp, mlflow, model)
             if "cold" in wanted:
                 bench_cold(b, mp, mlflow)

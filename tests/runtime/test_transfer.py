@@ -64,14 +64,20 @@ def _files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()]
 
 
+@pytest.mark.parametrize("threaded", [True, False], ids=["hash-thread", "hash-inline"])
 @pytest.mark.parametrize("bulk", [True, False], ids=["readinto", "chunks"])
 @pytest.mark.parametrize("path", ["/exact", "/chunked"])
-def test_every_byte_is_written_and_verified(server, tmp_path, bulk, path):
+def test_every_byte_is_written_and_verified(server, tmp_path, bulk, path, threaded):
     seen: list[tuple[int, int | None]] = []
     with Fetcher(server) as fetcher, fetcher.stream(path, bulk=bulk) as resp:
         assert (READINTO in resp.extensions) is bulk
         target = write_verified(
-            resp, tmp_path / "out" / "blob", SHA, size=len(DATA), progress=lambda *a: seen.append(a)
+            resp,
+            tmp_path / "out" / "blob",
+            SHA,
+            size=len(DATA),
+            progress=lambda *a: seen.append(a),
+            threaded=threaded,
         )
     assert target.read_bytes() == DATA
     assert _files(tmp_path / "out") == [target]  # no temporary file left beside it
@@ -129,3 +135,18 @@ def test_cache_store_of_plain_chunks_still_verifies(tmp_path):
     with pytest.raises(IntegrityError):
         cache.store(SHA, [DATA[:-1]])
     assert _files(tmp_path / "cache" / "blobs") == [path]
+
+
+@pytest.mark.parametrize("threaded", [True, False], ids=["hash-thread", "hash-inline"])
+def test_a_large_file_of_unknown_size_is_written_back_on_the_way(tmp_path, threaded):
+    # beyond 32 MiB (or of unknown size) the disk writes start every 16 MiB; the bytes
+    # and the verdict are the same
+    block = hashlib.sha256(b"x").digest() * (1 << 15)  # 1 MiB
+    chunks = [block] * 40 + [b"tail"]
+    sha = hashlib.sha256(b"".join(chunks)).hexdigest()
+    target = write_verified(iter(chunks), tmp_path / "big", sha, threaded=threaded)
+    assert target.stat().st_size == 40 * len(block) + 4
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == sha
+    with pytest.raises(IntegrityError):
+        write_verified(iter(chunks[:-1]), tmp_path / "bad", sha, threaded=threaded)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big"]
