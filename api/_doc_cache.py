@@ -11,6 +11,10 @@ write can go unseen when several server processes share one database.
 Versions that are not ready are encoded on every read and never kept: their status is
 what clients poll.
 
+Concurrent misses of one reference share one database read (:meth:`VersionDocs.load`):
+when an entry expires under many clients, the database answers one query, not one per
+client (on PostgreSQL those also waited for pool connections to be opened).
+
 :class:`CachedReads` answers a read whose document is in memory before FastAPI routes
 it (no routing, no dependency solving, no thread hop); anything else, including every
 request it cannot authorise, goes on to the routes, which fill the cache.
