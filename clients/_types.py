@@ -64,7 +64,7 @@ class PushResult:
         return dict(self.raw)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ArtifactInfo(ArtifactDoc):
     """One stored format of a version (``source``, ``onnx``, ``pmml``, ``savedmodel``):
     the runtime's artifact document (``runtime.ArtifactDoc``), with ``to_dict()``."""
@@ -81,7 +81,7 @@ class ArtifactInfo(ArtifactDoc):
         return max((float(d) for d in found if isinstance(d, int | float)), default=None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class VersionInfo(VersionDoc):
     """One immutable version of a model, with its artifacts: the runtime's version
     document (``runtime.VersionDoc``), decoded once; ``to_dict()`` gives its JSON."""
@@ -105,7 +105,7 @@ class VersionInfo(VersionDoc):
         return self.to_json()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ModelInfo(ModelDoc):
     """A registered model (its versions are listed separately): the runtime's model
     document (``runtime._wire.ModelDoc``)."""
@@ -146,7 +146,7 @@ class AliasInfo:
         return self.target.to_dict()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class JobInfo(JobDoc):
     """A unit of conversion work: the runtime's job document (``runtime.JobDoc``)."""
 

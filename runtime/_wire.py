@@ -22,8 +22,9 @@ models from these classes (``api/schemas.py``), and ``import runtime`` stays che
 because this module is imported when a document is first decoded.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: the fields' types are objects when the
+# classes are made, so the first decode does not compile every annotation (typing's
+# get_type_hints took about 2 ms for these classes).
 import datetime as _dt
 import typing
 from collections.abc import Callable, Mapping
@@ -96,6 +97,23 @@ class Document:
             values[cls._extra] = extra
         return cls(**values)
 
+    # One generic __eq__ / __hash__ / __repr__ for every document instead of one generated
+    # per class: making the classes (the first decode of a process) costs half as much.
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self) if f.compare)  # type: ignore[arg-type]
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = (f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)  # type: ignore[arg-type]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
     def to_json(self) -> dict[str, Any]:
         """The JSON object of the document (strict JSON types; ``extra`` written back)."""
         out: dict[str, Any] = {}
@@ -119,18 +137,19 @@ def _unknown() -> Any:
 
 
 def _plan_of(cls: type[Document]) -> tuple[tuple[str, _Decode, bool], ...]:
-    hints = typing.get_type_hints(cls)
-    plan = tuple(
-        (
-            f.name,
-            _decoder(hints[f.name]),
-            f.default is MISSING and f.default_factory is MISSING,
-        )
-        for f in fields(cls)  # type: ignore[arg-type]
-        if f.name != cls._extra
-    )
-    cls._plan = plan
-    return plan
+    hints: dict[str, Any] = {}
+    plan = []
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name == cls._extra:
+            continue
+        hint = f.type
+        if isinstance(hint, str):  # a subclass written with postponed annotations
+            hints = hints or typing.get_type_hints(cls)
+            hint = hints[f.name]
+        required = f.default is MISSING and f.default_factory is MISSING
+        plan.append((f.name, _decoder(hint), required))
+    cls._plan = tuple(plan)
+    return cls._plan
 
 
 def _wrong(path: str, expected: str, value: Any) -> DocumentError:
@@ -307,7 +326,7 @@ def _encode(value: Any) -> Any:
 # -- the documents -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Tolerance(Document):
     """``|got - ref| <= atol + rtol * |ref|`` for float outputs."""
 
@@ -317,7 +336,7 @@ class Tolerance(Document):
     extra: Mapping[str, Any] = _unknown()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class OutputReport(Document):
     """One output compared over one input set (or over every deciding set together).
     Non-finite differences are the strings ``"inf"`` / ``"nan"`` (strict JSON)."""
@@ -342,7 +361,7 @@ class OutputReport(Document):
         return self.compare == "exact"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class SetReport(Document):
     """One named input set: ``sample``, ``in-domain``, ``batch-1`` (they decide the
     status) or ``extreme`` (reported only)."""
@@ -362,7 +381,7 @@ class SetReport(Document):
         return self.role == "decides"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Finding(Document):
     """What one output did on a reported (not deciding) set, explained in plain words."""
 
@@ -378,7 +397,7 @@ class Finding(Document):
     extra: Mapping[str, Any] = _unknown()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class SampleBatch(Document):
     _kind: ClassVar[str] = "sample batch"
     name: str
@@ -386,7 +405,7 @@ class SampleBatch(Document):
     extra: Mapping[str, Any] = _unknown()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class SampleInfo(Document):
     """Where the validation rows came from (kept for readers older than ``sets``)."""
 
@@ -397,7 +416,7 @@ class SampleInfo(Document):
     extra: Mapping[str, Any] = _unknown()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ValidationReport(Document):
     """How an artifact's status was decided (docs/validation.md, ``artifact.validation``).
 
@@ -433,7 +452,7 @@ class ValidationReport(Document):
         return tuple(s for s in self.sets if not s.decides)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class SourceDoc(Document):
     """The uploaded file a version was made from."""
 
@@ -444,7 +463,7 @@ class SourceDoc(Document):
     extra: Mapping[str, Any] = _unknown()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ArtifactFile(Document):
     """One file of a folder artifact (a SavedModel), as packed into its tar."""
 
@@ -455,7 +474,7 @@ class ArtifactFile(Document):
     extra: Mapping[str, Any] = _unknown()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ArtifactDoc(Document):
     """One stored format of a version: ``source`` (the upload), ``onnx``, ``pmml`` or
     ``savedmodel``. ``sha256``/``size`` are None until its bytes are stored."""
@@ -479,7 +498,7 @@ class ArtifactDoc(Document):
         return self.format != "source" and self.status in SERVABLE_STATUSES
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ModelDoc(Document):
     """A registered model (``GET /models/{name}``); its versions are listed separately.
     ``aliases`` maps each alias to its primary version, ``alias_weights`` to its split
@@ -498,7 +517,7 @@ class ModelDoc(Document):
     extra: Mapping[str, Any] = _unknown()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class VersionDoc(Document):
     """One immutable version of a model, with its artifacts (``GET …/versions/N``)."""
 
@@ -532,7 +551,7 @@ class VersionDoc(Document):
         return next((a for a in self.artifacts if a.format == format), None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class JobDoc(Document):
     """A unit of conversion work (``GET /jobs/{id}``). ``timings`` are seconds per stage
     (queue wait, load, convert, validate, ...); ``progress`` what a running job has done."""
@@ -553,7 +572,7 @@ class JobDoc(Document):
     extra: Mapping[str, Any] = _unknown()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Problem(Document):
     """An RFC 9457 problem document (``application/problem+json``).
 
