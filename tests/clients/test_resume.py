@@ -57,3 +57,30 @@ def test_a_partial_as_long_as_the_artifact_is_not_trusted(live_registry, big, tm
         reg.pull(info.ref, format="onnx", dest=target)
     assert sha256_of(target) == art.sha256
     assert all("range" not in r.headers for r in sent)
+
+
+def test_a_pull_stopped_midway_leaves_no_target_and_resumes(
+    live_registry, reg, tmp_path, unique_name
+):
+    """Ctrl-C during a pull (raised from the progress callback, between 4 MiB blocks):
+    the destination holds nothing, the part file holds a prefix, the next pull resumes."""
+    model = linear_model(tmp_path / "large.onnx", n_in=2048, n_out=1100)  # ~9 MB: 3 blocks
+    info = reg.push(model, unique_name, targets="onnx", wait=True, timeout=WAIT_S)
+    art = info.artifact("onnx")
+    target = tmp_path / "out" / "model.onnx"
+    target.parent.mkdir()
+
+    def stop(done: int, total: int | None) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        reg.pull(info.ref, format="onnx", dest=target, progress=stop)
+    partial = _partial_path(target, art.sha256)
+    assert not target.exists()
+    assert 0 < partial.stat().st_size < art.size
+    reg2, client, sent = _recording_registry(live_registry.url)
+    with client:
+        assert reg2.pull(info.ref, format="onnx", dest=target) == target
+    assert sha256_of(target) == art.sha256 and not partial.exists()
+    downloads = [r for r in sent if "/artifacts/" in r.url.path]
+    assert downloads[0].headers["range"].startswith("bytes=")
