@@ -70,7 +70,11 @@ def _spare_core() -> bool:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return cores - os.getloadavg()[0] > 1.5
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average to read
+        return cores > 2
+    return cores - load > 1.5
 
 
 class _Hasher(_Inline):
@@ -156,7 +160,10 @@ class _Sink:
 
 def _receive_blocks(readinto: Callable[[memoryview], int], sink: _Sink) -> None:
     free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-    size = BLOCK if sink.total is None else max(1, min(BLOCK, sink.total - sink.done))
+    # a small file gets a buffer of its size (no less than 64 KiB: a size announced
+    # too small must not make the reads tiny)
+    left = BLOCK if sink.total is None else sink.total - sink.done
+    size = min(BLOCK, max(left, 1 << 16))
     made = 0
     while True:
         if made < _BUFFERS and free.empty():

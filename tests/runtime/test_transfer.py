@@ -150,3 +150,10 @@ def test_a_large_file_of_unknown_size_is_written_back_on_the_way(tmp_path, threa
     with pytest.raises(IntegrityError):
         write_verified(iter(chunks[:-1]), tmp_path / "bad", sha, threaded=threaded)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big"]
+
+
+@pytest.mark.parametrize("size", [None, 10, 10 * len(DATA)])
+def test_a_wrong_or_missing_size_changes_nothing_but_progress(server, tmp_path, size):
+    with Fetcher(server) as fetcher, fetcher.stream("/exact", bulk=True) as resp:
+        target = write_verified(resp, tmp_path / "blob", SHA, size=size, threaded=False)
+    assert target.read_bytes() == DATA
