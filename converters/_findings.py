@@ -9,9 +9,11 @@ it does not, why in words a user can act on.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+from runtime._wire import Finding, OutputReport
 
 if TYPE_CHECKING:
     from converters._base import InputSet
@@ -24,7 +26,7 @@ class ComparedOutput(Protocol):
 
     exact: bool
 
-    def to_dict(self) -> dict[str, Any]: ...
+    def report(self) -> OutputReport: ...
 
 
 def magnitude(input_set: InputSet) -> float:
@@ -44,7 +46,7 @@ def set_findings(
     fmt: str,
     own: Mapping[str, ComparedOutput],
     pairs: dict[str, tuple[np.ndarray, np.ndarray]],
-) -> list[dict[str, Any]]:
+) -> list[Finding]:
     """One finding per compared output of a reported set."""
     scale = magnitude(input_set)
     overflowing = [
@@ -54,42 +56,36 @@ def set_findings(
     ]
     out = []
     for name, stats in own.items():
-        data = stats.to_dict()
+        figures = stats.report()
         ref, got = pairs[name]
-        agrees = bool(data["passed"])
         out.append(
-            {
-                "set": input_set.name,
-                "output": name,
-                "status": "agrees" if agrees else "diverges",
-                "mismatches": data["mismatches"],
-                "samples": data["samples"],
-                "max_abs_diff": data["max_abs_diff"],
-                "max_rel_diff": data["max_rel_diff"],
-                "explanation": _explain(
-                    fmt, name, ref, got, stats.exact, scale, agrees, overflowing
+            Finding(
+                set=input_set.name,
+                output=name,
+                status="agrees" if figures.passed else "diverges",
+                mismatches=figures.mismatches,
+                samples=figures.samples,
+                max_abs_diff=figures.max_abs_diff,
+                max_rel_diff=figures.max_rel_diff,
+                explanation=_explain(
+                    fmt, name, ref, got, stats.exact, scale, figures.passed, overflowing
                 ),
-            }
+            )
         )
     return out
 
 
-def error_finding(input_set: InputSet, fmt: str, exc: BaseException) -> dict[str, Any]:
-    """The finding of a reported set that could not run at all."""
+def error_finding(input_set: InputSet, fmt: str, exc: BaseException) -> Finding:
+    """The finding of a reported set that could not run at all (no output, no figures)."""
     what = f"the {fmt} artifact" if fmt else "the artifact"
-    return {
-        "set": input_set.name,
-        "output": None,
-        "status": "error",
-        "mismatches": None,
-        "samples": None,
-        "max_abs_diff": None,
-        "max_rel_diff": None,
-        "explanation": (
+    return Finding(
+        set=input_set.name,
+        status="error",
+        explanation=(
             f"{what} or the source model could not run the {input_set.name} rows "
             f"(|x| up to {magnitude(input_set):.0e}): {type(exc).__name__}: {exc}"
         ),
-    }
+    )
 
 
 def _where(scale: float) -> str:

@@ -7,9 +7,10 @@ value: labels (integer, bool, string outputs) exactly, floats within
 ``atol + rtol * |reference|``. The deciding sets give the verdict; the others are run
 and reported per output with an explanation (``findings``), never hidden.
 
-The report (JSON-ready, described in docs/validation.md) gives, per output, the max
-absolute and relative difference, the mismatch count, the number of values compared,
-the tolerance and the verdict, for all deciding sets together and for each set.
+The report (``runtime._wire.ValidationReport``, handed on as its JSON; described in
+docs/validation.md) gives, per output, the max absolute and relative difference, the
+mismatch count, the number of values compared, the tolerance and the verdict, for all
+deciding sets together and for each set.
 A report whose reference outputs are all (near) constant is ``weak``: equal outputs of a
 constant model prove little.
 """
@@ -25,6 +26,15 @@ import numpy as np
 
 from converters._base import InputSet, Sample, SourceModel, Tolerance
 from converters._findings import error_finding, set_findings
+from runtime._wire import (
+    Finding,
+    OutputReport,
+    SampleBatch,
+    SampleInfo,
+    SetReport,
+    ValidationReport,
+)
+from runtime._wire import Tolerance as ToleranceDoc
 
 __all__ = ["OutputStats", "load_artifact", "make_batches", "make_sets", "validate"]
 
@@ -139,26 +149,30 @@ class OutputStats:
         scale = 1.0 + float(np.mean(np.abs(flat)))
         return bool(np.max(np.std(flat, axis=0)) <= _WEAK_STD * scale)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "compare": "exact" if self.exact else "allclose",
-            "dtype": self.dtype,
-            "shape": self.shape,
-            "max_abs_diff": _num(self.max_abs),
-            "max_rel_diff": _num(self.max_rel),
-            "mismatches": self.mismatches,
-            "samples": self.samples,
-            "tolerance": None if self.exact else self.tolerance.to_dict(),
-            "passed": self.mismatches == 0 and not self.reasons,
-            "weak": self.weak(),
-            "reasons": self.reasons,
-        }
+    def report(self) -> OutputReport:
+        return OutputReport(
+            name=self.name,
+            compare="exact" if self.exact else "allclose",
+            dtype=self.dtype,
+            shape=tuple(self.shape),
+            max_abs_diff=_num(self.max_abs),
+            max_rel_diff=_num(self.max_rel),
+            mismatches=self.mismatches,
+            samples=self.samples,
+            tolerance=None if self.exact else _tolerance(self.tolerance),
+            passed=self.mismatches == 0 and not self.reasons,
+            weak=self.weak(),
+            reasons=tuple(self.reasons),
+        )
+
+
+def _tolerance(tolerance: Tolerance) -> ToleranceDoc:
+    return ToleranceDoc(atol=tolerance.atol, rtol=tolerance.rtol)
 
 
 def _num(x: float) -> float | str:
     """JSON-safe number: non-finite values become the strings "inf" / "nan"."""
-    return x if np.isfinite(x) else str(x)
+    return float(x) if np.isfinite(x) else str(x)
 
 
 def _is_label(values: np.ndarray) -> bool:
@@ -193,8 +207,8 @@ def validate(
     """
     overall: dict[str, OutputStats] = {}
     missing: set[str] = set()
-    sets: list[dict[str, Any]] = []
-    findings: list[dict[str, Any]] = []
+    sets: list[SetReport] = []
+    findings: list[Finding] = []
     for input_set in make_sets(sample):
         if input_set.decides:
             own, _ = _run_set(source, artifact, input_set, tolerance, adapt, missing, overall)
@@ -208,8 +222,9 @@ def validate(
             continue
         sets.append(_set_report(input_set, own))
         findings.extend(set_findings(input_set, fmt, own, pairs))
-    outputs = [s.to_dict() for s in overall.values()]
-    return _report(outputs, sorted(missing), sample, sets, findings, tolerance, loader)
+    outputs = [s.report() for s in overall.values()]
+    report = _report(outputs, sorted(missing), sample, sets, findings, tolerance, loader)
+    return report.to_json()
 
 
 def _run_set(
@@ -245,66 +260,66 @@ def _run_set(
 
 def _set_report(
     input_set: InputSet, own: dict[str, OutputStats], error: str | None = None
-) -> dict[str, Any]:
-    outputs = [s.to_dict() for s in own.values()]
+) -> SetReport:
+    outputs = tuple(s.report() for s in own.values())
     if error is not None:
         status = "error"
     elif input_set.decides:
-        status = "passed" if outputs and all(o["passed"] for o in outputs) else "failed"
+        status = "passed" if outputs and all(o.passed for o in outputs) else "failed"
     else:
-        status = "agrees" if all(o["passed"] for o in outputs) else "diverges"
-    return {
-        "name": input_set.name,
-        "role": "decides" if input_set.decides else "reported",
-        "origin": input_set.origin,
-        "rows": input_set.rows,
-        "status": status,
-        "error": error,
-        "outputs": outputs,
-    }
+        status = "agrees" if all(o.passed for o in outputs) else "diverges"
+    return SetReport(
+        name=input_set.name,
+        role="decides" if input_set.decides else "reported",
+        origin=input_set.origin,
+        rows=input_set.rows,
+        status=status,
+        error=error,
+        outputs=outputs,
+    )
 
 
 def _report(
-    outputs: list[dict[str, Any]],
+    outputs: list[OutputReport],
     missing: list[str],
     sample: Sample,
-    sets: list[dict[str, Any]],
-    findings: list[dict[str, Any]],
+    sets: list[SetReport],
+    findings: list[Finding],
     tolerance: Tolerance,
     loader: str,
-) -> dict[str, Any]:
-    passed = bool(outputs) and all(o["passed"] for o in outputs)
-    weak = passed and all(o["weak"] for o in outputs)
+) -> ValidationReport:
+    passed = bool(outputs) and all(o.passed for o in outputs)
+    weak = passed and all(o.weak for o in outputs)
     status = "failed" if not passed else ("weak" if weak else "passed")
-    deciding = [s["name"] for s in sets if s["role"] == "decides"]
-    max_abs = max((float(o["max_abs_diff"]) for o in outputs), default=0.0)
+    deciding = [s.name for s in sets if s.decides]
+    max_abs = max((float(o.max_abs_diff) for o in outputs), default=0.0)
     summary = f"{status} on {' + '.join(deciding)}, max abs diff {max_abs:.3g}"
     if missing:
         summary += f"; the artifact has no {', '.join(missing)} output (compared the others)"
-    failing = [o["name"] for o in outputs if not o["passed"]]
+    failing = [o.name for o in outputs if not o.passed]
     if failing:
-        bad_sets = [s["name"] for s in sets if s["role"] == "decides" and s["status"] == "failed"]
+        bad_sets = [s.name for s in sets if s.decides and s.status == "failed"]
         summary += f"; mismatch in {', '.join(failing)} on {', '.join(bad_sets)}"
     if weak:
         summary += "; reference outputs are (near) constant, so equality proves little"
-    diverging = sorted({f["set"] for f in findings if f["status"] != "agrees"})
+    diverging = sorted({f.set for f in findings if f.status != "agrees"})
     if diverging:
         summary += f"; diverges on the {', '.join(diverging)} set (reported, not deciding)"
-    return {
-        "status": status,
-        "passed": passed,
-        "weak": weak,
-        "summary": summary,
-        "decided_by": deciding,
-        "loader": loader,
-        "tolerance": tolerance.to_dict(),
-        "sample": {
-            "origin": sample.origin,
-            "rows": sample.rows,
-            "batches": [{"name": s["name"], "rows": s["rows"]} for s in sets],
-        },
-        "sets": sets,
-        "findings": findings,
-        "missing_outputs": missing,
-        "outputs": outputs,
-    }
+    return ValidationReport(
+        status=status,
+        passed=passed,
+        weak=weak,
+        summary=summary,
+        decided_by=tuple(deciding),
+        loader=loader,
+        tolerance=_tolerance(tolerance),
+        sample=SampleInfo(
+            origin=sample.origin,
+            rows=sample.rows,
+            batches=tuple(SampleBatch(name=s.name, rows=s.rows) for s in sets),
+        ),
+        outputs=tuple(outputs),
+        missing_outputs=tuple(missing),
+        sets=tuple(sets),
+        findings=tuple(findings),
+    )
