@@ -446,9 +446,9 @@ def bench_push(b: Bench, mp: Server, mlflow: Server | None, model: Any) -> None:
                 info = reg.push(model, "forest", targets=targets, wait=True, timeout=900)
                 seconds = time.perf_counter() - start
                 if info.status != "ready":
-                    raise RuntimeError(f"push ended {info.status}: {info.raw.get('error')}")
-                job = reg.job(str(info.raw["job_id"]))
-                breakdown.append({"targets": targets or "all", **(job.raw.get("timings") or {})})
+                    raise RuntimeError(f"push ended {info.status}: {info.error}")
+                job = reg.job(str(info.job_id))
+                breakdown.append({"targets": targets or "all", **(job.timings or {})})
             return seconds
 
         return run
@@ -639,7 +639,7 @@ def bench_download(b: Bench, mp: Server, mlflow: Server | None) -> None:
     with Registry(mp.url) as reg:
         info = reg.push(path, "big", targets="onnx", wait=True, timeout=900)
         if info.status != "ready":
-            raise RuntimeError(f"large model ended {info.status}: {info.raw.get('error')}")
+            raise RuntimeError(f"large model ended {info.status}: {info.error}")
     run_id = None
     if mlflow is not None and b.mlflow_python is not None:
         run_id = run_side(b.mlflow_python, "log_blob", {"url": mlflow.url, "path": str(path)})[

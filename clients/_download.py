@@ -13,12 +13,13 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from clients._multipart import Progress
 from clients._types import ArtifactInfo, VersionInfo
 from runtime import ARTIFACT_EXTENSIONS, FORMAT_PREFERENCE, PULL_MANIFEST
 from runtime._transfer import write_verified
+from runtime._wire import PullManifest
 from runtime.errors import ArtifactNotFound, IntegrityError, RegistryError
 
 if TYPE_CHECKING:
@@ -140,21 +141,20 @@ def _write_stream(
 
 
 def _write_manifest(folder: Path, info: VersionInfo, art: ArtifactInfo, filename: str) -> Path:
-    sig = art.signature or info.signature
-    manifest: dict[str, Any] = {
-        "name": info.name,
-        "version": info.version,
-        "format": art.format,
-        "sha256": art.sha256,
-        "size": art.size,
-        "signature": None if sig is None else sig.to_dict(),
-        "framework": info.framework,
-        "filename": filename,
-        "files": None if art.files is None else [f.to_json() for f in art.files],
-    }
+    manifest = PullManifest(
+        name=info.name,
+        version=info.version,
+        format=art.format,
+        filename=filename,
+        sha256=art.sha256,
+        size=art.size,
+        framework=info.framework,
+        signature=art.signature or info.signature,
+        files=art.files,
+    )
     path = folder / MANIFEST_NAME
     tmp = folder / f".{MANIFEST_NAME}.part"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps(manifest.to_json(), indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
     return path
 

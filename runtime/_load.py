@@ -27,7 +27,7 @@ from runtime._model import Model
 from runtime._refs import ModelRef
 from runtime._remote import Fetcher, registry_url
 from runtime._signature import Signature
-from runtime._wire import ArtifactDoc, VersionDoc
+from runtime._wire import ArtifactDoc, PullManifest, VersionDoc
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +36,7 @@ from runtime._documents import PULL_MANIFEST, SERVABLE_STATUSES
 from runtime.errors import (
     ArtifactNotFound,
     Conflict,
+    DocumentError,
     IntegrityError,
     MissingDependency,
     NotCached,
@@ -263,30 +264,38 @@ def _packed(art: ArtifactDoc) -> bool:
 def _load_local(ref: Path, fmt: str | None, kwargs: dict[str, Any]) -> Model:
     path = ref.expanduser()
     if path.is_dir():
-        doc = _read_json(path / _MANIFEST)
-        if doc is not None and doc.get("filename"):
-            return _load_pulled(path, doc, fmt, kwargs)
+        manifest = _read_manifest(path / _MANIFEST)
+        if manifest is not None:
+            return _load_pulled(path, manifest, fmt, kwargs)
     return load_file(path, format=fmt, **kwargs)
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _read_manifest(path: Path) -> PullManifest | None:
+    """The folder's pull manifest; None when there is none (a folder artifact such as a
+    SavedModel may hold some other ``modelport.json``). One that names a file but does
+    not decode is an error that says which field is wrong."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not data.get("filename"):
+        return None
+    try:
+        return PullManifest.from_json(data)
+    except DocumentError as exc:
+        raise DocumentError(f"{path}: {exc}; pull the version again") from None
 
 
 def _load_pulled(
-    folder: Path, doc: dict[str, Any], fmt: str | None, kwargs: dict[str, Any]
+    folder: Path, manifest: PullManifest, fmt: str | None, kwargs: dict[str, Any]
 ) -> Model:
     """A folder written by ``modelport pull``: the artifact plus ``modelport.json``."""
-    name = Path(str(doc["filename"])).name  # never a path from the manifest, only a name
+    name = Path(manifest.filename).name  # never a path from the manifest, only a name
     path = folder / name
-    label = f"{doc.get('name')}:{doc.get('version')}"
+    label = manifest.ref
     if not path.is_file():
         raise ArtifactNotFound(f"{folder} lacks {name}, the artifact its {_MANIFEST} names")
-    art_fmt = str(doc.get("format") or "")
+    art_fmt = manifest.format
     if fmt is not None and fmt != art_fmt:
         raise ArtifactNotFound(f"{folder} holds the {art_fmt!r} artifact of {label}, not {fmt!r}")
     if art_fmt == "source":
@@ -295,26 +304,25 @@ def _load_pulled(
             "pull with --format onnx|pmml|savedmodel"
         )
     sha = file_sha256(path)
-    if doc.get("sha256") and sha != doc["sha256"]:
+    if manifest.sha256 and sha != manifest.sha256:
         raise IntegrityError(
-            f"{path} hashes to sha256 {sha}, but {_MANIFEST} says {doc['sha256']}; "
+            f"{path} hashes to sha256 {sha}, but {_MANIFEST} says {manifest.sha256}; "
             "the file was modified or truncated, pull it again"
         )
     target = path
-    if art_fmt == "savedmodel" or doc.get("files") or is_tar(path):
+    if art_fmt == "savedmodel" or manifest.files or is_tar(path):
         target = unpack_tar(path, sha)
     meta = {
-        "name": doc.get("name"),
-        "version": doc.get("version"),
+        "name": manifest.name,
+        "version": manifest.version,
         "sha256": sha,
-        "framework": doc.get("framework"),
+        "framework": manifest.framework,
         "origin": "file",
     }
-    sig = doc.get("signature")
     return open_model(
         target,
         art_fmt or detect_format(target),
-        signature=Signature.from_dict(sig) if sig else None,
+        signature=manifest.signature,
         device=kwargs["device"],
         fallback=kwargs["fallback"],
         batch_size=kwargs["batch_size"],

@@ -1,5 +1,6 @@
 """The documents that cross a boundary, typed once: model, version, artifact, source,
-validation report, job and problem.
+validation report, job and problem; and the manifest ``modelport pull`` leaves beside
+an artifact.
 
 The registry writes them, the REST API sends them, the runtime, the SDK, the CLI and the
 web UI read them; every reader imports these classes (``runtime`` is the one layer all of
@@ -46,6 +47,7 @@ __all__ = [
     "ModelDoc",
     "OutputReport",
     "Problem",
+    "PullManifest",
     "SampleBatch",
     "SampleInfo",
     "SetReport",
@@ -595,3 +597,26 @@ class Problem(Document):
     def kind(self) -> str:
         """The last segment of ``type`` ("VersionNotFound"); "" for ``about:blank``."""
         return "" if self.type == "about:blank" else self.type.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class PullManifest(Document):
+    """What ``modelport pull`` writes beside the artifact (``modelport.json``) and
+    ``runtime.load(folder)`` reads: which version it is, the artifact's file name in
+    that folder and the sha256 its bytes must still hash to."""
+
+    _kind: ClassVar[str] = "pull manifest"
+    name: str
+    version: int
+    format: str
+    filename: str
+    sha256: str | None = None
+    size: int | None = None
+    framework: str | None = None
+    signature: Signature | None = None
+    files: tuple[ArtifactFile, ...] | None = None
+    extra: Mapping[str, Any] = _unknown()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"

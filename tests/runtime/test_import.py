@@ -67,6 +67,7 @@ def test_public_names_are_pinned():
             "JobDoc",
             "ModelDoc",
             "Problem",
+            "PullManifest",
             "SourceDoc",
             "ValidationReport",
             "VersionDoc",

@@ -152,6 +152,29 @@ def test_pulled_folder_loads_with_its_manifest(live_registry, pushed, tmp_path):
     np.testing.assert_array_equal(model.predict(X), _raw(v1)[0])
 
 
+def test_pulled_folder_manifest_is_typed_and_a_broken_one_names_its_field(
+    live_registry, pushed, tmp_path
+):
+    import json
+
+    from clients import Registry
+    from runtime import PULL_MANIFEST, PullManifest
+    from runtime.errors import DocumentError
+
+    name, (v1, _), _ = pushed
+    folder = tmp_path / "pulled"
+    with Registry(live_registry.url) as reg:
+        reg.pull(f"{name}:1", dest=str(folder) + "/")
+    data = json.loads((folder / PULL_MANIFEST).read_text())
+    manifest = PullManifest.from_json(data)
+    assert (manifest.ref, manifest.format) == (f"{name}:1", "onnx")
+    assert manifest.signature is not None and manifest.signature.inputs
+    assert manifest.to_json() == data  # what pull wrote is exactly the typed document
+    (folder / PULL_MANIFEST).write_text(json.dumps({**data, "version": "one"}))
+    with pytest.raises(DocumentError, match=r"pull manifest: version must be an integer"):
+        runtime.load(folder)
+
+
 def test_weak_artifact_loads_with_a_warning(live_registry, registry_client, unique_name, tmp_path):
     from tests.factories.runtime_models import constant_model
 
