@@ -1,7 +1,8 @@
 """Wire models of REST API v1, as specified in docs/architecture.md.
 
-The version, artifact, source and job documents are defined once, in the runtime
-(``runtime/_wire.py``); their response models here take their fields from there.
+The model, version, artifact, source, job and upload-answer documents are defined once,
+in the runtime (``runtime/_wire.py``); their response models here take their fields
+from there.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from runtime import MAX_VERSION, AliasTarget, Signature
 from runtime._aliases import MAX_SPLIT
-from runtime._wire import ArtifactDoc, Document, JobDoc, ModelDoc, SourceDoc, VersionDoc
+from runtime._wire import (
+    ArtifactDoc,
+    Document,
+    JobDoc,
+    ModelDoc,
+    SourceDoc,
+    UploadDoc,
+    VersionDoc,
+)
 
 __all__ = [
     "AliasBody",
@@ -85,10 +94,7 @@ _AsJson = Annotated[dict[str, Any], BeforeValidator(_as_json)]
 
 
 class UploadAccepted(_Wire):
-    name: str
-    version: int
-    status: str
-    job_id: str
+    __annotations__ = _fields_of(UploadDoc)
 
 
 class ModelOut(_Wire):

@@ -1,9 +1,8 @@
 """Typed, frozen results of the SDK, built from the REST API's JSON.
 
-The version, artifact and job results are the runtime's wire documents
+The push, version, artifact and job results are the runtime's wire documents
 (``runtime/_wire.py``) with a few conveniences: fields the server adds later are kept
 in ``extra`` and written back by ``to_dict()``, which gives the JSON for ``--json``.
-The push result keeps the full JSON it came from in ``raw``.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import SERVABLE_STATUSES, AliasTarget, Signature
-from runtime._wire import ArtifactDoc, JobDoc, ModelDoc, VersionDoc
+from runtime._wire import ArtifactDoc, JobDoc, ModelDoc, UploadDoc, VersionDoc
 
 __all__ = [
     "AliasInfo",
@@ -28,40 +27,13 @@ FAILED = "failed"
 SERVABLE = frozenset(SERVABLE_STATUSES)
 
 
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-@dataclass(frozen=True)
-class PushResult:
-    """The answer to an upload: the new version and the job that processes it."""
-
-    name: str
-    version: int
-    status: str
-    job_id: str | None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PushResult:
-        return cls(
-            name=str(data["name"]),
-            version=int(data["version"]),
-            status=str(data.get("status", "pending")),
-            job_id=_str_or_none(data.get("job_id")),
-            raw=dict(data),
-        )
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class PushResult(UploadDoc):
+    """The answer to an upload: the new version and the job that processes it (the
+    runtime's ``UploadDoc``), with ``to_dict()``."""
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.raw)
+        return self.to_json()
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)

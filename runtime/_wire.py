@@ -53,6 +53,7 @@ __all__ = [
     "SetReport",
     "SourceDoc",
     "Tolerance",
+    "UploadDoc",
     "ValidationReport",
     "VersionDoc",
 ]
@@ -551,6 +552,23 @@ class VersionDoc(Document):
     def artifact(self, format: str) -> ArtifactDoc | None:
         """The artifact of that format, or None."""
         return next((a for a in self.artifacts if a.format == format), None)
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class UploadDoc(Document):
+    """The answer to an upload (``202 Accepted``): the new version, still being
+    converted, and the job that converts it (``GET /jobs/{job_id}``)."""
+
+    _kind: ClassVar[str] = "upload answer"
+    name: str
+    version: int
+    status: str  # pending, until the job has started
+    job_id: str
+    extra: Mapping[str, Any] = _unknown()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)

@@ -20,7 +20,7 @@ from runtime import (
     ValidationReport,
     VersionDoc,
 )
-from runtime._wire import Finding, OutputReport, SetReport
+from runtime._wire import Finding, OutputReport, PullManifest, SetReport, UploadDoc
 from runtime.errors import DocumentError, ModelportError
 
 OUTPUT = {
@@ -189,6 +189,19 @@ PROBLEM = {
     "instance": "/api/v1/models/fraud-clf/versions/9",
 }
 
+UPLOAD = {"name": "fraud-clf", "version": 3, "status": "pending", "job_id": "a1b2c3"}
+MANIFEST = {
+    "name": "fraud-clf",
+    "version": 3,
+    "format": "onnx",
+    "filename": "fraud-clf-3.onnx",
+    "sha256": "ab" * 32,
+    "size": 1234,
+    "framework": "sklearn",
+    "signature": SIGNATURE,
+    "files": None,
+}
+
 # (type, a full document, a known field, a value of the wrong type for it, its path)
 CASES: list[tuple[type[Any], dict[str, Any], str, Any, str]] = [
     (VersionDoc, VERSION, "version", "three", "version"),
@@ -201,6 +214,8 @@ CASES: list[tuple[type[Any], dict[str, Any], str, Any, str]] = [
     (JobDoc, JOB, "timings", {"convert_s": "slow"}, "timings.convert_s"),
     (ModelDoc, MODEL, "version_count", "4", "version_count"),
     (Problem, PROBLEM, "status", "404", "status"),
+    (UploadDoc, UPLOAD, "job_id", 7, "job_id"),
+    (PullManifest, MANIFEST, "signature", "x", "signature"),
 ]
 IDS = [c[0].__name__ for c in CASES]
 
