@@ -671,7 +671,14 @@ def bench_download(b: Bench, mp: Server, mlflow: Server | None) -> None:
         shutil.rmtree(dest)
         return result
 
-    mine, other = b.alternate(b.args.rounds, ours, theirs)
+    disk: list[float] = []
+
+    def ours_and_disk() -> dict[str, Any]:
+        # the disk alone, just before: a download that is fsynced cannot beat it
+        disk.append(size / _disk_write(b.tmp, size) / 1e6)
+        return ours()
+
+    mine, other = b.alternate(b.args.rounds, ours_and_disk, theirs)
     if b.args.download_ref:
         _download_against_ref(b, ours, b.args.download_ref)
     rate = [r["bytes"] / r["seconds"] / 1e6 for r in mine]
@@ -702,9 +709,31 @@ def bench_download(b: Bench, mp: Server, mlflow: Server | None) -> None:
             higher_is_better=True,
             note=f"client RSS growth: modelport {rss:.0f} MB, MLflow "
             f"{'n/a' if rss_m is None else f'{rss_m:.0f} MB'}; the modelport server "
-            f"alone to curl: {_fmt(_median(plain), 'MB/s')}",
+            f"alone to curl: {_fmt(_median(plain), 'MB/s')}; the disk alone (write + "
+            f"fsync of as many bytes, same folder, before each pull): "
+            f"{_fmt(_median(disk), 'MB/s')} (rounds: {', '.join(f'{d:.0f}' for d in disk)}; "
+            f"modelport's pulls: {', '.join(f'{r:.0f}' for r in rate)})",
         )
     )
+
+
+def _disk_write(folder: Path, size: int) -> float:
+    """Seconds to write ``size`` bytes to a new file in ``folder`` and fsync it: what the
+    disk allows a verified download (which fsyncs before its rename) at best."""
+    block = os.urandom(4 << 20)
+    path = Path(tempfile.mkdtemp(dir=folder)) / "disk-alone"
+    start = time.perf_counter()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        left = size
+        while left > 0:
+            left -= os.write(fd, block[: min(left, len(block))])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    seconds = time.perf_counter() - start
+    shutil.rmtree(path.parent)
+    return seconds
 
 
 def _download_against_ref(
