@@ -26,12 +26,14 @@ import time
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime._files import file_sha256
 from runtime._memo import remember
-from runtime._wire import VersionDoc
 from runtime.errors import IntegrityError
+
+if TYPE_CHECKING:  # the documents' module is loaded on the first decode
+    from runtime._wire import VersionDoc
 
 __all__ = ["VERIFY_MODES", "Cache", "cache_root", "parse_size", "unpack_tar"]
 
@@ -327,6 +329,8 @@ class Cache:
             key = (str(path), st.st_mtime_ns, st.st_size)
             doc: VersionDoc | None = _DOCS.get(key)
             if doc is None:
+                from runtime._wire import VersionDoc
+
                 doc = VersionDoc.from_json(json.loads(path.read_text(encoding="utf-8")))
                 remember(_DOCS, key, doc)
         except (OSError, ValueError):  # DocumentError is a ValueError

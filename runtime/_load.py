@@ -27,10 +27,12 @@ from runtime._model import Model
 from runtime._refs import ModelRef
 from runtime._remote import Fetcher, registry_url
 from runtime._signature import Signature
-from runtime._wire import ArtifactDoc, PullManifest, VersionDoc
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
+
+    # loaded on the first decode: a local file's load never needs them
+    from runtime._wire import ArtifactDoc, PullManifest, VersionDoc
 
 from runtime._documents import PULL_MANIFEST, SERVABLE_STATUSES
 from runtime.errors import (
@@ -165,6 +167,8 @@ class _Resolver:
             if cached is not None and cached.status == "ready":
                 return cached, False  # versions are immutable: no need to ask
         try:
+            from runtime._wire import VersionDoc
+
             doc = VersionDoc.from_json(self.fetcher.version(ref))  # decoded once, here
         except RegistryUnavailable as exc:
             return self._offline(ref, exc), False
@@ -281,6 +285,8 @@ def _read_manifest(path: Path) -> PullManifest | None:
     if not isinstance(data, dict) or not data.get("filename"):
         return None
     try:
+        from runtime._wire import PullManifest
+
         return PullManifest.from_json(data)
     except DocumentError as exc:
         raise DocumentError(f"{path}: {exc}; pull the version again") from None

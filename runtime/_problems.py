@@ -21,11 +21,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime import errors as rt
-from runtime._wire import Problem
 from runtime.errors import DocumentError
+
+if TYPE_CHECKING:  # loaded with the first error answer: a load that meets none never pays
+    from runtime._wire import Problem
 
 __all__ = [
     "BY_STATUS",
@@ -96,6 +98,8 @@ def decode_problem(status: int, content: bytes, reason: str) -> tuple[Problem, d
     wrong type) becomes an ``about:blank`` problem holding its first 200 characters
     (a framework's list of field errors: their messages).
     """
+    from runtime._wire import Problem
+
     try:
         body = json.loads(content) if content else None
     except ValueError:

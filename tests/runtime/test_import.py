@@ -40,6 +40,19 @@ def test_loading_an_onnx_model_needs_no_training_framework(linear_path):
     assert not {m for m in loaded if m.split(".")[0] in HEAVY}
 
 
+def test_loading_a_local_file_decodes_no_wire_document(linear_path):
+    # the documents' module (about 7 ms of class making) loads with the first registry
+    # answer, pull manifest or error document; a file on disk needs none of them
+    code = (
+        "import numpy as np, runtime\n"
+        f"m = runtime.load({str(linear_path)!r})\n"
+        "m.predict(np.ones((1, 4), np.float32))"
+    )
+    loaded = _modules_after(code)
+    assert {"runtime._load", "runtime._cache", "runtime._problems"} <= loaded
+    assert "runtime._wire" not in loaded
+
+
 def test_the_registry_fetcher_leaves_httpx_command_line_out():
     # httpx imports its CLI (click, rich, pygments) with the package; the fetcher blocks
     # that one module while importing httpx, and a later import of it still works
