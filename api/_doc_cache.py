@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from registry import ModelVersion
 from runtime import ModelRef
-from runtime.errors import InvalidModelRef, VersionNotFound
+from runtime.errors import VersionNotFound
 
 __all__ = ["CachedDoc", "CachedReads", "VersionDocs", "cache_policy", "etag_matches"]
 
@@ -79,10 +79,10 @@ def etag_matches(header: str | None, etag: str) -> bool:
 
 
 def _number(ref: str) -> int | None:
-    """The version number a ref spells (``ModelRef.at`` parses), or None (not a number)."""
+    """The version number a ref spells, or None (latest, an alias, or no valid number)."""
     try:
-        return ModelRef.at("m", ref).version
-    except (InvalidModelRef, VersionNotFound):
+        return ModelRef.number_in(ref)
+    except VersionNotFound:
         return None
 
 

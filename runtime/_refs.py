@@ -96,9 +96,7 @@ class ModelRef:
         """Parse a REST path's ``{name}`` and ``{ref}`` (a number, ``latest`` or an alias).
 
         A number no version can have (0, or past :data:`MAX_VERSION`) raises
-        ``VersionNotFound``; leading zeros name the same version. Digits are compared as
-        text before ``int``, which refuses strings past 4300 digits, and ``isdecimal``
-        (not ``isdigit``) keeps superscripts out.
+        ``VersionNotFound``; leading zeros name the same version (see :meth:`number_in`).
 
         >>> ModelRef.at("fraud-clf", "007")
         ModelRef(name='fraud-clf', version=7, alias=None)
@@ -106,14 +104,9 @@ class ModelRef:
         check_name(name)
         if ref == "latest":
             return cls(name)
-        if ref.isascii() and ref.isdecimal():
-            digits = ref.lstrip("0") or "0"
-            if digits == "0" or len(digits) > len(str(MAX_VERSION)) or int(digits) > MAX_VERSION:
-                raise VersionNotFound(
-                    f"model {name!r} has no version {digits[:40]}: versions are numbered "
-                    f"from 1 to {MAX_VERSION}"
-                )
-            return cls(name, version=int(digits))
+        number = cls.number_in(ref, name)
+        if number is not None:
+            return cls(name, version=number)
         try:
             return cls(name, alias=ref)
         except InvalidModelRef:
@@ -121,6 +114,29 @@ class ModelRef:
                 f"invalid version reference {ref[:80]!r}: use a version number, 'latest' "
                 "or an alias"
             ) from None
+
+    @staticmethod
+    def number_in(ref: str, name: str = "") -> int | None:
+        """The version number a REST path's ``{ref}`` spells, or None when it spells no
+        number (``latest``, an alias, or something invalid: :meth:`at` says which).
+
+        A number no version can have (0, or past :data:`MAX_VERSION`) raises
+        ``VersionNotFound`` (``name`` is for its message). Digits are compared as text
+        before ``int``, which refuses strings past 4300 digits, and ``isdecimal`` (not
+        ``isdigit``) keeps superscripts out.
+
+        >>> ModelRef.number_in("007"), ModelRef.number_in("production")
+        (7, None)
+        """
+        if not (ref.isascii() and ref.isdecimal()):
+            return None
+        digits = ref.lstrip("0") or "0"
+        if digits == "0" or len(digits) > len(str(MAX_VERSION)) or int(digits) > MAX_VERSION:
+            which = f"model {name!r} has no version" if name else "no version is"
+            raise VersionNotFound(
+                f"{which} {digits[:40]}: versions are numbered from 1 to {MAX_VERSION}"
+            )
+        return int(digits)
 
     @property
     def ref(self) -> str:

@@ -71,3 +71,26 @@ def test_check_name_accepts(name):
 def test_check_alias_refuses(alias):
     with pytest.raises(InvalidModelRef):
         check_alias(alias)
+
+
+@pytest.mark.parametrize(
+    ("ref", "number"),
+    [("7", 7), ("007", 7), ("latest", None), ("production", None), ("²", None), ("3a", None)],
+)
+def test_number_in_reads_a_rest_ref_without_a_model_name(ref, number):
+    assert ModelRef.number_in(ref) == number
+
+
+@pytest.mark.parametrize("ref", ["7", "007", "latest", "production"])
+def test_the_full_rest_parse_agrees_on_the_number(ref):
+    assert ModelRef.at("fraud-clf", ref).version == ModelRef.number_in(ref)
+
+
+@pytest.mark.parametrize("ref", ["0", "000", "9" * 40])
+def test_a_number_no_version_can_have_is_not_found(ref):
+    from runtime.errors import VersionNotFound
+
+    with pytest.raises(VersionNotFound, match=r"^no version is \d+: versions are numbered"):
+        ModelRef.number_in(ref)
+    with pytest.raises(VersionNotFound, match="model 'fraud-clf' has no version"):
+        ModelRef.at("fraud-clf", ref)
