@@ -13,17 +13,10 @@ from types import ModuleType
 
 import pytest
 
-FRAMEWORK_MODULES = (
-    "onnx",
-    "sklearn",
-    "torch",
-    "keras",
-    "tensorflow",
-    "xgboost",
-    "lightgbm",
-    "catboost",
-    "transformers",
-)
+from converters import FRAMEWORKS
+
+# one case module per built-in framework (tests/frameworks/<name>.py)
+FRAMEWORK_MODULES = FRAMEWORKS
 
 # libraries each framework's cases need, beyond what a case module lists in IMPORTS
 REQUIRED_LIBRARIES: dict[str, tuple[str, ...]] = {
