@@ -22,7 +22,7 @@ from converters._base import (
     SourceModel,
     Tolerance,
 )
-from converters._detect import ACCEPTED, detect_framework
+from converters._detect import accepted_uploads, detect_framework
 from converters._errors import ProtocolError, RegistrationError
 from converters._forkserver import (
     FRAMEWORK_GROUPS,
@@ -59,13 +59,13 @@ from converters._registry import (
 )
 
 __all__ = [
+    "accepted_uploads",
     "NO_PICKLES",
     "OPTIONS_MAX_BYTES",
     "OptionSpec",
     "check_options",
     "declared_options",
     "framework_names",
-    "ACCEPTED",
     "ArtifactResult",
     "ConversionOutput",
     "Converter",

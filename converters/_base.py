@@ -131,7 +131,9 @@ class Framework(Protocol):
     detection asks every registered framework's ``sniff`` in registration order.
     Optionally a plug-in also has ``explain(path, filename) -> str | None``: asked when
     no plug-in claimed an upload, it words a near miss of its own format ("is an HDF5
-    file without a Keras model_config ...") or returns None.
+    file without a Keras model_config ...") or returns None; and ``accepts: str``, what
+    it takes in words ("XGBoost (.json/.ubj from Booster.save_model)") for the list of
+    accepted uploads that ends every refusal (else its name and ``extensions``).
     """
 
     name: ClassVar[str]

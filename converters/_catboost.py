@@ -44,6 +44,7 @@ class CatBoostFramework:
 
     name: ClassVar[str] = "catboost"
     extensions: ClassVar[tuple[str, ...]] = (".cbm",)
+    accepts: ClassVar[str] = "CatBoost (.cbm)"
 
     def sniff(self, path: Path, filename: str, policy: Any = None) -> bool:
         return read_head(path).startswith(b"CBM1")

@@ -10,6 +10,7 @@ for a near miss). Pickles are only *scanned* (their opcodes listed with
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import logging
@@ -22,7 +23,6 @@ from typing import Any
 from converters._protocol import ServerPolicy
 from converters._registry import framework_names, get_framework
 from converters._sniff import (
-    ACCEPTED,
     head,
     is_compressed,
     is_pickle_upload,
@@ -31,7 +31,7 @@ from converters._sniff import (
 )
 from runtime.errors import InvalidUpload, MissingDependency, UnsupportedFormat, UnsupportedMediaType
 
-__all__ = ["ACCEPTED", "detect_framework", "is_pickle_upload"]
+__all__ = ["accepted_uploads", "detect_framework", "is_pickle_upload"]
 
 log = logging.getLogger("modelport.detect")
 
@@ -86,7 +86,8 @@ def detect_framework(
     if want is not None and want != found:
         raise InvalidUpload(
             f"the upload {filename!r} was declared as framework {want!r} but its content is "
-            f"a {found!r} model; drop the framework field or upload a {want} file. {ACCEPTED}"
+            f"a {found!r} model; drop the framework field or upload a {want} file. "
+            + accepted_uploads()
         )
     return found
 
@@ -117,6 +118,16 @@ def _plugins() -> Iterator[tuple[str, Any]]:
         yield name, plugin
 
 
+def accepted_uploads() -> str:
+    """What the registered framework plug-ins accept, in words, in detection order: the
+    end of every refusal (each plug-in's ``accepts``, else its name and file endings)."""
+    parts = [
+        getattr(plugin, "accepts", "") or f"{name} ({', '.join(plugin.extensions)})"
+        for name, plugin in _plugins()
+    ]
+    return f"Accepted uploads: {'; '.join(parts)}."
+
+
 def _first_claim(path: Path, filename: str, policy: ServerPolicy) -> str:
     asked = []
     for name, plugin in _plugins():
@@ -130,6 +141,9 @@ def _refuse_unsafe(path: Path, filename: str, policy: ServerPolicy) -> None:
     """Refuse what no plug-in may load: damaged archives, and pickles (unless the server
     allows them; a pickle of torch objects never). Layouts inside a valid archive are
     each plug-in's own to judge (torch's refuses its pickle archives)."""
+    with contextlib.suppress(OSError):  # an unreadable upload is refused by head()
+        if path.stat().st_size == 0:
+            raise InvalidUpload(f"the upload {filename!r} is empty. {accepted_uploads()}")
     first = head(path, filename)
     if is_zip(first):
         zip_names(path, filename)  # a damaged zip is refused here
@@ -143,17 +157,19 @@ def _unrecognised(path: Path, filename: str, plugins: list[Any]) -> InvalidUploa
     own format (``explain``) says what is wrong; else the container is named."""
     first = head(path, filename)
     if is_zip(first):
-        return InvalidUpload(f"{filename!r} is a zip archive of no known model format. {ACCEPTED}")
+        return InvalidUpload(
+            f"{filename!r} is a zip archive of no known model format. {accepted_uploads()}"
+        )
     for plugin in plugins:
         explain = getattr(plugin, "explain", None)
         reason = explain(path, filename) if explain is not None else None
         if reason:
-            return InvalidUpload(f"{filename!r} {reason} {ACCEPTED}")
+            return InvalidUpload(f"{filename!r} {reason} {accepted_uploads()}")
     if is_compressed(first):
         return InvalidUpload(
-            f"{filename!r} is a compressed file of no known model format. {ACCEPTED}"
+            f"{filename!r} is a compressed file of no known model format. {accepted_uploads()}"
         )
-    return InvalidUpload(f"the format of {filename!r} is not recognised. {ACCEPTED}")
+    return InvalidUpload(f"the format of {filename!r} is not recognised. {accepted_uploads()}")
 
 
 # --- pickles -----------------------------------------------------------------

@@ -136,6 +136,7 @@ class KerasFramework:
 
     name: ClassVar[str] = "keras"
     extensions: ClassVar[tuple[str, ...]] = (".keras", ".h5")
+    accepts: ClassVar[str] = "Keras (.keras, legacy .h5)"
 
     options: ClassVar[Mapping[str, OptionSpec]] = {
         "postprocess": POSTPROCESS_OPTION,

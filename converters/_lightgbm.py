@@ -81,6 +81,7 @@ class LightGBMFramework:
 
     name: ClassVar[str] = "lightgbm"
     extensions: ClassVar[tuple[str, ...]] = (".txt",)
+    accepts: ClassVar[str] = "LightGBM (.txt from Booster.save_model)"
 
     def sniff(self, path: Path, filename: str, policy: Any = None) -> bool:
         return read_head(path).startswith(b"tree\nversion=")

@@ -199,6 +199,7 @@ class OnnxFramework:
 
     name: ClassVar[str] = "onnx"
     extensions: ClassVar[tuple[str, ...]] = (".onnx",)
+    accepts: ClassVar[str] = "ONNX (.onnx)"
 
     options: ClassVar[Mapping[str, OptionSpec]] = {}
 

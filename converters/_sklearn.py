@@ -297,6 +297,9 @@ class SklearnFramework:
 
     name: ClassVar[str] = "sklearn"
     extensions: ClassVar[tuple[str, ...]] = (".skops", ".pkl", ".joblib")
+    accepts: ClassVar[str] = (
+        "scikit-learn (.skops from skops.io.dump; .pkl/.joblib only when the server allows pickles)"
+    )
 
     options: ClassVar[Mapping[str, OptionSpec]] = {}
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from runtime.errors import InvalidUpload
 
 __all__ = [
-    "ACCEPTED",
     "MAX_ARCHIVE_MEMBERS",
     "PICKLE_EXTS",
     "head",
@@ -28,16 +27,6 @@ __all__ = [
     "zip_names",
 ]
 
-#: What the built-in plug-ins accept, in words: the end of every "not recognised" message.
-ACCEPTED = (
-    "Accepted uploads: ONNX (.onnx); scikit-learn (.skops from skops.io.dump; "
-    ".pkl/.joblib only when the server allows pickles); PyTorch (.pt2 from "
-    "torch.export.save, TorchScript .pt from torch.jit.save); Keras (.keras, legacy .h5); "
-    "TensorFlow SavedModel folder packed as .zip, .tar.gz or .tgz; XGBoost (.json/.ubj from "
-    "Booster.save_model); LightGBM (.txt from Booster.save_model); CatBoost (.cbm); "
-    "Hugging Face transformers checkpoint folder (config.json, model.safetensors and "
-    "tokenizer files) packed as .zip, .tar.gz or .tgz."
-)
 MAX_ARCHIVE_MEMBERS = 100_000
 PICKLE_EXTS = (".pkl", ".pickle", ".joblib")
 
@@ -50,7 +39,7 @@ def head(path: Path, filename: str, size: int = 16) -> bytes:
     except OSError as exc:
         raise InvalidUpload(f"cannot read the upload {filename!r}: {exc}") from exc
     if not data:
-        raise InvalidUpload(f"the upload {filename!r} is empty. {ACCEPTED}")
+        raise InvalidUpload(f"the upload {filename!r} is empty: upload the saved model file")
     return data
 
 
@@ -69,7 +58,9 @@ def zip_names(path: Path, filename: str) -> list[str]:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InvalidUpload(f"{filename!r} is a damaged zip archive: {exc}. {ACCEPTED}") from exc
+        raise InvalidUpload(
+            f"{filename!r} is a damaged zip archive: {exc}; pack the model again"
+        ) from exc
     if len(infos) > MAX_ARCHIVE_MEMBERS:
         raise InvalidUpload(
             f"{filename!r} has {len(infos)} members, more than {MAX_ARCHIVE_MEMBERS}"

@@ -58,6 +58,7 @@ class TensorFlowFramework:
 
     name: ClassVar[str] = "tensorflow"
     extensions: ClassVar[tuple[str, ...]] = (".zip", ".tar.gz", ".tgz")
+    accepts: ClassVar[str] = "TensorFlow SavedModel folder packed as .zip, .tar.gz or .tgz"
 
     options: ClassVar[Mapping[str, OptionSpec]] = {
         "postprocess": POSTPROCESS_OPTION,

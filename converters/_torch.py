@@ -65,6 +65,9 @@ class TorchFramework:
 
     name: ClassVar[str] = "torch"
     extensions: ClassVar[tuple[str, ...]] = (".pt2", ".pt")
+    accepts: ClassVar[str] = (
+        "PyTorch (.pt2 from torch.export.save, TorchScript .pt from torch.jit.save)"
+    )
 
     options: ClassVar[Mapping[str, OptionSpec]] = {
         "input_names": OptionSpec(list, "a list of names"),

@@ -176,6 +176,10 @@ class TransformersFramework:
 
     name: ClassVar[str] = "transformers"
     extensions: ClassVar[tuple[str, ...]] = (".zip", ".tar.gz", ".tgz")
+    accepts: ClassVar[str] = (
+        "Hugging Face transformers checkpoint folder (config.json, "
+        "model.safetensors and tokenizer files) packed as .zip, .tar.gz or .tgz"
+    )
 
     def sniff(self, path: Path, filename: str, policy: Any = None) -> bool:
         names = _members_below_top(list_members(path))

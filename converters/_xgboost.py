@@ -102,6 +102,7 @@ class XGBoostFramework:
 
     name: ClassVar[str] = "xgboost"
     extensions: ClassVar[tuple[str, ...]] = (".json", ".ubj")
+    accepts: ClassVar[str] = "XGBoost (.json/.ubj from Booster.save_model)"
 
     def sniff(self, path: Path, filename: str, policy: Any = None) -> bool:
         head = read_head(path)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from converters import ACCEPTED, detect_framework
+from converters import accepted_uploads, detect_framework
 from runtime.errors import InvalidUpload, UnsupportedMediaType
 from tests.factories.onnx_models import linear_model
 
@@ -45,13 +45,14 @@ def test_garbage_with_onnx_extension_is_refused_with_accepted_formats(tmp_path: 
     with pytest.raises(InvalidUpload) as err:
         detect_framework(path, "model.onnx")
     assert "not a valid ONNX model" in str(err.value)
-    assert ACCEPTED in str(err.value)
+    assert accepted_uploads() in str(err.value)
+    assert "ONNX (.onnx)" in str(err.value) and "scikit-learn (.skops" in str(err.value)
 
 
 def test_empty_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "m.onnx"
     path.write_bytes(b"")
-    with pytest.raises(InvalidUpload, match="empty"):
+    with pytest.raises(InvalidUpload, match=r"is empty\. Accepted uploads: .*ONNX \(\.onnx\)"):
         detect_framework(path, "m.onnx")
 
 
@@ -276,7 +277,13 @@ def test_detection_asks_the_registered_plugins_and_their_explanations(tmp_path: 
         assert detect_framework(ok, "a.magic") == "magic"
         with pytest.raises(InvalidUpload, match="'b.magic' is a version 0 magic file"):
             detect_framework(old, "b.magic")
+        # the refusal lists what every registered plug-in accepts, this one included
+        other = tmp_path / "c.bin"
+        other.write_bytes(b"\x00\x01 nothing anyone saves")
+        with pytest.raises(InvalidUpload, match=r"ONNX \(\.onnx\); magic \(\.magic\)\.$"):
+            detect_framework(other, "c.bin")
     finally:
         _registry.FRAMEWORK_PLUGINS.restore(saved)
     with pytest.raises(InvalidUpload, match="'b.magic' is not recognised|format of 'b.magic'"):
         detect_framework(old, "b.magic")
+    assert "magic" not in accepted_uploads()

@@ -6,8 +6,8 @@ import converters
 def test_public_api() -> None:
     assert sorted(converters.__all__) == sorted(
         [
-            "ACCEPTED",
             "NO_PICKLES",
+            "accepted_uploads",
             "FRAMEWORK_GROUPS",
             "ForkServer",
             "ForkServerDied",
