@@ -458,8 +458,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
     parser.add_argument("--no-registry", action="store_true", help="skip registry loads")
+    parser.add_argument("--rounds", type=int, help="rounds per figure (default 9; 5 with --quick)")
+    parser.add_argument(
+        "--budget", type=float, help="seconds per predict round (default 0.15; 0.05 with --quick)"
+    )
     args = parser.parse_args()
     rounds, budget = (5, 0.05) if args.quick else (9, 0.15)
+    rounds, budget = args.rounds or rounds, args.budget or budget
 
     import onnxruntime as ort
 

@@ -3,6 +3,7 @@
     .venv/bin/python bench/serving.py                 # 1 and 32 clients, batch 1 and 64
     .venv/bin/python bench/serving.py --seconds 3 --rounds 1   # quicker
     .venv/bin/python bench/serving.py --robustness    # also the malformed-request table
+    .venv/bin/python bench/serving.py --no-mlserver   # modelport alone (no MLServer venv)
 
 Both servers serve the same scikit-learn RandomForest (50 trees): MLServer loads the
 fitted forest (joblib) with mlserver-sklearn, as KServe does for scikit-learn; ours
@@ -195,9 +196,9 @@ def measure(
     body = request_body(batch, input_name)
     procs = max(1, min(processes, clients))
     shares = [clients // procs + (i < clients % procs) for i in range(procs)]
+    python = loadgen_python()  # before the clock starts: the first call builds the venv
     start_at = time.monotonic() + 2.0  # process start-up, then warm-up
     stop_at = start_at + seconds
-    python = loadgen_python()
     script = str(Path(__file__).with_name("_loadgen.py"))
     running = [
         subprocess.Popen(
@@ -256,16 +257,18 @@ def main() -> None:
     parser.add_argument("--robustness", action="store_true")
     parser.add_argument("--processes", type=int, default=4, help="load-generating processes")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per cell")
+    parser.add_argument("--no-mlserver", action="store_true", help="modelport's figures alone")
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
     batches = [int(b) for b in args.batches.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         folder = Path(tmp)
         joblib_path, onnx_path = make_forest(folder)
-        servers = {
-            "mlserver": (*start_mlserver(joblib_path.parent, folder / "mlserver.log"), "predict"),
-            "modelport": (*start_modelport(onnx_path, folder / "modelport.log"), "X"),
-        }
+        servers: dict[str, tuple[str, subprocess.Popen[bytes], str]] = {}
+        if not args.no_mlserver:
+            url, proc = start_mlserver(joblib_path.parent, folder / "mlserver.log")
+            servers["mlserver"] = (url, proc, "predict")
+        servers["modelport"] = (*start_modelport(onnx_path, folder / "modelport.log"), "X")
         try:
             results: dict[tuple[str, int, int], dict[str, float]] = {}
             for round_no in range(args.rounds):
@@ -295,17 +298,23 @@ def main() -> None:
             print("\nratios (modelport / mlserver requests/s):")
             for batch in batches:
                 for n in clients:
-                    ours, theirs = results[("modelport", n, batch)], results[("mlserver", n, batch)]
+                    ours = results[("modelport", n, batch)]
+                    theirs = results.get(("mlserver", n, batch))
+                    if theirs is None:
+                        print(f"  clients={n:<3} batch={batch:<3}    n/a   (MLServer not run)")
+                        continue
                     print(
                         f"  clients={n:<3} batch={batch:<3} {ours['rps'] / theirs['rps']:6.1f}x"
                         f"   p99 ours {ours['p99']:.1f} ms vs {theirs['p99']:.1f} ms"
                     )
             if args.robustness:
                 print("\nmalformed requests (HTTP status: mlserver / modelport):")
-                theirs = robustness(servers["mlserver"][0], "predict")
-                ours = robustness(servers["modelport"][0], "X")
-                for label in theirs:
-                    print(f"  {label:<28} {theirs[label]} / {ours[label]}")
+                codes = robustness(servers["modelport"][0], "X")
+                other: dict[str, int | str] = dict.fromkeys(codes, "n/a")
+                if "mlserver" in servers:
+                    other.update(robustness(servers["mlserver"][0], "predict"))
+                for label in codes:
+                    print(f"  {label:<28} {other[label]} / {codes[label]}")
         finally:
             for _, proc, _ in servers.values():
                 stop(proc)

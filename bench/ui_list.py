@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's packages, as the other bench scripts do
 
 FRAMEWORKS = ("sklearn", "torch", "keras", "onnx", "tensorflow")
 SIGNATURE = {
@@ -100,7 +104,7 @@ def seed(settings: object, models: int, per_model: int) -> None:
                             validation=validation,
                         )
                     )
-            if i % 3 == 0:
+            if i % 3 == 0 and len(version_rows) >= 2:
                 session.add(
                     AliasRow(model_id=model.id, alias="production", version_id=version_rows[-2].id)
                 )
@@ -155,7 +159,7 @@ def main() -> None:
                         marker = 'rel="next"'
                         html = first.text
                         at = html.find(marker)
-                        assert at > 0, "the first page has no next page; seed more models"
+                        assert at > 0, "the first page has no next page; seed more models (over 50)"
                         href_start = html.rfind('href="', 0, at) + 6
                         url = html[href_start : html.find('"', href_start)].replace("&amp;", "&")
                     times = []
