@@ -34,13 +34,12 @@ MLSERVER_VENV = (
 )
 
 #: service -> (is it here?, the switch that makes its absence a failure, what to install)
-SERVICES: dict[str, tuple[Callable[[], bool], str | None, str]] = {
+SERVICES: dict[str, tuple[Callable[[], bool], str, str]] = {
     "postgres": (_pg_reachable, "MODELPORT_REQUIRE_POSTGRES", "PostgreSQL on 127.0.0.1:5432"),
     "rabbitmq": (have_rabbitmq, "MODELPORT_REQUIRE_RABBITMQ", "rabbitmq-server"),
     "nginx": (have_nginx, "MODELPORT_REQUIRE_NGINX", "nginx"),
     "s3": (lambda: weed_binary() is not None, "MODELPORT_REQUIRE_S3", "SeaweedFS ('weed')"),
-    # no CI switch: .ci/run does not install apache2-utils
-    "ab": (lambda: shutil.which("ab") is not None, None, "ab (apt-get install apache2-utils)"),
+    "ab": (lambda: shutil.which("ab") is not None, "MODELPORT_REQUIRE_AB", "ab (apache2-utils)"),
 }
 
 
@@ -214,7 +213,7 @@ def _require_services(needs: tuple[str, ...]) -> None:
         present, switch, what = SERVICES[need]
         if present():
             continue
-        if switch is not None and _require(switch):
+        if _require(switch):
             pytest.fail(f"{what} is required ({switch}=1)")
         pytest.skip(f"{what} is not available")
 
