@@ -45,7 +45,8 @@ def _ports(count: int) -> list[int]:
     chosen: list[int] = []
     while len(chosen) < count:
         port = random.randint(20000, 44999)
-        if port in chosen or port + 10000 in chosen:
+        # weed also binds each port + 10000 (gRPC): no port may be another's companion
+        if {port, port + 10000, port - 10000} & set(chosen):
             continue
         if _bindable(port) and _bindable(port + 10000):
             chosen.append(port)
@@ -89,8 +90,10 @@ class SeaweedS3:
 
     def keys(self, prefix: str) -> list[str]:
         """Object keys under ``prefix`` (no ``s3://bucket/``)."""
-        pages = self.client().get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=prefix
+        pages = (
+            self.client()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=self.bucket, Prefix=prefix)
         )
         return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
@@ -111,9 +114,27 @@ class SeaweedS3:
                 sock.unlink(missing_ok=True)
 
 
-def start_seaweed(folder: Path, weed: str) -> SeaweedS3:
+def start_seaweed(folder: Path, weed: str, attempts: int = 3) -> SeaweedS3:
+    """A SeaweedFS server with S3 and the bucket made. Its ports are picked free just
+    before it starts; another process may take one first (tests run in parallel), so a
+    start that fails to bind is tried again on other ports."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start_seaweed(folder, weed)
+        except _PortTaken:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+class _PortTaken(RuntimeError):
+    pass
+
+
+def _start_seaweed(folder: Path, weed: str) -> SeaweedS3:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "data").mkdir(exist_ok=True)
+    shutil.rmtree(folder / "data", ignore_errors=True)  # nothing of a failed start
+    (folder / "data").mkdir()
     config = folder / "s3.json"
     identity = {
         "name": "modelport",
@@ -124,13 +145,28 @@ def start_seaweed(folder: Path, weed: str) -> SeaweedS3:
     master, volume, filer, s3 = _ports(4)
     log = (folder / "weed.log").open("wb")
     proc = subprocess.Popen(
-        [weed, "server", f"-dir={folder / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-         f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
-         # small volumes, enough of them: a 1 GiB object spans several
-         "-master.volumeSizeLimitMB=256", "-volume.max=64",
-         "-s3", f"-s3.port={s3}", f"-s3.config={config}",
-         "-s3.port.iceberg=0", "-s3.port.lance=0"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=folder, env={**os.environ},
+        [
+            weed,
+            "server",
+            f"-dir={folder / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={master}",
+            f"-volume.port={volume}",
+            f"-filer.port={filer}",
+            # small volumes, enough of them: a 1 GiB object spans several
+            "-master.volumeSizeLimitMB=256",
+            "-volume.max=64",
+            "-s3",
+            f"-s3.port={s3}",
+            f"-s3.config={config}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=folder,
+        env={**os.environ},
     )
     server = SeaweedS3(
         f"http://127.0.0.1:{s3}", "modelport-test", proc, folder, [master, volume, filer, s3]
@@ -158,4 +194,6 @@ def _wait_bucket(server: SeaweedS3) -> None:
             time.sleep(0.3)
     server.stop()
     log = (server.folder / "weed.log").read_text(errors="replace")[-3000:]
+    if "bind: address already in use" in log:
+        raise _PortTaken(f"a port of SeaweedFS was taken before it could bind:\n{log}")
     raise RuntimeError(f"SeaweedFS did not come up ({last}):\n{log}")
