@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from converters._base import ConversionOutput, Sample, Tolerance
-from converters._onnx import library_versions, write_onnx
+from converters._onnx import library_versions, rename_value, write_onnx
 from converters._registry import import_optional
 from converters._samples import generate_inputs
 from runtime import Signature, TensorSpec
@@ -156,17 +156,17 @@ def tidy_onnx(model: Any, source: BoostingSource) -> Any:
     feeds = [i for i in graph.input if i.name not in weights]
     if len(feeds) != 1:
         raise ConversionError(f"the exported graph has {len(feeds)} inputs, expected one")
-    _rename(graph, feeds[0].name, "X")
+    rename_value(graph, feeds[0].name, "X")
     for node in [n for n in graph.node if n.op_type == "ZipMap"]:
         tensor, mapped = node.input[0], node.output[0]
         graph.node.remove(node)
-        _rename(graph, tensor, mapped)
+        rename_value(graph, tensor, mapped)
     produced = [o.name for o in graph.output]
     wanted = source.signature.outputs
     if len(produced) < len(wanted):
         raise ConversionError(f"the exported graph has outputs {produced}, expected {wanted}")
     for old, spec in zip(produced, wanted, strict=False):
-        _rename(graph, old, spec.name)
+        rename_value(graph, old, spec.name)
     if source.kind != "classifier":
         _flatten(model, "variable")
     elem = {"int64": onnx.TensorProto.INT64, "float32": onnx.TensorProto.FLOAT}
@@ -178,21 +178,6 @@ def tidy_onnx(model: Any, source: BoostingSource) -> Any:
     return model
 
 
-def _rename(graph: Any, old: str, new: str) -> None:
-    if old == new:
-        return
-    for node in graph.node:
-        for i, name in enumerate(node.output):
-            if name == old:
-                node.output[i] = new
-        for i, name in enumerate(node.input):
-            if name == old:
-                node.input[i] = new
-    for value in list(graph.input) + list(graph.output) + list(graph.value_info):
-        if value.name == old:
-            value.name = new
-
-
 def _flatten(model: Any, name: str) -> None:
     """Append ``Reshape(name, [-1])``: the regressor's values become 1-D like the source's."""
     from onnx import helper, numpy_helper
@@ -202,7 +187,7 @@ def _flatten(model: Any, name: str) -> None:
         model.opset_import.append(helper.make_opsetid("", 15))
         model.ir_version = max(model.ir_version, 8)
     raw, shape = f"{name}__2d", f"{name}__flat_shape"
-    _rename(graph, name, raw)
+    rename_value(graph, name, raw)
     minus_one = numpy_helper.from_array(np.array([-1], dtype=np.int64), shape)
     graph.node.append(helper.make_node("Constant", [], [shape], value=minus_one))
     graph.node.append(helper.make_node("Reshape", [raw, shape], [name], name=f"{name}__flat"))

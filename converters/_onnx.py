@@ -28,6 +28,7 @@ __all__ = [
     "external_locations",
     "library_versions",
     "onnx_signature",
+    "rename_value",
     "write_onnx",
 ]
 
@@ -116,6 +117,24 @@ def check_external_data(model: Any, model_dir: Path) -> None:
                 f"tensor {tensor.name!r} keeps its data at {location!r}, outside the model's "
                 "folder; external data must be a relative path next to the model"
             )
+
+
+def rename_value(graph: Any, old: str, new: str, *, inputs: bool = True) -> None:
+    """Rename the value ``old`` to ``new`` wherever ``graph`` produces, consumes or
+    declares it (its graph inputs too, unless ``inputs`` is False)."""
+    if old == new:
+        return
+    for node in graph.node:
+        for i, name in enumerate(node.output):
+            if name == old:
+                node.output[i] = new
+        for i, name in enumerate(node.input):
+            if name == old:
+                node.input[i] = new
+    declared = [*graph.input] if inputs else []
+    for value in [*declared, *graph.output, *graph.value_info]:
+        if value.name == old:
+            value.name = new
 
 
 def library_versions(*names: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from converters._base import NO_PICKLES, ConversionOutput, OptionSpec, Sample, Tolerance
-from converters._onnx import library_versions, write_onnx
+from converters._onnx import library_versions, rename_value, write_onnx
 from converters._protocol import ServerPolicy
 from converters._registry import import_optional
 from converters._samples import LARGE, MIN_ROWS, generate_inputs
@@ -477,7 +477,7 @@ def _shape_outputs(model: Any, source: SklearnSource) -> None:
         _free_name(graph, new, keep=set(produced))
     for old, new in mapping.items():
         if old != new:
-            _rename(graph, old, new)
+            rename_value(graph, old, new, inputs=False)
     for spec in source.signature.outputs:
         if spec.shape is not None and len(spec.shape) == 1 and spec.name in wanted:
             _flatten(model, spec.name)
@@ -510,20 +510,7 @@ def _free_name(graph: Any, name: str, keep: set[str]) -> None:
         return
     inner = {o for node in graph.node for o in node.output}
     if name in inner:
-        _rename(graph, name, f"{name}_inner")
-
-
-def _rename(graph: Any, old: str, new: str) -> None:
-    for node in graph.node:
-        for i, name in enumerate(node.output):
-            if name == old:
-                node.output[i] = new
-        for i, name in enumerate(node.input):
-            if name == old:
-                node.input[i] = new
-    for value in list(graph.output) + list(graph.value_info):
-        if value.name == old:
-            value.name = new
+        rename_value(graph, name, f"{name}_inner", inputs=False)
 
 
 def _flatten(model: Any, name: str) -> None:
@@ -533,7 +520,7 @@ def _flatten(model: Any, name: str) -> None:
     graph = model.graph
     out = next(o for o in graph.output if o.name == name)
     raw = f"{name}_unflattened"
-    _rename(graph, name, raw)
+    rename_value(graph, name, raw, inputs=False)
     out.name = raw
     shape_name = f"{name}_flat_shape"
     graph.initializer.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), shape_name))
