@@ -26,7 +26,7 @@ from clients._serialize import prepared_sample, prepared_upload
 from clients._types import AliasInfo, JobInfo, ModelInfo, PushResult, VersionInfo
 from runtime import AliasEvent, ModelRef, check_alias, check_name, parse_weights
 from runtime._remote import DEFAULT_URL, Fetcher, registry_token
-from runtime.errors import InvalidModelRef, InvalidUpload, ModelportError
+from runtime.errors import InvalidUpload
 
 __all__ = ["DEFAULT_URL", "Registry"]
 
@@ -92,21 +92,8 @@ class Registry:
     def __repr__(self) -> str:
         return f"Registry({self.url!r})"
 
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        default_422: type[ModelportError] = InvalidModelRef,
-        headers: dict[str, str] | None = None,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        return self._fetcher.request(
-            method, path, default_422=default_422, headers=headers, **kwargs
-        )
-
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self._send(method, path, **kwargs).json()
+        return self._fetcher.request(method, path, **kwargs).json()
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         cursor: str | None = None
@@ -338,7 +325,7 @@ class Registry:
         check_name(name)
         check_alias(alias)
         params = {k: v for k, v in (("changed_by", changed_by), ("note", note)) if v}
-        self._send("DELETE", f"{API}/models/{name}/aliases/{alias}", params=params)
+        self._fetcher.request("DELETE", f"{API}/models/{name}/aliases/{alias}", params=params)
 
     def pull(
         self,
