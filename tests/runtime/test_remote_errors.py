@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from runtime._refs import ModelRef
 from runtime._remote import Fetcher
 from runtime.errors import Conflict, ModelportError, RegistryUnavailable, ResourceNotFound
+from tests.runtime._stub_http import stub_server
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -34,12 +34,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def odd_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with stub_server(_Handler) as url:
+        yield url
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,8 @@ chunked bytes, and a body cut short after its headers promised more.
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from runtime import Cache
 from runtime._remote import Fetcher
 from runtime._transfer import BLOCK, READINTO, write_verified
 from runtime.errors import IntegrityError, RegistryUnavailable
+from tests.runtime._stub_http import stub_server
 
 DATA = (hashlib.sha256(b"seed").digest() * ((2 * BLOCK + 12345) // 32 + 1))[: 2 * BLOCK + 12345]
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -52,12 +52,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
+    with stub_server(_Handler) as url:
+        yield url
 
 
 def _files(folder: Path) -> list[Path]:
